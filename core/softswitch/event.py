@@ -1,0 +1,669 @@
+"""Events: FreeSWITCH's event types, the :class:`Event` object and its wire serializations.
+
+An event is a type (:class:`EventType`, FreeSWITCH's names in FreeSWITCH's order), an optional
+subclass (CUSTOM only), an ordered list of headers (duplicates allowed, case-insensitive lookup,
+array values) and an optional body. The standard headers (Event-Name, Core-UUID, …,
+Event-Sequence) are stamped when the event is *created*, as FreeSWITCH does.
+
+Once an event is fired it is frozen: every subscriber shares the same object, and each
+serialization (plain, json, xml) is computed once and cached on it — never once per listener.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+import sys
+import time
+import uuid as _uuid
+from functools import lru_cache
+from urllib.parse import quote, unquote
+
+__all__ = [
+    "EventType",
+    "Priority",
+    "Event",
+    "EventError",
+    "name_event",
+    "event_name",
+    "url_encode",
+    "url_decode",
+    "set_identity",
+]
+
+
+class EventType(enum.IntEnum):
+    """FreeSWITCH's ``switch_event_types_t``; the name is the wire ``Event-Name``."""
+
+    CUSTOM = 0
+    CLONE = 1
+    CHANNEL_CREATE = 2
+    CHANNEL_DESTROY = 3
+    CHANNEL_STATE = 4
+    CHANNEL_CALLSTATE = 5
+    CHANNEL_ANSWER = 6
+    CHANNEL_HANGUP = 7
+    CHANNEL_HANGUP_COMPLETE = 8
+    CHANNEL_EXECUTE = 9
+    CHANNEL_EXECUTE_COMPLETE = 10
+    CHANNEL_HOLD = 11
+    CHANNEL_UNHOLD = 12
+    CHANNEL_BRIDGE = 13
+    CHANNEL_UNBRIDGE = 14
+    CHANNEL_PROGRESS = 15
+    CHANNEL_PROGRESS_MEDIA = 16
+    CHANNEL_OUTGOING = 17
+    CHANNEL_PARK = 18
+    CHANNEL_UNPARK = 19
+    CHANNEL_APPLICATION = 20
+    CHANNEL_ORIGINATE = 21
+    CHANNEL_UUID = 22
+    API = 23
+    LOG = 24
+    INBOUND_CHAN = 25
+    OUTBOUND_CHAN = 26
+    STARTUP = 27
+    SHUTDOWN = 28
+    PUBLISH = 29
+    UNPUBLISH = 30
+    TALK = 31
+    NOTALK = 32
+    SESSION_CRASH = 33
+    MODULE_LOAD = 34
+    MODULE_UNLOAD = 35
+    DTMF = 36
+    MESSAGE = 37
+    PRESENCE_IN = 38
+    NOTIFY_IN = 39
+    PRESENCE_OUT = 40
+    PRESENCE_PROBE = 41
+    MESSAGE_WAITING = 42
+    MESSAGE_QUERY = 43
+    ROSTER = 44
+    CODEC = 45
+    BACKGROUND_JOB = 46
+    DETECTED_SPEECH = 47
+    DETECTED_TONE = 48
+    PRIVATE_COMMAND = 49
+    HEARTBEAT = 50
+    TRAP = 51
+    ADD_SCHEDULE = 52
+    DEL_SCHEDULE = 53
+    EXE_SCHEDULE = 54
+    RE_SCHEDULE = 55
+    RELOADXML = 56
+    NOTIFY = 57
+    PHONE_FEATURE = 58
+    PHONE_FEATURE_SUBSCRIBE = 59
+    SEND_MESSAGE = 60
+    RECV_MESSAGE = 61
+    REQUEST_PARAMS = 62
+    CHANNEL_DATA = 63
+    GENERAL = 64
+    COMMAND = 65
+    SESSION_HEARTBEAT = 66
+    CLIENT_DISCONNECTED = 67
+    SERVER_DISCONNECTED = 68
+    SEND_INFO = 69
+    RECV_INFO = 70
+    RECV_RTCP_MESSAGE = 71
+    SEND_RTCP_MESSAGE = 72
+    CALL_SECURE = 73
+    NAT = 74
+    RECORD_START = 75
+    RECORD_STOP = 76
+    PLAYBACK_START = 77
+    PLAYBACK_STOP = 78
+    CALL_UPDATE = 79
+    FAILURE = 80
+    SOCKET_DATA = 81
+    MEDIA_BUG_START = 82
+    MEDIA_BUG_STOP = 83
+    CONFERENCE_DATA_QUERY = 84
+    CONFERENCE_DATA = 85
+    CALL_SETUP_REQ = 86
+    CALL_SETUP_RESULT = 87
+    CALL_DETAIL = 88
+    DEVICE_STATE = 89
+    TEXT = 90
+    SHUTDOWN_REQUESTED = 91
+    CERT_RELOAD = 92
+    ALL = 93
+
+
+class Priority(enum.IntEnum):
+    NORMAL = 0
+    LOW = 1
+    HIGH = 2
+
+
+_NAMES: tuple[str, ...] = tuple(t.name for t in EventType)
+_BY_NAME: dict[str, EventType] = {t.name: t for t in EventType}
+# Events whose headers are unique: adding one first deletes any of the same name.
+_UNIQUE = frozenset({EventType.REQUEST_PARAMS, EventType.CHANNEL_DATA, EventType.MESSAGE})
+
+
+def name_event(name: str) -> EventType | None:
+    """Event type for ``name`` as FreeSWITCH resolves it: case-insensitive, and past its first
+    13 characters when longer (so ``SWITCH_EVENT_CHANNEL_CREATE`` works). None when unknown."""
+    up = name.upper()
+    t = _BY_NAME.get(up)
+    if t is None and len(up) > 13:
+        t = _BY_NAME.get(up[13:])
+    return t
+
+
+def event_name(event_type: int) -> str:
+    return _NAMES[event_type]
+
+
+class EventError(ValueError):
+    """Bad use of an event: a subclass on a non-CUSTOM type, a header name with a newline, …"""
+
+
+# --------------------------------------------------------------------------------------------
+# URL encoding as FreeSWITCH's switch_url_encode does it
+# --------------------------------------------------------------------------------------------
+
+_RAW_SAFE = "!$'()*,/"  # plus alnum and _.-~, which quote() always keeps
+_ALL_SAFE = re.compile(r"[A-Za-z0-9!$'()*,\-./_~]*\Z").match
+_PCT_HEX = re.compile(r"(%[0-9A-F]{2})")
+
+
+@lru_cache(maxsize=16384)
+def url_encode(value: str) -> str:
+    """Encode a header value for the wire exactly as FreeSWITCH does.
+
+    Control bytes, bytes ≥ 0x7F and `` \\r\\n#%&+:;<=>?@[\\]^`{|}"`` become ``%XX``.
+    Quirk kept on purpose (clients can see it): ``%`` followed by two *uppercase* hex digits is
+    copied as it is, so ``50%41`` reaches clients as ``50A`` after they decode it.
+    """
+    if _ALL_SAFE(value):
+        return value
+    if "%" in value:
+        parts = _PCT_HEX.split(value)
+        return "".join(p if i % 2 else quote(p, safe=_RAW_SAFE) for i, p in enumerate(parts))
+    return quote(value, safe=_RAW_SAFE)
+
+
+def url_decode(value: str) -> str:
+    """Decode ``%XX`` sequences (as UTF-8); ``+`` stays a plus, as in FreeSWITCH's decoder."""
+    return unquote(value) if "%" in value else value
+
+
+# --------------------------------------------------------------------------------------------
+# Identity stamped on every event (set by the running core)
+# --------------------------------------------------------------------------------------------
+
+
+class _Identity:
+    __slots__ = ("ident", "seq", "_sec", "_dates", "_files")
+
+    def __init__(self) -> None:
+        self.ident: tuple[tuple[str, str], ...] = ()
+        self.seq = 0
+        self._sec = -1
+        self._dates = ("", "")
+        self._files: dict[str, str] = {}
+
+    def dates(self, now: float) -> tuple[str, str]:
+        sec = int(now)
+        if sec != self._sec:
+            self._sec = sec
+            self._dates = (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec)),
+                time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(sec)),
+            )
+        return self._dates
+
+    def basename(self, path: str) -> str:
+        b = self._files.get(path)
+        if b is None:
+            b = self._files[path] = os.path.basename(path)
+        return b
+
+
+_ID = _Identity()
+
+
+def set_identity(
+    core_uuid: str | None, hostname: str, switchname: str, ipv4: str, ipv6: str
+) -> None:
+    """Set the identity headers stamped on new events (Core-UUID … FreeSWITCH-IPv6).
+
+    Empty values are left out, as FreeSWITCH drops empty headers (no IPv6 → no header).
+    """
+    pairs = (
+        ("Core-UUID", core_uuid),
+        ("FreeSWITCH-Hostname", hostname),
+        ("FreeSWITCH-Switchname", switchname),
+        ("FreeSWITCH-IPv4", ipv4),
+        ("FreeSWITCH-IPv6", ipv6),
+    )
+    _ID.ident = tuple((k, v) for k, v in pairs if v)
+
+
+def _check_name(name: str) -> None:
+    if not name or "\n" in name or "\r" in name or ":" in name or "\0" in name:
+        raise EventError(f"invalid header name {name!r}: it must be non-empty, without ':' or line breaks")
+
+
+def _check_value(name: str, value: str) -> None:
+    if "\0" in value:
+        raise EventError(f"header {name!r}: a value cannot contain a NUL byte")
+
+
+# --------------------------------------------------------------------------------------------
+# The event
+# --------------------------------------------------------------------------------------------
+
+
+class Event:
+    """One event. Create it with :meth:`Event.create` (stamps the standard headers) or
+    ``Event(type, subclass, stamp=False)`` for a bare one.
+
+    Headers keep their order; a value is a ``str`` or, for array headers, a ``list[str]``.
+    """
+
+    __slots__ = ("event_id", "subclass", "headers", "_body", "priority", "cache", "_frozen",
+                 "key", "flags")
+
+    def __init__(
+        self,
+        event_type: int = EventType.CUSTOM,
+        subclass: str | None = None,
+        *,
+        stamp: bool = True,
+        body: str | None = None,
+        _depth: int = 1,
+    ) -> None:
+        event_type = EventType(event_type)
+        if subclass and event_type not in (EventType.CUSTOM, EventType.CLONE):
+            raise EventError(
+                f"a subclass ({subclass!r}) is only allowed on CUSTOM events, not {event_type.name}"
+            )
+        if event_type is EventType.ALL:
+            raise EventError("ALL is for binding, an event cannot have type ALL")
+        self.event_id = event_type
+        self.subclass = subclass or None
+        self.priority = Priority.NORMAL
+        self.cache: dict = {}
+        self._frozen = False
+        self.key = 0
+        self.flags = 0
+        self._body = None
+        self.headers: list[list] = []
+        if stamp and event_type is not EventType.CLONE:
+            self._stamp(sys._getframe(_depth))
+        if self.event_id is EventType.CLONE:
+            self.event_id = EventType.CUSTOM  # CLONE is a "no type yet" marker with id 0
+        if body is not None:
+            self.body = body
+
+    def _stamp(self, frame) -> None:
+        ident = _ID
+        ident.seq += 1
+        now = time.time()
+        local, gmt = ident.dates(now)
+        code = frame.f_code
+        h = [["Event-Name", _NAMES[self.event_id]]]
+        h.extend([k, v] for k, v in ident.ident)
+        h += (
+            ["Event-Date-Local", local],
+            ["Event-Date-GMT", gmt],
+            ["Event-Date-Timestamp", str(int(now * 1_000_000))],
+            ["Event-Calling-File", ident.basename(code.co_filename)],
+            ["Event-Calling-Function", code.co_name],
+            ["Event-Calling-Line-Number", str(frame.f_lineno)],
+            ["Event-Sequence", str(ident.seq)],
+        )
+        if self.subclass:
+            h.append(["Event-Subclass", self.subclass])
+        self.headers = h
+
+    @classmethod
+    def create(cls, event_type: int, subclass: str | None = None, **headers: str) -> Event:
+        """A new event with the standard headers stamped now, plus ``headers`` in order.
+
+        Keyword names use ``_`` for ``-``: ``Event.create(EventType.CUSTOM, "x::y", Foo_Bar="1")``.
+        """
+        ev = cls(event_type, subclass, _depth=2)
+        for k, v in headers.items():
+            ev.add_header(k.replace("_", "-"), v)
+        return ev
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The ``Event-Name`` of this type."""
+        return _NAMES[self.event_id]
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def freeze(self) -> None:
+        """Make the event read-only (done by ``fire``): listeners share it and its serializations."""
+        self._frozen = True
+
+    def _mutate(self) -> None:
+        if self._frozen:
+            raise EventError("this event was fired and is shared by its listeners; dup() it to change it")
+        if self.cache:
+            self.cache.clear()
+
+    @property
+    def body(self) -> str | None:
+        return self._body
+
+    @body.setter
+    def body(self, value: str | None) -> None:
+        self._mutate()
+        if value is not None:
+            value = str(value)
+            if "\0" in value:
+                raise EventError("an event body cannot contain a NUL byte")
+        self._body = value
+
+    # -- headers --------------------------------------------------------------------------------
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        """First header called ``name`` (case-insensitive); arrays give their joined form."""
+        low = name.lower()
+        for h in self.headers:
+            n = h[0]
+            if n == name or n.lower() == low:
+                v = h[1]
+                return v if v.__class__ is str else _join(v)
+        return default
+
+    __getitem__ = get_header
+
+    def get_array(self, name: str) -> list[str] | None:
+        """Elements of header ``name`` (a plain value is a one-element list)."""
+        low = name.lower()
+        for h in self.headers:
+            if h[0].lower() == low:
+                return list(h[1]) if isinstance(h[1], list) else [h[1]]
+        return None
+
+    def __contains__(self, name: str) -> bool:
+        return self.get_header(name) is not None
+
+    def add_header(self, name: str, value: object, *, top: bool = False) -> None:
+        """Append (or, with ``top``, prepend) a header; duplicates are allowed.
+
+        As in FreeSWITCH: an empty or None value deletes the header instead; a value starting
+        with ``ARRAY::`` becomes an array; ``name[n]`` sets element ``n`` of an array; the name
+        ``_body`` also sets the body.
+        """
+        _check_name(name)
+        self._mutate()
+        if value is None or value == "":
+            self._delete(name, None)
+            return
+        value = str(value)
+        _check_value(name, value)
+        if name.endswith("]") and "[" in name:
+            base, _, idx = name[:-1].partition("[")
+            if idx.isdigit():
+                self._set_index(base, int(idx), value)
+                return
+        if self.event_id in _UNIQUE:
+            self._delete(name, None)
+        item = [name, value[7:].split("|:") if value.startswith("ARRAY::") else value]
+        if top:
+            self.headers.insert(0, item)
+        else:
+            self.headers.append(item)
+        if name == "_body":
+            self._body = value
+
+    def set_header(self, name: str, value: object) -> None:
+        """Replace every header ``name`` by one with ``value`` (at the bottom)."""
+        _check_name(name)
+        self._mutate()
+        self._delete(name, None)
+        self.add_header(name, value)
+
+    def del_header(self, name: str, value: str | None = None) -> None:
+        """Delete every header ``name`` (only those equal to ``value`` when given)."""
+        self._mutate()
+        self._delete(name, value)
+
+    def _delete(self, name: str, value: str | None) -> None:
+        low = name.lower()
+        self.headers = [
+            h for h in self.headers
+            if not (h[0].lower() == low and (value is None or _value_str(h[1]) == value))
+        ]
+
+    def push_header(self, name: str, value: str, *, front: bool = False) -> None:
+        """Append (``front``: prepend) ``value`` to array header ``name``, creating it."""
+        _check_name(name)
+        self._mutate()
+        value = str(value)
+        _check_value(name, value)
+        low = name.lower()
+        for h in self.headers:
+            if h[0].lower() == low:
+                arr = h[1] if isinstance(h[1], list) else [h[1]]
+                if front:
+                    arr.insert(0, value)
+                else:
+                    arr.append(value)
+                h[1] = arr
+                return
+        self.headers.append([name, [value]])
+
+    def unshift_header(self, name: str, value: str) -> None:
+        self.push_header(name, value, front=True)
+
+    def _set_index(self, name: str, index: int, value: str) -> None:
+        if index > 4000:
+            raise EventError(f"array index {index} of header {name!r} is over 4000")
+        low = name.lower()
+        for h in self.headers:
+            if h[0].lower() == low:
+                arr = h[1] if isinstance(h[1], list) else [h[1]]
+                break
+        else:
+            arr = []
+            h = [name, arr]
+            self.headers.append(h)
+        while len(arr) <= index:
+            arr.append("")
+        arr[index] = value
+        h[1] = arr
+
+    def items(self) -> list[tuple[str, str]]:
+        """``(name, value)`` pairs in order; arrays in their joined ``ARRAY::`` form."""
+        return [(h[0], _value_str(h[1])) for h in self.headers]
+
+    def set_priority(self, priority: Priority) -> None:
+        """Set the priority; like FreeSWITCH this adds a ``priority`` header at the top."""
+        self.priority = Priority(priority)
+        self.add_header("priority", self.priority.name, top=True)
+
+    def dup(self) -> Event:
+        """An unfrozen copy (headers, arrays, body, subclass, type); not re-stamped."""
+        ev = Event(self.event_id, self.subclass, stamp=False)
+        ev.headers = [[h[0], list(h[1]) if isinstance(h[1], list) else h[1]] for h in self.headers]
+        ev._body = self._body
+        ev.priority = self.priority
+        return ev
+
+    def __repr__(self) -> str:
+        sub = f" {self.subclass}" if self.subclass else ""
+        return f"<Event {self.name}{sub} seq={self.get_header('Event-Sequence')}>"
+
+    # -- serialization (cached once per event per format) ---------------------------------------
+    def serialize(self, fmt: str = "plain") -> str:
+        """The event as FreeSWITCH writes it: ``plain``, ``json`` or ``xml``. Cached once frozen."""
+        cache = self.cache
+        s = cache.get(fmt)
+        if s is None:
+            if fmt == "plain":
+                s = self._plain()
+            elif fmt == "json":
+                s = self._json()
+            elif fmt == "xml":
+                s = self._xml()
+            else:
+                raise EventError(f"unknown serialization format {fmt!r} (plain, json or xml)")
+            if self._frozen:
+                cache[fmt] = s
+        return s
+
+    def _plain(self) -> str:
+        enc = url_encode
+        parts = [
+            f"{h[0]}: {enc(v) if (v := h[1]).__class__ is str else enc(_join(v))}\n"
+            for h in self.headers
+        ]
+        body = self._body
+        if body:
+            parts.append(f"Content-Length: {len(body.encode())}\n\n{body}")
+        else:
+            parts.append("\n")
+        return "".join(parts)
+
+    def _json(self) -> str:
+        enc = _json_str
+        parts = []
+        for h in self.headers:
+            v = h[1]
+            if v.__class__ is str:
+                parts.append(f"{enc(h[0])}:{enc(v)}")
+            else:
+                parts.append(f"{enc(h[0])}:[{','.join(enc(x) for x in v)}]")
+        body = self._body
+        if body is not None:
+            parts.append(f'"Content-Length":"{len(body.encode())}"')
+            parts.append(f'"_body":{enc(body)}')
+        return "{" + ",".join(parts) + "}"
+
+    def _xml(self) -> str:
+        out = ["<event>\n  <headers>\n"]
+        for h in self.headers:
+            name, v = h[0], h[1]
+            for item in (v,) if v.__class__ is str else v:
+                out.append(f"    <{name}>{url_encode(item)}</{name}>\n")
+        out.append("  </headers>\n")
+        body = self._body
+        if body:
+            out.append(f"  <Content-Length>{len(body.encode())}</Content-Length>\n")
+            tail = "  " if body.endswith("\n") else ""
+            out.append(f"  <body>{_xml_escape(body)}{tail}</body>\n")
+        out.append("</event>\n")
+        return "".join(out)
+
+    # -- parsing --------------------------------------------------------------------------------
+    @classmethod
+    def from_plain(cls, text: str) -> Event:
+        """Parse a ``text/event-plain`` body (URL-decoded values) back into an event."""
+        head, sep, rest = text.partition("\n\n")
+        ev = cls(EventType.CUSTOM, stamp=False)
+        length = None
+        for line in head.split("\n"):
+            line = line.rstrip("\r")
+            name, colon, value = line.partition(":")
+            if not colon or not name:
+                continue
+            value = url_decode(value.lstrip(" "))
+            if name.lower() == "content-length" and value.isdigit():
+                length = int(value)
+                continue
+            ev._load_header(name, value)
+        if length is not None:
+            ev._body = rest.encode()[:length].decode(errors="replace")
+        return ev
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        """Parse a ``text/event-json`` body back into an event."""
+        try:
+            data = json.loads(text, object_pairs_hook=list)
+        except ValueError as e:
+            raise EventError(f"not a JSON event: {e}") from None
+        if not isinstance(data, list):
+            raise EventError("a JSON event must be an object")
+        ev = cls(EventType.CUSTOM, stamp=False)
+        for name, value in data:
+            if name == "_body":
+                ev._body = str(value)
+            elif name.lower() == "content-length":
+                continue
+            elif isinstance(value, list):
+                _check_name(name)
+                ev.headers.append([name, [str(x) for x in value]])
+            else:
+                ev._load_header(name, "" if value is None else str(value))
+        ev._retype()
+        return ev
+
+    def _load_header(self, name: str, value: str) -> None:
+        if value == "":
+            return
+        low = name.lower()
+        if low == "event-name":
+            t = name_event(value)
+            if t is not None and t is not EventType.ALL:
+                self.event_id = t
+        elif low == "event-subclass":
+            self.subclass = value
+        self.headers.append([name, value[7:].split("|:") if value.startswith("ARRAY::") else value])
+
+    def _retype(self) -> None:
+        name = self.get_header("Event-Name")
+        if name:
+            t = name_event(name)
+            if t is not None and t is not EventType.ALL:
+                self.event_id = t
+        sub = self.get_header("Event-Subclass")
+        if sub:
+            self.subclass = sub
+
+
+def _join(arr: list[str]) -> str:
+    return arr[0] if len(arr) == 1 else "ARRAY::" + "|:".join(arr)
+
+
+def _value_str(v: str | list[str]) -> str:
+    return v if v.__class__ is str else _join(v)
+
+
+try:  # the C accelerator: escapes ", \\, \b \f \n \r \t and other controls as \u00xx
+    from json.encoder import c_encode_basestring as _json_str  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    from json.encoder import py_encode_basestring as _json_str  # type: ignore[attr-defined]
+if _json_str is None:  # pragma: no cover
+    from json.encoder import py_encode_basestring as _json_str  # type: ignore[attr-defined]
+
+
+def _xml_escape(body: str) -> str:
+    """Escape a body as FreeSWITCH's XML writer does (``&amp; &lt; &gt;``, CR as ``&#xD;``,
+    non-ASCII as ``&#xHEX;``; after ``<!`` the rest is copied verbatim)."""
+    bang = body.find("<!")
+    head, tail = (body, "") if bang < 0 else (body[:bang], body[bang:])
+    out = []
+    for c in head:
+        o = ord(c)
+        if c == "&":
+            out.append("&amp;")
+        elif c == "<":
+            out.append("&lt;")
+        elif c == ">":
+            out.append("&gt;")
+        elif c == "\r":
+            out.append("&#xD;")
+        elif o >= 0x80:
+            out.append(f"&#x{o:X};")
+        else:
+            out.append(c)
+    return "".join(out) + tail
+
+
+def new_uuid() -> str:
+    return str(_uuid.uuid4())

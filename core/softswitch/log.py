@@ -1,0 +1,351 @@
+"""Logging with FreeSWITCH's levels, on top of the standard :mod:`logging` module.
+
+Modules log with ``logging.getLogger(__name__)`` as usual; the kernel maps Python levels onto
+FreeSWITCH's (CONSOLE 0 … DEBUG 7), formats each record once into a :class:`LogLine` that looks
+like a FreeSWITCH console line, and hands it to
+
+* the console (coloured only on a tty, its own level: ``console loglevel`` / ``/log``),
+* the log file ``<log_dir>/softswitch.log`` (reopened on SIGHUP),
+* every bound log listener (:meth:`LogBus.bind`), each with its own level — this is how
+  mod_event_socket's ``log`` command receives lines.
+
+Records above the core's *hard* level (switch.conf ``loglevel``, ``fsctl loglevel``) are never
+generated, as in FreeSWITCH.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "LogLevel",
+    "LogLine",
+    "LogBus",
+    "parse_level",
+    "level_name",
+    "to_python",
+    "from_python",
+    "NOTICE",
+    "ALERT",
+    "CONSOLE",
+]
+
+
+class LogLevel(enum.IntEnum):
+    """FreeSWITCH's log levels (``switch_log_level_t``)."""
+
+    DISABLE = -1
+    CONSOLE = 0
+    ALERT = 1
+    CRIT = 2
+    ERR = 3
+    WARNING = 4
+    NOTICE = 5
+    INFO = 6
+    DEBUG = 7
+    INVALID = 64
+
+
+#: Extra Python levels for FreeSWITCH's levels that :mod:`logging` lacks.
+NOTICE = 25
+ALERT = 55
+CONSOLE = 60
+logging.addLevelName(NOTICE, "NOTICE")
+logging.addLevelName(ALERT, "ALERT")
+logging.addLevelName(CONSOLE, "CONSOLE")
+
+_TO_PY = {
+    LogLevel.CONSOLE: CONSOLE,
+    LogLevel.ALERT: ALERT,
+    LogLevel.CRIT: logging.CRITICAL,
+    LogLevel.ERR: logging.ERROR,
+    LogLevel.WARNING: logging.WARNING,
+    LogLevel.NOTICE: NOTICE,
+    LogLevel.INFO: logging.INFO,
+    LogLevel.DEBUG: logging.DEBUG,
+}
+_BY_PY = sorted(((py, fs) for fs, py in _TO_PY.items()), reverse=True)
+
+# Level names as FreeSWITCH accepts them (``switch_log_str2level``): no "ERROR".
+_NAMES = {
+    "DISABLE": LogLevel.DISABLE,
+    "CONSOLE": LogLevel.CONSOLE,
+    "ALERT": LogLevel.ALERT,
+    "CRIT": LogLevel.CRIT,
+    "ERR": LogLevel.ERR,
+    "WARNING": LogLevel.WARNING,
+    "NOTICE": LogLevel.NOTICE,
+    "INFO": LogLevel.INFO,
+    "DEBUG": LogLevel.DEBUG,
+}
+
+
+def to_python(level: int) -> int:
+    """Python :mod:`logging` level for FreeSWITCH level ``level`` (DEBUG for anything finer)."""
+    if level < 0:
+        return CONSOLE + 10  # DISABLE: above everything
+    return _TO_PY.get(LogLevel(min(level, 7)) if level <= 7 else LogLevel.DEBUG, logging.DEBUG)
+
+
+def from_python(levelno: int) -> int:
+    """FreeSWITCH level for a Python record level (the closest level at or below it)."""
+    for py, fs in _BY_PY:
+        if levelno >= py:
+            return int(fs)
+    return int(LogLevel.DEBUG)
+
+
+def parse_level(text: str) -> int:
+    """Parse a level as FreeSWITCH does: a name (``err``, not ``error``) or digits.
+
+    :returns: the level, or ``LogLevel.INVALID`` (64) when ``text`` is neither.
+    """
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        n = int(text)
+        return 63 if n > 64 else max(n, 0)
+    return int(_NAMES.get(text.upper(), LogLevel.INVALID))
+
+
+def level_name(level: int) -> str:
+    """FreeSWITCH's name of ``level``; finer levels than DEBUG are called DEBUG."""
+    if level < 0:
+        return "DISABLE"
+    if level > 7:
+        return "DEBUG"
+    return LogLevel(level).name
+
+
+@dataclass(slots=True)
+class LogLine:
+    """One log record, formatted once and shared by the console, the file and listeners.
+
+    ``text`` is the whole FreeSWITCH-style line (ending in a newline); the other fields are what
+    ESL's ``log/data`` message puts in its headers.
+    """
+
+    level: int
+    text: str
+    file: str
+    func: str
+    line: int
+    message: str
+    channel: int = 0
+    user_data: str = ""
+    logger: str = ""
+
+
+LogCallback = Callable[[LogLine], None]
+
+
+class _Listener:
+    __slots__ = ("callback", "level", "owner")
+
+    def __init__(self, callback: LogCallback, level: int, owner: str) -> None:
+        self.callback = callback
+        self.level = level
+        self.owner = owner
+
+
+_COLOURS = {
+    LogLevel.CONSOLE: "\033[0m",
+    LogLevel.ALERT: "\033[31m",
+    LogLevel.CRIT: "\033[31m",
+    LogLevel.ERR: "\033[31m",
+    LogLevel.WARNING: "\033[35m",
+    LogLevel.NOTICE: "\033[36m",
+    LogLevel.INFO: "\033[32m",
+    LogLevel.DEBUG: "\033[33m",
+}
+
+
+class IdleCpu:
+    """System idle CPU percentage, sampled from /proc/stat (FreeSWITCH prints it on each line)."""
+
+    def __init__(self) -> None:
+        self.value = 100.0
+        self._last: tuple[int, int] | None = None
+        self.sample()
+
+    def sample(self) -> float:
+        try:
+            with open("/proc/stat", "rb") as f:
+                fields = f.readline().split()[1:]
+        except OSError:
+            return self.value
+        nums = [int(x) for x in fields]
+        idle = nums[3] + (nums[4] if len(nums) > 4 else 0)
+        total = sum(nums)
+        if self._last is not None and total > self._last[1]:
+            self.value = 100.0 * (idle - self._last[0]) / (total - self._last[1])
+        self._last = (idle, total)
+        return self.value
+
+
+class LogBus:
+    """Formats records and fans them out; installed on the root logger by the running core."""
+
+    def __init__(self) -> None:
+        self._listeners: tuple[_Listener, ...] = ()
+        self.idle_cpu = IdleCpu()
+        self.console_level = int(LogLevel.DEBUG)
+        self.console_stream = None  # a text stream, or None for no console output
+        self.console_colour = False
+        self._file = None
+        self._file_path: str | None = None
+        self._handler = _BusHandler(self)
+        self._hub_thread = threading.main_thread()
+        self._hub = None
+        self.hard_level = int(LogLevel.DEBUG)
+
+    # -- installation ---------------------------------------------------------------------------
+    def install(self, hard_level: int = LogLevel.DEBUG) -> None:
+        """Attach to the root logger (the kernel is the application, so this is its call)."""
+        import gevent
+
+        self._hub = gevent.get_hub()
+        self._hub_thread = threading.current_thread()
+        root = logging.getLogger()
+        if self._handler not in root.handlers:
+            root.addHandler(self._handler)
+        self.set_hard_level(hard_level)
+
+    def uninstall(self) -> None:
+        logging.getLogger().removeHandler(self._handler)
+        self.close_file()
+        self._listeners = ()
+
+    def set_hard_level(self, level: int) -> None:
+        """The core's level: records finer than this are never produced."""
+        self.hard_level = int(level)
+        logging.getLogger().setLevel(to_python(level))
+
+    # -- file -----------------------------------------------------------------------------------
+    def open_file(self, path: str) -> None:
+        self._file_path = path
+        self.reopen_file()
+
+    def reopen_file(self) -> None:
+        """(Re)open the log file, e.g. after logrotate moved it (SIGHUP)."""
+        if self._file_path is None:
+            return
+        old = self._file
+        self._file = open(self._file_path, "a", encoding="utf-8", buffering=1)
+        if old is not None:
+            old.close()
+
+    def close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # -- listeners ------------------------------------------------------------------------------
+    def bind(self, callback: LogCallback, level: int = LogLevel.DEBUG, owner: str = "") -> _Listener:
+        """Receive every line at ``level`` or coarser. Returns a handle for :meth:`unbind`.
+
+        The callback runs in the greenlet that logged; it must not block (enqueue and return).
+        """
+        node = _Listener(callback, int(level), owner)
+        self._listeners = self._listeners + (node,)
+        return node
+
+    def unbind(self, node: _Listener) -> None:
+        self._listeners = tuple(n for n in self._listeners if n is not node)
+
+    def unbind_owner(self, owner: str) -> None:
+        self._listeners = tuple(n for n in self._listeners if n.owner != owner)
+
+    # -- emission -------------------------------------------------------------------------------
+    def format(self, record: logging.LogRecord) -> LogLine:
+        level = getattr(record, "fs_level", None)
+        if level is None:
+            level = from_python(record.levelno)
+        try:
+            message = record.getMessage()
+        except Exception as e:  # a bad format string must not kill the caller
+            message = f"{record.msg!r} (log formatting failed: {e})"
+        if record.exc_info and record.exc_info[0] is not None:
+            message = message + "\n" + logging.Formatter().formatException(record.exc_info)
+        if not message.endswith("\n"):
+            message += "\n"
+        ct = record.created
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ct))
+        usec = int((ct - int(ct)) * 1_000_000)
+        filename = record.filename
+        text = (
+            f"{stamp}.{usec:06d} {self.idle_cpu.value:.2f}% [{level_name(level)}] "
+            f"{filename}:{record.lineno} {message}"
+        )
+        return LogLine(
+            level=level,
+            text=text,
+            file=filename,
+            func=record.funcName,
+            line=record.lineno,
+            message=message,
+            channel=getattr(record, "fs_channel", 0),
+            user_data=getattr(record, "fs_user_data", ""),
+            logger=record.name,
+        )
+
+    def emit(self, line: LogLine) -> None:
+        if line.level <= self.console_level and self.console_stream is not None:
+            try:
+                if self.console_colour:
+                    colour = _COLOURS.get(LogLevel(min(max(line.level, 0), 7)), "")
+                    self.console_stream.write(f"{colour}{line.text}\033[0m")
+                else:
+                    self.console_stream.write(line.text)
+                self.console_stream.flush()
+            except (OSError, ValueError):
+                pass
+        if self._file is not None:
+            try:
+                self._file.write(line.text)
+            except (OSError, ValueError):
+                pass
+        for node in self._listeners:
+            if line.level <= node.level:
+                try:
+                    node.callback(line)
+                except Exception:  # never let a listener break logging for others
+                    sys.stderr.write(f"log listener of {node.owner or node.callback!r} raised\n")
+
+    def emit_record(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        if threading.current_thread() is self._hub_thread or self._hub is None:
+            self.emit(line)
+        else:
+            # A real OS thread (gevent's threadpool, a C library): hand over to the hub.
+            self._hub.loop.run_callback_threadsafe(self.emit, line)
+
+
+class _BusHandler(logging.Handler):
+    def __init__(self, bus: LogBus) -> None:
+        super().__init__(logging.NOTSET)
+        self.bus = bus
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.bus.emit_record(record)
+
+    # logging.Handler takes a threading lock around emit; a gevent-patched lock is fine but
+    # slower and pointless here: the bus is only touched from the hub thread.
+    def handle(self, record: logging.LogRecord) -> bool:
+        rv = self.filter(record)
+        if rv:
+            self.emit(record)
+        return bool(rv)
+
+
+def console_is_tty(stream) -> bool:
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb" and "NO_COLOR" not in os.environ
+    except (AttributeError, ValueError):
+        return False

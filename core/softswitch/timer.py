@@ -1,0 +1,181 @@
+"""The timer interface (``switch_core_timer.c``) and the core's time helpers.
+
+A timer module (mod_softtimer provides ``soft``) registers a :class:`TimerInterface` whose
+functions drive a :class:`Timer`. Media code opens one by name and paces its frames::
+
+    timer = core.timer_open("soft", interval=20, samples=160)
+    while running:
+        timer.next()            # cooperative: the greenlet sleeps, the hub keeps running
+        send_frame(timer.samplecount)
+    timer.destroy()
+
+``samplecount`` starts at ``samples`` and ``tick`` at 0, as FreeSWITCH's ``timer_init`` sets them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .interfaces import Interface
+from .status import Status
+
+__all__ = [
+    "Timer",
+    "TimerInterface",
+    "TimerError",
+    "micro_time_now",
+    "epoch_time_now",
+    "mono_micro_time_now",
+    "cached_micro_time_now",
+    "set_time_source",
+]
+
+#: Sanity bounds checked by the kernel before any timer module sees the values.
+MAX_INTERVAL_MS = 2000
+MAX_SAMPLES = 1_000_000
+
+
+class TimerError(Exception):
+    """Opening or using a timer failed; the message says which timer and why."""
+
+
+TimerFunc = Callable[["Timer"], Status | None]
+
+
+@dataclass(eq=False)
+class TimerInterface(Interface):
+    """A timer implementation: functions taking the :class:`Timer` (``check`` also ``step``)."""
+
+    init: TimerFunc | None = None
+    next: TimerFunc | None = None
+    step: TimerFunc | None = None
+    sync: TimerFunc | None = None
+    check: Callable[[Timer, bool], Status | None] | None = None
+    destroy: TimerFunc | None = None
+
+    def __post_init__(self) -> None:
+        self.kind = "timer"
+
+
+class Timer:
+    """An open timer (``switch_timer_t``)."""
+
+    __slots__ = ("name", "interface", "interval", "samples", "samplecount", "last_samplecount",
+                 "tick", "diff", "start", "private", "flags", "destroyed", "skipped")
+
+    def __init__(self, interface: TimerInterface, interval: int, samples: int) -> None:
+        self.name = interface.name
+        self.interface = interface
+        self.interval = interval
+        self.samples = samples
+        self.samplecount = samples
+        self.last_samplecount = 0
+        self.tick = 0
+        self.diff = 0
+        self.start = 0
+        self.private: Any = None
+        self.flags = 0
+        self.destroyed = False
+        self.skipped = 0  # ticks jumped over because the caller was late
+
+    def _fn(self, name: str):
+        if self.destroyed:
+            raise TimerError(f"{name}() on a destroyed {self.name} timer")
+        fn = getattr(self.interface, name)
+        if fn is None:
+            raise TimerError(f"timer {self.name}: Timer is not properly configured. (no {name})")
+        return fn
+
+    def next(self) -> Status:
+        """Wait (cooperatively) for the next tick. Any non-success becomes GENERR."""
+        st = self._fn("next")(self)
+        return Status.SUCCESS if st in (None, Status.SUCCESS) else Status.GENERR
+
+    def step(self) -> Status:
+        st = self._fn("step")(self)
+        return Status.SUCCESS if st is None else Status(st)
+
+    def sync(self) -> Status:
+        st = self._fn("sync")(self)
+        return Status.SUCCESS if st is None else Status(st)
+
+    def check(self, step: bool = False) -> Status:
+        """Non-blocking: SUCCESS (``diff`` 0) when the next tick has come, else FALSE (``diff``>0)."""
+        st = self._fn("check")(self, step)
+        return Status.SUCCESS if st is None else Status(st)
+
+    def destroy(self) -> None:
+        if self.destroyed:
+            return
+        fn = self.interface.destroy
+        try:
+            if fn is not None:
+                fn(self)
+        finally:
+            self.destroyed = True
+
+    def __enter__(self) -> Timer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def __repr__(self) -> str:
+        return f"<Timer {self.name} {self.interval}ms tick={self.tick} samplecount={self.samplecount}>"
+
+
+def timer_open(interface: TimerInterface | None, name: str, interval: int, samples: int) -> Timer:
+    """Validate, build and initialise a timer (``switch_core_timer_init``)."""
+    if interface is None:
+        raise TimerError(f"invalid timer {name}! (no timer module provides it; is mod_softtimer loaded?)")
+    if not isinstance(interval, int) or interval <= 0 or interval > MAX_INTERVAL_MS:
+        raise TimerError(f"timer {name}: interval must be 1..{MAX_INTERVAL_MS} ms, not {interval!r}")
+    if not isinstance(samples, int) or samples < 0 or samples > MAX_SAMPLES:
+        raise TimerError(f"timer {name}: samples per interval must be 0..{MAX_SAMPLES}, not {samples!r}")
+    if interface.init is None:
+        raise TimerError(f"timer {name}: Timer is not properly configured. (no init)")
+    timer = Timer(interface, interval, samples)
+    st = interface.init(timer)
+    if st not in (None, Status.SUCCESS):
+        raise TimerError(f"timer {name} refused interval {interval} ms ({Status(st).name})")
+    return timer
+
+
+# --------------------------------------------------------------------------------------------
+# Time helpers
+# --------------------------------------------------------------------------------------------
+
+_source: Callable[[], int] | None = None
+
+
+def micro_time_now() -> int:
+    """Wall-clock microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def epoch_time_now() -> int:
+    """Wall-clock seconds since the epoch."""
+    return int(time.time())
+
+
+def mono_micro_time_now() -> int:
+    """Monotonic microseconds (for durations and deadlines)."""
+    return time.monotonic_ns() // 1000
+
+
+def cached_micro_time_now() -> int:
+    """A "now" for hot paths: the timer module's last tick when one runs, else the clock.
+
+    FreeSWITCH's ``switch_micro_time_now`` returns the soft timer's timestamp the same way.
+    """
+    src = _source
+    return src() if src is not None else time.time_ns() // 1000
+
+
+def set_time_source(source: Callable[[], int] | None) -> None:
+    """Let a timer module provide :func:`cached_micro_time_now` (None to go back to the clock)."""
+    global _source
+    _source = source
