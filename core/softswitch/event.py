@@ -296,13 +296,15 @@ class Event:
         self._body = None
         self.headers: list[list] = []
         if stamp and event_type is not EventType.CLONE:
-            self._stamp(sys._getframe(_depth))
+            self.headers = self._standard(sys._getframe(_depth))
+            if self.subclass:
+                self.headers.append(["Event-Subclass", self.subclass])
         if self.event_id is EventType.CLONE:
             self.event_id = EventType.CUSTOM  # CLONE is a "no type yet" marker with id 0
         if body is not None:
             self.body = body
 
-    def _stamp(self, frame) -> None:
+    def _standard(self, frame) -> list[list]:
         ident = _ID
         ident.seq += 1
         now = time.time()
@@ -319,9 +321,13 @@ class Event:
             ["Event-Calling-Line-Number", str(frame.f_lineno)],
             ["Event-Sequence", str(ident.seq)],
         )
-        if self.subclass:
-            h.append(["Event-Subclass", self.subclass])
-        self.headers = h
+        return h
+
+    def stamp(self, _depth: int = 1) -> None:
+        """Append the standard headers now (FreeSWITCH's ``switch_event_prep_for_delivery``),
+        for events built from parts, such as ESL's ``sendevent``."""
+        self._mutate()
+        self.headers.extend(self._standard(sys._getframe(_depth)))
 
     @classmethod
     def create(cls, event_type: int, subclass: str | None = None, **headers: str) -> Event:
@@ -480,6 +486,16 @@ class Event:
     def items(self) -> list[tuple[str, str]]:
         """``(name, value)`` pairs in order; arrays in their joined ``ARRAY::`` form."""
         return [(h[0], _value_str(h[1])) for h in self.headers]
+
+    def set_subclass(self, subclass: str) -> None:
+        """Give a CUSTOM event its subclass; the ``Event-Subclass`` header moves to the bottom."""
+        if self.event_id is not EventType.CUSTOM:
+            raise EventError(f"a subclass ({subclass!r}) is only allowed on CUSTOM events, not {self.name}")
+        self._mutate()
+        self.subclass = subclass or None
+        self._delete("Event-Subclass", None)
+        if subclass:
+            self.headers.append(["Event-Subclass", subclass])
 
     def set_priority(self, priority: Priority) -> None:
         """Set the priority; like FreeSWITCH this adds a ``priority`` header at the top."""

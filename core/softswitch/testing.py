@@ -1,0 +1,162 @@
+"""pytest plugin (``pytest11``) for testing softswitch and its modules in-process.
+
+Fixtures:
+
+``kernel_factory``
+    ``kernel_factory(modules=[...], conf={...}, settings={...})`` writes a configuration tree
+    under ``tmp_path``, starts a :class:`~softswitch.core.Core` in this process and returns it;
+    every core it started is shut down after the test. ``modules`` are module objects (your
+    package) or entry-point names; only those are loaded — no "load all" discovery. ``conf``
+    maps file names under ``autoload_configs/`` (``"event_socket.conf.xml"``) or the conf dir
+    (``"vars.xml"``) to their text. ``settings`` adds switch.conf params.
+
+``wait_for``
+    ``wait_for(predicate, timeout=5.0)`` yields to gevent until ``predicate()`` is true, and fails
+    the test with a clear message when it stays false.
+
+The kernel runs on gevent: test code that waits for it must yield (``wait_for``,
+``gevent.sleep``, gevent sockets), never block the thread.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+__all__ = ["kernel_factory", "wait_for", "write_conf", "make_core"]
+
+ROOT_XML = """<?xml version="1.0"?>
+<document type="freeswitch/xml">
+  <X-PRE-PROCESS cmd="include" data="vars.xml"/>
+  <section name="configuration" description="Various Configuration">
+    <X-PRE-PROCESS cmd="include" data="autoload_configs/*.xml"/>
+  </section>
+</document>
+"""
+
+
+def _switch_conf(settings: dict[str, Any]) -> str:
+    params = {"loglevel": "debug", "core-db-name": "core", "event-heartbeat-interval": "20"}
+    params.update({k: str(v) for k, v in settings.items()})
+    lines = "\n".join(f'    <param name="{k}" value="{v}"/>' for k, v in params.items())
+    return (f'<configuration name="switch.conf" description="Core">\n  <settings>\n{lines}\n'
+            "  </settings>\n</configuration>\n")
+
+
+def _modules_conf(names: Iterable[str]) -> str:
+    loads = "\n".join(f'    <load module="{n}"/>' for n in names)
+    return f'<configuration name="modules.conf">\n  <modules>\n{loads}\n  </modules>\n</configuration>\n'
+
+
+def write_conf(root: str, modules: Iterable[str] = (), conf: dict[str, str] | None = None,
+               settings: dict[str, Any] | None = None) -> str:
+    """Write a minimal conf tree under ``root``; returns the conf dir."""
+    conf = dict(conf or {})
+    conf_dir = os.path.join(root, "conf")
+    auto = os.path.join(conf_dir, "autoload_configs")
+    os.makedirs(auto, exist_ok=True)
+    files = {
+        "softswitch.xml": ROOT_XML,
+        "vars.xml": '<include>\n  <X-PRE-PROCESS cmd="set" data="test_var=test_value"/>\n</include>\n',
+        "autoload_configs/switch.conf.xml": _switch_conf(settings or {}),
+        "autoload_configs/modules.conf.xml": _modules_conf(modules),
+    }
+    for name, text in conf.items():
+        key = name if name in ("softswitch.xml", "vars.xml", "freeswitch.xml") or "/" in name \
+            else f"autoload_configs/{name}"
+        files[key] = text
+    for name, text in files.items():
+        path = os.path.join(conf_dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    return conf_dir
+
+
+def _resolve_modules(modules: Iterable[object]) -> dict[str, object]:
+    from .modules import GROUP
+    import importlib_metadata
+
+    out: dict[str, object] = {}
+    eps = None
+    for m in modules:
+        if isinstance(m, str):
+            if eps is None:
+                eps = {ep.name: ep for ep in importlib_metadata.entry_points(group=GROUP)}
+            if m not in eps:
+                raise LookupError(f"module {m} is not installed (no entry point in {GROUP})")
+            out[m] = eps[m].load()
+        elif isinstance(m, tuple):
+            out[m[0]] = m[1]
+        else:
+            name = getattr(m, "__name__", None) or type(m).__name__
+            out[name.rsplit(".", 1)[-1] if isinstance(m, types.ModuleType) else name] = m
+    return out
+
+
+def make_core(root: str, modules: Iterable[object] = (), conf: dict[str, str] | None = None,
+              settings: dict[str, Any] | None = None, start: bool = True):
+    """Build (and start) a core whose directories all live under ``root``."""
+    from .core import Core
+    from .dirs import Directories
+
+    provided = _resolve_modules(modules)
+    conf_dir = write_conf(root, provided, conf, settings)
+    dirs = Directories.resolve({
+        "conf_dir": conf_dir,
+        "log_dir": os.path.join(root, "log"),
+        "db_dir": os.path.join(root, "db"),
+        "run_dir": os.path.join(root, "run"),
+    }, base=os.path.join(root, "base"))
+    core = Core(dirs, modules=provided)
+    if start:
+        try:
+            core.start()
+        except BaseException:
+            core.shutdown()
+            raise
+    return core
+
+
+@pytest.fixture
+def kernel_factory(tmp_path):
+    """Start in-process kernels; all are shut down after the test."""
+    cores = []
+    counter = iter(range(1000))
+
+    def factory(modules: Iterable[object] = (), conf: dict[str, str] | None = None,
+                settings: dict[str, Any] | None = None, start: bool = True):
+        root = os.path.join(str(tmp_path), f"kernel{next(counter)}")
+        core = make_core(root, modules, conf, settings, start=False)
+        cores.append(core)
+        if start:
+            core.start()
+        return core
+
+    yield factory
+    for core in reversed(cores):
+        core.shutdown()
+
+
+def _wait_for(predicate: Callable[[], object], timeout: float = 5.0, message: str = "") -> Any:
+    import gevent
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(message or f"condition not met within {timeout} s: {predicate}")
+        gevent.sleep(0.002)
+
+
+@pytest.fixture
+def wait_for():
+    """``wait_for(predicate, timeout=5.0, message="")``: yield to gevent until true."""
+    return _wait_for

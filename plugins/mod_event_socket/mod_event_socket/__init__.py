@@ -1,0 +1,253 @@
+"""mod_event_socket: the Event Socket server, wire-compatible with FreeSWITCH's.
+
+Configuration ``event_socket.conf`` (FreeSWITCH's defaults)::
+
+    <configuration name="event_socket.conf">
+      <settings>
+        <param name="listen-ip" value="127.0.0.1"/>      <!-- "::" listens on IPv6 and IPv4 -->
+        <param name="listen-port" value="8021"/>
+        <param name="password" value="ClueCon"/>
+        <param name="apply-inbound-acl" value="loopback.auto"/>  <!-- repeatable; all must pass -->
+        <param name="stop-on-bind-error" value="false"/>
+      </settings>
+    </configuration>
+
+As in FreeSWITCH, the configuration is read when the module's runtime starts (after every
+module has loaded); events fired before the listening socket is up are not delivered to ESL.
+
+Data flow: the kernel's dispatcher calls :meth:`EventSocket.on_event` once per event; each
+listener's subscriptions and filters decide; matching events go on that listener's bounded
+queue as bytes serialized once per event and format (shared by all listeners); the listener's
+writer greenlet sends them in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.event
+import gevent.pool
+from gevent.server import StreamServer
+
+import softswitch
+from softswitch import Event, EventType, Status, params, switch_true
+
+from . import wire
+from .listener import Listener
+
+if TYPE_CHECKING:
+    from softswitch import LogLine, ModuleInterface
+    from softswitch.core import Core
+
+log = logging.getLogger("mod_event_socket")
+
+__all__ = ["EventSocket", "module_load", "module_runtime", "module_shutdown"]
+
+MAX_ACL = 100
+
+
+class EventSocket:
+    """The module's state: configuration, the server socket and the live listeners."""
+
+    def __init__(self, module: ModuleInterface, core: Core) -> None:
+        self.module = module
+        self.core = core
+        self.ip = "127.0.0.1"
+        self.port = 8021
+        self.password = "ClueCon"
+        self.acls: list[str] = []
+        self.stop_on_bind_error = False
+        self.debug = 0
+        self.listeners: tuple[Listener, ...] = ()
+        self.ready = False
+        self.done = False
+        self.server: StreamServer | None = None
+        self._ids = 0
+        self._stopped = gevent.event.Event()
+        self.pool = gevent.pool.Pool(None)
+        self.jobs = 0
+
+    # -- configuration ----------------------------------------------------------------------------
+    def read_config(self) -> None:
+        cfg = self.module.config("event_socket.conf")
+        if cfg is None:
+            log.error("Open of event_socket.conf failed; using defaults (127.0.0.1:8021, "
+                      "password ClueCon, loopback.auto)")
+        acls = []
+        for name, value in params(cfg):
+            lname = name.lower()
+            if name == "listen-ip":
+                self.ip = value or "127.0.0.1"
+            elif name == "listen-port":
+                try:
+                    self.port = int(value) or 8021
+                except ValueError:
+                    log.error("event_socket.conf: listen-port %r is not a number; using 8021", value)
+                    self.port = 8021
+            elif name == "password":
+                self.password = value or "ClueCon"
+            elif lname == "apply-inbound-acl":
+                if len(acls) >= MAX_ACL:
+                    log.error("event_socket.conf: more than %d apply-inbound-acl; %r ignored", MAX_ACL, value)
+                elif value:
+                    acls.append(value)
+            elif lname == "stop-on-bind-error":
+                self.stop_on_bind_error = switch_true(value)
+            elif name == "debug":
+                try:
+                    self.debug = int(value)
+                except ValueError:
+                    self.debug = 0
+            # nat-map: accepted and ignored (FreeSWITCH forces it off too)
+        self.acls = acls or ["loopback.auto"]
+        for name in self.acls:
+            if "/" not in name and name not in self.core.acl:
+                log.error("event_socket.conf: apply-inbound-acl %r is neither a network list nor a "
+                          "CIDR; every connection will be rejected until it is fixed", name)
+
+    # -- listeners --------------------------------------------------------------------------------
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners = (listener, *self.listeners)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.listeners = tuple(x for x in self.listeners if x is not listener)
+
+    def handle(self, sock: socket.socket, addr: tuple) -> None:
+        if self.done:
+            sock.close()
+            return
+        Listener(self, sock, addr).run()
+
+    # -- event and log fan-out ------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if not self.ready:
+            return
+        for listener in self.listeners:
+            listener.offer_event(event)
+
+    def on_log(self, line: LogLine) -> None:
+        data = None
+        for listener in self.listeners:
+            if listener.log_on and line.level <= listener.log_level:
+                if data is None:
+                    data = wire.log_message(line)
+                listener.offer_log(line, data)
+
+    # -- background jobs --------------------------------------------------------------------------
+    def spawn_job(self, job_uuid: str, cmd: str, arg: str | None) -> None:
+        self.module.spawn(self._job, job_uuid, cmd, arg)
+
+    def _job(self, job_uuid: str, cmd: str, arg: str | None) -> None:
+        self.jobs += 1
+        try:
+            result = self.core.api_execute(cmd, arg or "")
+            if result.error:
+                body = f"-ERR {cmd.strip()} failed: {result.error}\n"
+            elif result.found and result.status == Status.SUCCESS:
+                body = result.output
+            else:
+                body = f"-ERR {cmd.strip()} Command not found!\n"
+            ev = Event(EventType.BACKGROUND_JOB)
+            ev.add_header("Job-UUID", job_uuid)
+            ev.add_header("Job-Command", cmd)
+            if arg:
+                ev.add_header("Job-Command-Arg", arg)
+            ev.body = body
+            self.core.events.fire(ev)
+        finally:
+            self.jobs -= 1
+
+    def console_execute(self, line: str) -> str:
+        """``api`` with ``console_execute: true`` (fs_cli): ``;;``-separated commands."""
+        out = []
+        for part in line.split(";;"):
+            text = part.strip()
+            if not text:
+                continue
+            cmd, _, arg = text.partition(" ")
+            result = self.core.api_execute(cmd, arg)
+            if not result.found or result.status != Status.SUCCESS:
+                out.append(f"-ERR {cmd} Command not found!\n")
+            else:
+                out.append(result.output)
+        return "".join(out) or "-ERR no reply\n"
+
+    # -- runtime and shutdown ---------------------------------------------------------------------
+    def runtime(self) -> Status:
+        self.read_config()
+        failures = 0
+        last_log = 0.0
+        while not self.done:
+            try:
+                server = StreamServer((self.ip, self.port), self.handle, spawn=self.pool, backlog=128)
+                server.start()
+                self.server = server
+                break
+            except OSError as e:
+                failures += 1
+                now = time.monotonic()
+                # FreeSWITCH logs every 100 ms retry; once every 10 s is enough to be seen
+                if now - last_log >= 10.0:
+                    log.error("Socket Error! Could not listen on %s:%d (%s)%s", self.ip, self.port,
+                              e.strerror or e,
+                              "" if self.stop_on_bind_error else "; retrying every 100 ms")
+                    last_log = now
+                if self.stop_on_bind_error:
+                    log.error("stop-on-bind-error is set: mod_event_socket stays loaded without a listener")
+                    return Status.TERM
+                if self._stopped.wait(0.1):
+                    return Status.TERM
+        if self.done:
+            return Status.TERM
+        self.ready = True
+        log.info("Event Socket listening on %s:%d (password %s, acl %s)", self.ip, self.port,
+                 "set" if self.password != "ClueCon" else "the default ClueCon", ",".join(self.acls))
+        self._stopped.wait()
+        return Status.TERM
+
+    def shutdown(self) -> None:
+        self.done = True
+        self.ready = False
+        self._stopped.set()
+        if self.server is not None:
+            self.server.close()
+        listeners = self.listeners
+        for listener in listeners:
+            listener.kill(wire.SHUTTING_DOWN)
+        # let the notices go out (each kill is bounded), then stop what is left
+        gevent.joinall([g for g in list(self.pool)], timeout=2.0)
+        self.pool.kill(timeout=1.0)
+        self.listeners = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# hooks
+# ---------------------------------------------------------------------------------------------
+
+
+@softswitch.hookimpl
+def module_load(module: ModuleInterface, core: Core) -> Status:
+    es = EventSocket(module, core)
+    module.state.es = es
+    module.bind_event(EventType.ALL, es.on_event)
+    module.bind_log(es.on_log, level=7)
+    return Status.SUCCESS
+
+
+@softswitch.hookimpl
+def module_runtime(module: ModuleInterface) -> Status:
+    return module.state.es.runtime()
+
+
+@softswitch.hookimpl
+def module_shutdown(module: ModuleInterface) -> Status:
+    module.state.es.shutdown()
+    return Status.SUCCESS

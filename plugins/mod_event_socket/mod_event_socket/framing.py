@@ -1,0 +1,165 @@
+"""The Event Socket wire format, client → server: a pure function of bytes (no sockets).
+
+FreeSWITCH's ``read_packet`` reads a message as:
+
+* CR/LF bytes before a message are skipped (blank lines between commands do nothing);
+* the header block ends at the second LF, where CR bytes do not reset the count but any other
+  byte does (``\\n\\n``, ``\\r\\n\\r\\n``, ``\\n\\r\\n`` all end it); a block over 10 MiB is cut;
+* the first line is the command; each further ``name: value`` line is a header (name not
+  trimmed, value with leading *spaces* skipped, cut at CR); lines without ``:`` are ignored;
+  C-string semantics: a NUL ends the line;
+* ``Content-Length`` (any case) gives a body of exactly N bytes (truncated at a NUL);
+  negative or over 16 MiB is an error that drops the connection; 0 or garbage means no body.
+
+:class:`FrameParser` is incremental: ``feed()`` bytes as they arrive, ``next()`` returns each
+complete :class:`Message` (or None), raising :class:`FrameError` for a fatal framing error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["Message", "FrameParser", "FrameError", "MAX_HEADER_BYTES", "MAX_BODY_BYTES", "c_atoi"]
+
+MAX_HEADER_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+_END = re.compile(rb"\n\r*\n")
+_ATOI = re.compile(r"\s*([+-]?\d+)")
+
+
+def c_atoi(text: str) -> int:
+    """C's ``atoi``: leading blanks, optional sign, digits; anything else gives 0."""
+    m = _ATOI.match(text)
+    return int(m.group(1)) if m else 0
+
+
+class FrameError(ValueError):
+    """A message that cannot be framed (bad Content-Length); the connection must end."""
+
+
+@dataclass(slots=True)
+class Message:
+    """One client message: the command line, the headers in order, the body (or None)."""
+
+    command: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: str | None = None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        low = name.lower()
+        for k, v in self.headers:
+            if k.lower() == low:
+                return v
+        return default
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
+    """Split a header block into the command line and its headers."""
+    lines = head.split(b"\n")
+    first = lines[0]
+    cut = first.find(b"\r")
+    if cut >= 0:
+        first = first[:cut]
+    nul = first.find(b"\0")
+    if nul >= 0:
+        first = first[:nul]
+    headers = []
+    for line in lines[1:]:
+        nul = line.find(b"\0")
+        if nul >= 0:
+            line = line[:nul]
+        colon = line.find(b":")
+        if colon < 0:
+            continue
+        value = line[colon + 1:].lstrip(b" ")
+        cut = value.find(b"\r")
+        if cut >= 0:
+            value = value[:cut]
+        headers.append((_text(line[:colon]), _text(value)))
+    return _text(first), headers
+
+
+class FrameParser:
+    """Incremental framing of the client's byte stream."""
+
+    __slots__ = ("buf", "_pending", "_need")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self._pending: Message | None = None
+        self._need = 0
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+
+    @property
+    def partial(self) -> bool:
+        """True while part of a message is buffered."""
+        return bool(self._pending is not None or self.buf.strip(b"\r\n"))
+
+    def next(self) -> Message | None:
+        """The next complete message, or None until more bytes arrive.
+
+        :raises FrameError: a negative or oversized Content-Length.
+        """
+        buf = self.buf
+        if self._pending is not None:
+            if len(buf) < self._need:
+                return None
+            msg = self._pending
+            body = bytes(buf[: self._need])
+            del buf[: self._need]
+            self._pending = None
+            nul = body.find(b"\0")
+            msg.body = _text(body if nul < 0 else body[:nul])
+            return msg
+        # skip blank lines between messages
+        i = 0
+        n = len(buf)
+        while i < n and buf[i] in (10, 13):
+            i += 1
+        if i:
+            del buf[:i]
+        if not buf:
+            return None
+        m = _END.search(buf)
+        if m is None:
+            if len(buf) < MAX_HEADER_BYTES:
+                return None
+            head = bytes(buf[:MAX_HEADER_BYTES])  # FreeSWITCH forces the end of a huge block
+            del buf[:MAX_HEADER_BYTES]
+        else:
+            head = bytes(buf[: m.start()])
+            del buf[: m.end()]
+        command, headers = parse_head(head)
+        msg = Message(command, headers)
+        length = None
+        for k, v in headers:
+            if k.lower() == "content-length":
+                length = c_atoi(v)
+                break
+        if length is None or length == 0:
+            return msg
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise FrameError(f"Content-Length {length} is outside 0..{MAX_BODY_BYTES}")
+        self._pending = msg
+        self._need = length
+        return self.next()
+
+
+def parse_all(data: bytes) -> list[Message]:
+    """Every complete message in ``data`` (for tests and fuzzing)."""
+    p = FrameParser()
+    p.feed(data)
+    out = []
+    while True:
+        msg = p.next()
+        if msg is None:
+            return out
+        out.append(msg)

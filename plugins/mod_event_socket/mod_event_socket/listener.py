@@ -1,0 +1,691 @@
+"""One Event Socket connection (FreeSWITCH's ``listener_run`` + ``parse_command``).
+
+The reader greenlet frames commands, runs them in order and writes their replies. Events and
+log lines reach the connection through :meth:`Listener.offer_event` / :meth:`offer_log`
+(called by the module's event and log handlers), land on the connection's bounded queue as
+ready-to-send bytes, and a writer greenlet sends them in batches (one ``sendall`` per batch).
+A write lock keeps replies and events from interleaving: while a command runs, events wait,
+so a reply always precedes the events it caused (``bgapi``'s reply before its BACKGROUND_JOB).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import uuid as uuidlib
+from collections import deque
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.event
+import gevent.lock
+from softswitch import Event, EventType, LogLine, Status, name_event
+from softswitch.log import parse_level
+
+from . import wire
+from .directory import locate_user_params
+from .framing import FrameError, FrameParser, Message
+
+if TYPE_CHECKING:
+    from . import EventSocket
+
+log = logging.getLogger("mod_event_socket")
+
+MAX_QUEUE_LEN = 100_000
+MAX_MISSED = 500
+AUTH_TIMEOUT = 25.0
+_ALL = int(EventType.ALL)
+_CUSTOM = int(EventType.CUSTOM)
+_MYEVENTS = (
+    EventType.CHANNEL_ANSWER, EventType.CHANNEL_APPLICATION, EventType.CHANNEL_BRIDGE,
+    EventType.CHANNEL_CREATE, EventType.CHANNEL_DATA, EventType.CHANNEL_DESTROY,
+    EventType.CHANNEL_EXECUTE, EventType.CHANNEL_EXECUTE_COMPLETE, EventType.CHANNEL_HANGUP,
+    EventType.CHANNEL_HANGUP_COMPLETE, EventType.CHANNEL_ORIGINATE, EventType.CHANNEL_UUID,
+    EventType.CHANNEL_OUTGOING, EventType.CHANNEL_PARK, EventType.CHANNEL_PROGRESS,
+    EventType.CHANNEL_PROGRESS_MEDIA, EventType.CHANNEL_STATE, EventType.CHANNEL_UNBRIDGE,
+    EventType.CHANNEL_UNPARK, EventType.DETECTED_SPEECH, EventType.DTMF, EventType.NOTALK,
+    EventType.TALK,
+)
+_SNEAKY = ("bgapi", "sched_api", "eval", "expand", "xml_wrap")
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern | None:
+    """FreeSWITCH's ``/re/flags`` filter syntax (PCRE: ``i``, ``s``, ``m``, ``x``)."""
+    body, flags = pattern, 0
+    if body.startswith("/"):
+        end = body.rfind("/")
+        if end > 0:
+            for f in body[end + 1:]:
+                flags |= {"i": re.I, "s": re.S, "m": re.M, "x": re.X}.get(f, 0)
+            body = body[1:end]
+        else:
+            body = body[1:]
+    try:
+        return re.compile(body, flags)
+    except re.error:
+        return None
+
+
+class Listener:
+    """An inbound Event Socket connection."""
+
+    def __init__(self, module: EventSocket, sock: socket.socket, addr: tuple) -> None:
+        self.module = module
+        self.core = module.core
+        self.sock = sock
+        self.remote_ip = str(addr[0])
+        self.remote_port = int(addr[1]) if len(addr) > 1 else 0
+        self.id = module.next_id()
+        self.authed = False
+        self.running = True
+        self.format = "plain"
+        self.events_on = False
+        self.event_list = bytearray(_ALL + 1)
+        self.event_hash: set[str] = set()
+        self.filters: list[tuple[str, str]] = []
+        self.myevents = False
+        self.log_on = False
+        self.log_level = 7
+        self.allow_log = True
+        self.allowed_events: bytearray | None = None
+        self.allowed_all_events = False
+        self.allowed_subclasses: set[str] | None = None
+        self.allowed_api: set[str] | None = None
+        self.queue: deque[bytes] = deque()
+        self.n_events = 0
+        self.n_logs = 0
+        self.lost_events = 0
+        self.lost_logs = 0
+        self.dead = False
+        self.wlock = gevent.lock.Semaphore()
+        self._wake = gevent.event.Event()
+        self._writer: gevent.Greenlet | None = None
+        self._out: list[bytes] = []
+
+    def __repr__(self) -> str:
+        return f"<Listener {self.id} {self.remote_ip}:{self.remote_port}>"
+
+    # ------------------------------------------------------------------------------------------
+    # connection lifecycle
+    # ------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        sock = self.sock
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        try:
+            if not self._acl_ok():
+                self._send(wire.RUDE_REJECTION + wire.disconnect_notice())
+                return
+            if self.module.debug:
+                log.debug("Connection Open from %s:%d", self.remote_ip, self.remote_port)
+            self._send(wire.AUTH_REQUEST)
+            self.module.add_listener(self)
+            self._read_loop()
+        except (OSError, gevent.Timeout):
+            pass
+        finally:
+            self._finish()
+
+    def _acl_ok(self) -> bool:
+        for name in self.module.acls:
+            try:
+                ok = self.core.acl.check(self.remote_ip, name)
+            except LookupError:
+                log.error("apply-inbound-acl %r of event_socket.conf is not a network list name or "
+                          "CIDR; rejecting %s", name, self.remote_ip)
+                ok = False
+            except ValueError:
+                ok = False
+            if not ok:
+                log.warning('IP %s Rejected by acl "%s"', self.remote_ip, name)
+                return False
+        return True
+
+    def _read_loop(self) -> None:
+        parser = FrameParser()
+        sock = self.sock
+        # The first complete message must arrive within 25 s; later reads have no timeout.
+        deadline: float | None = gevent.get_hub().loop.now() + AUTH_TIMEOUT
+        while self.running:
+            try:
+                if deadline is not None:
+                    left = deadline - gevent.get_hub().loop.now()
+                    with gevent.Timeout(max(left, 0.001)):
+                        data = sock.recv(65536)
+                else:
+                    data = sock.recv(65536)
+            except gevent.Timeout:
+                log.debug("%r sent no complete command within %.0f s; closing", self, AUTH_TIMEOUT)
+                self._close_notice(wire.GOODBYE)
+                return
+            if not data:
+                self.running = False
+                return
+            parser.feed(data)
+            with self.wlock:
+                try:
+                    while self.running:
+                        msg = parser.next()
+                        if msg is None:
+                            break
+                        deadline = None
+                        self._command(msg)
+                except FrameError as e:
+                    log.warning("%r: %s; closing the connection", self, e)
+                    self._flush()
+                    self._close_notice(wire.GOODBYE)
+                    return
+                self._flush()
+
+    def _close_notice(self, text: str) -> None:
+        self.running = False
+        try:
+            self._send(wire.disconnect_notice(text))
+        except OSError:
+            pass
+
+    def _send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _reply(self, data: bytes) -> None:
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._send(data)
+
+    def _finish(self) -> None:
+        self.running = False
+        self.dead = True
+        self.module.remove_listener(self)
+        self.queue.clear()
+        self._wake.set()
+        w = self._writer
+        if w is not None and w is not gevent.getcurrent():
+            w.kill(block=False)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def kill(self, text: str) -> None:
+        """End the connection from outside (overflow, shutdown) without waiting on the client."""
+        if self.dead:
+            return
+        self.dead = True
+        self.running = False
+        self.queue.clear()
+        gevent.spawn(self._kill, text)
+
+    def _kill(self, text: str) -> None:
+        notice = wire.disconnect_notice(text)
+        # Best effort: a stalled client will not read it, and nobody waits for it.
+        if self.wlock.acquire(timeout=0.2):
+            try:
+                self.sock.settimeout(1.0)
+                self.sock.sendall(notice)
+            except OSError:
+                pass
+            finally:
+                self.wlock.release()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------------------------------
+    # outgoing events and log lines
+    # ------------------------------------------------------------------------------------------
+    def wants(self, ev: Event) -> bool:
+        """Subscriptions, then filters, then ``myevents`` — FreeSWITCH's ``event_handler``."""
+        el = self.event_list
+        if el[_ALL]:
+            send = True
+        elif el[ev.event_id]:
+            send = ev.event_id != _CUSTOM or ev.subclass is None or ev.subclass in self.event_hash
+        else:
+            return False
+        if send and self.filters:
+            send = self._filter(ev)
+        if send and self.myevents and ev.get_header("unique-id") is None:
+            send = False
+        return send
+
+    def _filter(self, ev: Event) -> bool:
+        send = False
+        for name, value in self.filters:
+            hval = ev.get_header(name)
+            if hval is None:
+                continue
+            i, pos = 0, True
+            while i < len(value):
+                c = value[i]
+                if c == "+":
+                    pos = True
+                elif c == "-":
+                    pos = False
+                elif c != " ":
+                    break
+                i += 1
+            if send and pos:
+                continue
+            comp = value[i:]
+            if value.startswith("/"):
+                rx = _regex(comp)
+                cmp = bool(rx is not None and rx.search(hval))
+            else:
+                cmp = hval.lower() == comp.lower()
+            if cmp:
+                if pos:
+                    send = True
+                else:
+                    return False
+        return send
+
+    def offer_event(self, ev: Event) -> None:
+        """Called by the module's event handler for every event (dispatcher greenlet)."""
+        if self.dead or not self.events_on or not self.wants(ev):
+            return
+        if self.n_events >= MAX_QUEUE_LEN:
+            self.lost_events += 1
+            if self.lost_events > MAX_MISSED:
+                log.critical("killing listener %s:%d: %d events lost (its queue of %d is full)",
+                             self.remote_ip, self.remote_port, self.lost_events, MAX_QUEUE_LEN)
+                self.kill(wire.LOST_EVENTS)
+            return
+        if self.lost_events:
+            log.critical("Lost %d events!", self.lost_events)
+            self.lost_events = 0
+        self.queue.append(wire.event_message(ev, self.format))
+        self.n_events += 1
+        self._kick()
+
+    def offer_log(self, line: LogLine, data: bytes) -> None:
+        if self.dead or not self.log_on or line.level > self.log_level:
+            return
+        if self.n_logs >= MAX_QUEUE_LEN:
+            self.lost_logs += 1
+            if self.lost_logs > MAX_MISSED:
+                self.kill(wire.LOST_LOGS)
+            return
+        self.lost_logs = 0
+        self.queue.append(data)
+        self.n_logs += 1
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._writer is None:
+            self._writer = gevent.spawn(self._write_loop)
+        self._wake.set()
+
+    def _write_loop(self) -> None:
+        q = self.queue
+        wake = self._wake
+        try:
+            while not self.dead:
+                if not q:
+                    wake.clear()
+                    wake.wait()
+                    continue
+                with self.wlock:
+                    if self.dead:
+                        return
+                    batch = []
+                    size = 0
+                    logs = 0
+                    while q and size < 262144:
+                        item = q.popleft()
+                        batch.append(item)
+                        size += len(item)
+                        if item[8] == 84:  # b"Content-Type: log/data" (events start Content-Length)
+                            logs += 1
+                    self.n_logs -= logs
+                    self.n_events -= len(batch) - logs
+                    self.sock.sendall(b"".join(batch))
+        except OSError:
+            self.running = False
+
+    def _drop_queued(self, logs: bool) -> None:
+        """Flush queued log lines (``nolog``) or events (``noevents``), keeping the others."""
+        keep = [x for x in self.queue if (x[8] == 84) != logs]
+        self.queue.clear()
+        self.queue.extend(keep)
+        if logs:
+            self.n_logs = 0
+        else:
+            self.n_events = 0
+
+    # ------------------------------------------------------------------------------------------
+    # commands
+    # ------------------------------------------------------------------------------------------
+    def _command(self, msg: Message) -> None:
+        cmd = msg.command
+        low = cmd.lower()
+        if "mod_event_socket" in low:
+            # Unloading ourselves from our own connection would deadlock: FreeSWITCH runs it
+            # as a background job instead (and so do we).
+            if "unload" in low:
+                cmd, low = "api bgapi unload mod_event_socket", "api bgapi unload mod_event_socket"
+            elif "reload" in low:
+                cmd, low = "api bgapi reload mod_event_socket", "api bgapi reload mod_event_socket"
+        if low.startswith(("exit", "...")):
+            self._reply(wire.command_reply("+OK bye"))
+            self._flush()
+            self._close_notice(wire.GOODBYE)
+            return
+        if not self.authed:
+            self._pre_auth(cmd, low)
+            return
+        reply = self._dispatch(msg, cmd, low)
+        if reply is not None:
+            self._reply(wire.command_reply(reply or "-ERR command not found"))
+
+    def _pre_auth(self, cmd: str, low: str) -> None:
+        if low.startswith("auth "):
+            if cmd[5:] == self.module.password:
+                self.authed = True
+                self._reply(wire.command_reply("+OK accepted"))
+            else:
+                log.warning("%s:%d failed to authenticate (wrong password)", self.remote_ip, self.remote_port)
+                self._reply(wire.command_reply("-ERR invalid"))
+                self._flush()
+                self._close_notice(wire.GOODBYE)
+            return
+        if low.startswith("userauth "):
+            reply = self._userauth(cmd[9:])
+            self._reply(wire.command_reply(reply))
+            if not self.authed:
+                self._flush()
+                self._close_notice(wire.GOODBYE)
+            return
+        self._reply(wire.command_reply("-ERR command not found"))
+
+    def _userauth(self, text: str) -> str:
+        user, _, domain = text.partition("@")
+        password = ""
+        if ":" in domain:
+            domain, _, password = domain.partition(":")
+        if ":" in user:
+            user, _, password = user.partition(":")
+        if not user or not domain:
+            return "-ERR invalid"
+        xml = self.core.xml
+        params = locate_user_params(xml.section("directory") if xml else None, user, domain)
+        if params is None:
+            log.warning("userauth %s@%s from %s: no such user in the directory", user, domain, self.remote_ip)
+            return "-ERR invalid"
+        secret = params.get("esl-password", "")
+        if not secret or not password or secret != password:
+            log.warning("userauth %s@%s from %s: wrong password", user, domain, self.remote_ip)
+            return "-ERR invalid"
+        from softswitch import switch_true
+
+        allowed_log = switch_true(params.get("esl-allowed-log", "true"))
+        events = params.get("esl-allowed-events")
+        api = params.get("esl-allowed-api")
+        if events:
+            self.allowed_events = bytearray(_ALL + 1)
+            self.allowed_subclasses = set()
+            custom = False
+            for word in events.split(" " if " " in events else ","):
+                if custom:
+                    self.allowed_subclasses.add(word)
+                    continue
+                t = name_event(word)
+                if t is None:
+                    continue
+                if t == EventType.ALL:
+                    self.allowed_all_events = True
+                    for i in range(_ALL):
+                        self.allowed_events[i] = 1
+                self.allowed_events[t] = 1
+                if t == EventType.CUSTOM:
+                    custom = True
+        if api:
+            self.allowed_api = set(api.split(" " if " " in api else ","))
+        self.allow_log = allowed_log
+        self.authed = True
+        return (f"~Reply-Text: +OK accepted\nAllowed-Events: {events or 'all'}\n"
+                f"Allowed-API: {api or 'all'}\nAllowed-LOG: {'true' if allowed_log else 'false'}\n\n")
+
+    def _dispatch(self, msg: Message, cmd: str, low: str) -> str | None:
+        """Run an authenticated command; returns the Reply-Text ("" = command not found) or
+        None when the command wrote its own reply."""
+        if low.startswith("filter "):
+            return self._cmd_filter(cmd[7:])
+        if low.startswith("myevents "):
+            return self._cmd_myevents(cmd)
+        if low.startswith("divert_events"):
+            return "-ERR not controlling a session."
+        if low.startswith("sendmsg"):
+            target = cmd[7:].strip(" ") or (msg.get("session-id") or "")
+            return f"-ERR invalid session id [{target}]"
+        if low.startswith("sendevent"):
+            return self._cmd_sendevent(msg, cmd)
+        if low.startswith("api "):
+            self._cmd_api(msg, cmd[4:])
+            return None
+        if low.startswith("bgapi "):
+            return self._cmd_bgapi(msg, cmd[6:])
+        if low.startswith("log"):
+            return self._cmd_log(cmd)
+        if low.startswith(("linger", "nolinger")):
+            return "-ERR not controlling a session"
+        if low.startswith("nolog"):
+            self._drop_queued(logs=True)
+            if self.log_on:
+                self.log_on = False
+                return "+OK no longer logging"
+            return "-ERR not loging"  # (sic) FreeSWITCH's spelling
+        if low.startswith("event"):
+            return self._cmd_event(cmd)
+        if low.startswith("nixevent"):
+            return self._cmd_nixevent(cmd)
+        if low.startswith("noevents"):
+            self._drop_queued(logs=False)
+            if self.events_on:
+                self.events_on = False
+                self.event_list = bytearray(_ALL + 1)
+                self.event_hash = set()
+                return "+OK no longer listening for events"
+            return "-ERR not listening for events"
+        return ""
+
+    # -- event subscriptions ------------------------------------------------------------------
+    def _cmd_event(self, cmd: str) -> str:
+        sp = cmd.find(" ", 5)
+        key_count = 0
+        custom = False
+        if sp >= 0:
+            for count, word in enumerate(cmd[sp + 1:].split(" ")):
+                if count == 0 and word.lower() in ("xml", "plain", "json"):
+                    self.format = word.lower()
+                    continue
+                if custom:
+                    if self.allowed_subclasses is None or word in self.allowed_subclasses:
+                        self.event_hash.add(word)
+                        continue
+                    return "-ERR permission denied"
+                t = name_event(word)
+                if t is None:
+                    continue
+                if (self.allowed_events is not None and not self.allowed_events[t]
+                        and not self.allowed_all_events):
+                    return "-ERR permission denied"
+                key_count += 1
+                if t == EventType.ALL:
+                    for i in range(_ALL):
+                        self.event_list[i] = 1
+                self.event_list[t] = 1
+                if t == EventType.CUSTOM:
+                    custom = True
+        if not key_count:
+            return "-ERR no keywords supplied"
+        self.events_on = True
+        return f"+OK event listener enabled {self.format}"
+
+    def _cmd_nixevent(self, cmd: str) -> str:
+        sp = cmd.find(" ", 5)
+        key_count = 0
+        custom = False
+        if sp >= 0:
+            for word in cmd[sp + 1:].split(" "):
+                if custom:
+                    self.event_hash.discard(word)
+                    continue
+                t = name_event(word)
+                if t is None:
+                    continue
+                key_count += 1
+                if t == EventType.CUSTOM:
+                    custom = True
+                elif t == EventType.ALL:
+                    self.event_list = bytearray(_ALL + 1)
+                else:
+                    if self.event_list[_ALL]:
+                        self.event_list[_ALL] = 0
+                        for i in range(_ALL):
+                            self.event_list[i] = 1
+                    self.event_list[t] = 0
+        if not key_count:
+            return "-ERR no keywords supplied"
+        self.events_on = True
+        return "+OK events nixed"
+
+    def _cmd_myevents(self, cmd: str) -> str:
+        if self.myevents:
+            return "-ERR aready enabled."  # (sic)
+        rest = cmd[9:]
+        uuid, sp, _fmt = rest.partition(" ")
+        if sp:
+            # a format word means the caller expects the session to exist: there are no call
+            # sessions in softswitch yet, so the uuid cannot be found
+            return "-ERR invalid uuid"
+        for t in _MYEVENTS:
+            self.event_list[t] = 1
+        self.myevents = True
+        self.events_on = True
+        if "xml" in cmd or "XML" in cmd:
+            self.format = "xml"
+        if "json" in cmd or "JSON" in cmd:
+            self.format = "json"
+        return "+OK Events Enabled"
+
+    def _cmd_filter(self, rest: str) -> str:
+        name = rest.lstrip(" ")
+        name, sp, value = name.partition(" ")
+        val: str | None = value if sp else None
+        if name.lower() == "delete" and val is not None:
+            name, sp, value = val.partition(" ")
+            val = value if sp else None
+            if name.lower() == "all":
+                self.filters = []
+            else:
+                self.filters = [(n, v) for n, v in self.filters
+                                if not (n.lower() == name.lower() and (val is None or v == val))]
+            return f"+OK filter deleted. [{name}][{val or ''}]"
+        if val is None:
+            return "-ERR invalid syntax"
+        if name.lower() == "add":
+            name, sp, value = val.partition(" ")
+            val = value if sp else None
+        if val is None:
+            return f"+OK filter added. [{name}]=[(null)]"
+        if val == "":  # an empty value deletes, as adding an empty header does in FreeSWITCH
+            self.filters = [(n, v) for n, v in self.filters if n.lower() != name.lower()]
+        else:
+            self.filters.append((name, val))
+        return f"+OK filter added. [{name}]=[{val}]"
+
+    # -- logs ---------------------------------------------------------------------------------
+    def _cmd_log(self, cmd: str) -> str:
+        if not self.allow_log:
+            return "-ERR permission denied"
+        level_s = cmd[3:]
+        if level_s:
+            level_s = level_s[1:]
+        level = parse_level(level_s) if level_s else 7
+        if level == 64:
+            return "-ERR invalid log level"
+        self.log_level = level
+        self.log_on = True
+        return f"+OK log level {level_s} [{level}]"
+
+    # -- api / bgapi ----------------------------------------------------------------------------
+    def _api_allowed(self, api_cmd: str, arg: str | None) -> bool:
+        allowed = self.allowed_api
+        if allowed is None:
+            return True
+        check = api_cmd
+        rest = arg
+        while True:
+            if check not in allowed:
+                return False
+            if check.lower() in _SNEAKY and rest:
+                check, _, nxt = rest.partition(" ")
+                rest = nxt or None
+                continue
+            return True
+
+    def _cmd_api(self, msg: Message, line: str) -> None:
+        console = (msg.get("console_execute") or "").lower() in ("true", "yes", "on", "1", "t")
+        api_cmd, _, arg = line.partition(" ")
+        if not self._api_allowed(api_cmd, arg or None):
+            self._reply(wire.command_reply("-ERR permission denied"))
+            return
+        self._flush()  # an API may take a while: earlier replies go out first
+        if console:
+            body = self.module.console_execute(line)
+        else:
+            result = self.core.api_execute(api_cmd, arg)
+            if result.error:
+                body = f"-ERR {api_cmd.strip()} failed: {result.error}\n"
+            elif not result.found or result.status != Status.SUCCESS:
+                body = f"-ERR {api_cmd.strip()} Command not found!\n"
+            else:
+                body = result.output or "-ERR no reply\n"
+        self._reply(wire.api_response(body))
+
+    def _cmd_bgapi(self, msg: Message, line: str) -> str:
+        api_cmd, _, arg = line.partition(" ")
+        if not self._api_allowed(api_cmd, arg or None):
+            return "-ERR permission denied"
+        job = msg.get("job-uuid") or str(uuidlib.uuid4())
+        self.module.spawn_job(job, api_cmd, arg or None)
+        return f"~Reply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
+
+    # -- sendevent ------------------------------------------------------------------------------
+    def _cmd_sendevent(self, msg: Message, cmd: str) -> str:
+        ev = Event(EventType.CUSTOM, stamp=False)
+        ev.add_header("Command", cmd)
+        for name, value in msg.headers:
+            try:
+                ev.add_header(name, value)
+            except ValueError:
+                continue  # a name FreeSWITCH could store but we cannot serialize safely
+        if msg.body is not None:
+            ev.body = msg.body
+        event_uuid = str(uuidlib.uuid4())
+        ev.add_header("Event-UUID", event_uuid)
+        ename = cmd[9:].lstrip(" \t")
+        if ename:
+            t = name_event(ename)
+            if t is not None and t != EventType.ALL:
+                ev.event_id = t
+                sub = ev.get_header("Event-Subclass")
+                if t == EventType.CUSTOM and sub:
+                    ev.set_subclass(sub)
+        ev.stamp()
+        self.core.events.fire(ev)
+        return f"+OK {event_uuid}"
