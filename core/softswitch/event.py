@@ -279,7 +279,8 @@ class Event:
         body: str | None = None,
         _depth: int = 1,
     ) -> None:
-        event_type = EventType(event_type)
+        if event_type.__class__ is not EventType:
+            event_type = EventType(event_type)
         if subclass and event_type not in (EventType.CUSTOM, EventType.CLONE):
             raise EventError(
                 f"a subclass ({subclass!r}) is only allowed on CUSTOM events, not {event_type.name}"
@@ -294,34 +295,33 @@ class Event:
         self.key = 0
         self.flags = 0
         self._body = None
-        self.headers: list[list] = []
+        self.headers: list[tuple] = []
         if stamp and event_type is not EventType.CLONE:
             self.headers = self._standard(sys._getframe(_depth))
             if self.subclass:
-                self.headers.append(["Event-Subclass", self.subclass])
+                self.headers.append(("Event-Subclass", self.subclass))
         if self.event_id is EventType.CLONE:
             self.event_id = EventType.CUSTOM  # CLONE is a "no type yet" marker with id 0
         if body is not None:
             self.body = body
 
-    def _standard(self, frame) -> list[list]:
+    def _standard(self, frame) -> list[tuple]:
         ident = _ID
         ident.seq += 1
         now = time.time()
         local, gmt = ident.dates(now)
         code = frame.f_code
-        h = [["Event-Name", _NAMES[self.event_id]]]
-        h.extend([k, v] for k, v in ident.ident)
-        h += (
-            ["Event-Date-Local", local],
-            ["Event-Date-GMT", gmt],
-            ["Event-Date-Timestamp", str(int(now * 1_000_000))],
-            ["Event-Calling-File", ident.basename(code.co_filename)],
-            ["Event-Calling-Function", code.co_name],
-            ["Event-Calling-Line-Number", str(frame.f_lineno)],
-            ["Event-Sequence", str(ident.seq)],
-        )
-        return h
+        return [
+            ("Event-Name", _NAMES[self.event_id]),
+            *ident.ident,
+            ("Event-Date-Local", local),
+            ("Event-Date-GMT", gmt),
+            ("Event-Date-Timestamp", str(int(now * 1_000_000))),
+            ("Event-Calling-File", ident.basename(code.co_filename)),
+            ("Event-Calling-Function", code.co_name),
+            ("Event-Calling-Line-Number", str(frame.f_lineno)),
+            ("Event-Sequence", str(ident.seq)),
+        ]
 
     def stamp(self, _depth: int = 1) -> None:
         """Append the standard headers now (FreeSWITCH's ``switch_event_prep_for_delivery``),
@@ -418,7 +418,7 @@ class Event:
                 return
         if self.event_id in _UNIQUE:
             self._delete(name, None)
-        item = [name, value[7:].split("|:") if value.startswith("ARRAY::") else value]
+        item = (name, value[7:].split("|:") if value.startswith("ARRAY::") else value)
         if top:
             self.headers.insert(0, item)
         else:
@@ -452,16 +452,17 @@ class Event:
         value = str(value)
         _check_value(name, value)
         low = name.lower()
-        for h in self.headers:
+        headers = self.headers
+        for i, h in enumerate(headers):
             if h[0].lower() == low:
-                arr = h[1] if isinstance(h[1], list) else [h[1]]
+                arr = list(h[1]) if isinstance(h[1], list) else [h[1]]
                 if front:
                     arr.insert(0, value)
                 else:
                     arr.append(value)
-                h[1] = arr
+                headers[i] = (h[0], arr)
                 return
-        self.headers.append([name, [value]])
+        headers.append((name, [value]))
 
     def unshift_header(self, name: str, value: str) -> None:
         self.push_header(name, value, front=True)
@@ -470,18 +471,18 @@ class Event:
         if index > 4000:
             raise EventError(f"array index {index} of header {name!r} is over 4000")
         low = name.lower()
-        for h in self.headers:
+        headers = self.headers
+        for i, h in enumerate(headers):
             if h[0].lower() == low:
-                arr = h[1] if isinstance(h[1], list) else [h[1]]
+                arr = list(h[1]) if isinstance(h[1], list) else [h[1]]
                 break
         else:
-            arr = []
-            h = [name, arr]
-            self.headers.append(h)
+            i, arr = len(headers), []
+            headers.append((name, arr))
         while len(arr) <= index:
             arr.append("")
         arr[index] = value
-        h[1] = arr
+        headers[i] = (headers[i][0], arr)
 
     def items(self) -> list[tuple[str, str]]:
         """``(name, value)`` pairs in order; arrays in their joined ``ARRAY::`` form."""
@@ -495,7 +496,7 @@ class Event:
         self.subclass = subclass or None
         self._delete("Event-Subclass", None)
         if subclass:
-            self.headers.append(["Event-Subclass", subclass])
+            self.headers.append(("Event-Subclass", subclass))
 
     def set_priority(self, priority: Priority) -> None:
         """Set the priority; like FreeSWITCH this adds a ``priority`` header at the top."""
@@ -505,7 +506,7 @@ class Event:
     def dup(self) -> Event:
         """An unfrozen copy (headers, arrays, body, subclass, type); not re-stamped."""
         ev = Event(self.event_id, self.subclass, stamp=False)
-        ev.headers = [[h[0], list(h[1]) if isinstance(h[1], list) else h[1]] for h in self.headers]
+        ev.headers = [(h[0], list(h[1]) if isinstance(h[1], list) else h[1]) for h in self.headers]
         ev._body = self._body
         ev.priority = self.priority
         return ev
@@ -613,7 +614,7 @@ class Event:
                 continue
             elif isinstance(value, list):
                 _check_name(name)
-                ev.headers.append([name, [str(x) for x in value]])
+                ev.headers.append((name, [str(x) for x in value]))
             else:
                 ev._load_header(name, "" if value is None else str(value))
         ev._retype()
@@ -629,7 +630,7 @@ class Event:
                 self.event_id = t
         elif low == "event-subclass":
             self.subclass = value
-        self.headers.append([name, value[7:].split("|:") if value.startswith("ARRAY::") else value])
+        self.headers.append((name, value[7:].split("|:") if value.startswith("ARRAY::") else value))
 
     def _retype(self) -> None:
         name = self.get_header("Event-Name")

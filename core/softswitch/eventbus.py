@@ -6,9 +6,11 @@ to those bound to ALL — the seed's ``switch_event_deliver``.
 
 Ordering: every subscriber sees events in fire order, even when several dispatchers run. Each
 binding has a small mailbox: a dispatcher first posts the event to the mailbox of every matching
-binding (no switch can happen meanwhile), then runs the mailboxes that nobody is running. A
-callback that blocks therefore delays only its own later events, never another subscriber's,
-and never reorders its own.
+binding (no switch can happen meanwhile), then runs the mailboxes that nobody is running.
+Callbacks should not block; one that does (a module doing I/O in its callback) holds up only
+briefly: a watchdog notices a dispatcher stuck inside a callback for 0.1 s while work is
+waiting and starts another dispatcher, which carries on with every other subscriber. The
+blocked subscriber gets its events, in order, once its callback returns.
 
 Back-pressure: the queue holds ``DISPATCH_QUEUE_LEN × MAX_DISPATCH`` events. A producer waits
 while it is full — except a callback running inside a dispatcher, which never waits (it would
@@ -107,6 +109,8 @@ class EventSystem:
         self._q: gevent.queue.Queue = gevent.queue.Queue()
         self._lists: list[tuple[EventNode, ...]] = [() for _ in range(_ALL + 1)]
         self._dispatchers: list[gevent.Greenlet] = []
+        self._progress: dict[gevent.Greenlet, list] = {}  # greenlet -> [events done, inside]
+        self._watchdog: gevent.Greenlet | None = None
         self._room = gevent.event.Event()
         self._waiting_producers = 0
         self.running = False
@@ -120,6 +124,8 @@ class EventSystem:
             return
         self.running = True
         self._launch()
+        self._watchdog = gevent.spawn(self._watch)
+        self._watchdog.name = "event-watchdog"
         log.info("Activate Eventing Engine.")
 
     def stop(self, drain_timeout: float = 0.0) -> None:
@@ -127,6 +133,9 @@ class EventSystem:
         if drain_timeout:
             self.drain(drain_timeout)
         self.running = False
+        if self._watchdog is not None:
+            self._watchdog.kill(block=False)
+            self._watchdog = None
         for _ in self._dispatchers:
             self._q.put(None)
         gevent.joinall(self._dispatchers, timeout=2)
@@ -134,6 +143,7 @@ class EventSystem:
             if not g.dead:
                 g.kill(block=False)
         self._dispatchers = []
+        self._progress.clear()
         discarded = self._q.qsize()
         self._q = gevent.queue.Queue()
         self._room.set()
@@ -148,13 +158,33 @@ class EventSystem:
             return True
         return False
 
-    def _launch(self) -> None:
+    def _launch(self, reason: str = "") -> None:
         idx = len(self._dispatchers)
-        g = gevent.spawn(self._dispatch_loop)
+        g = gevent.Greenlet(self._dispatch_loop)
         g.name = f"event-dispatch-{idx}"
+        self._progress[g] = [0, False]
         self._dispatchers.append(g)
+        g.start()
         if idx:
-            log.warning("Create additional event dispatch thread %d", idx)
+            log.warning("Create additional event dispatch thread %d%s", idx, reason)
+
+    def _watch(self) -> None:
+        """Start another dispatcher when every one is stuck inside a blocking callback."""
+        last: dict[gevent.Greenlet, int] = {}
+        while self.running:
+            gevent.sleep(0.1)
+            stuck = []
+            for g, (done, inside) in self._progress.items():
+                if inside and last.get(g) == done:
+                    stuck.append(g)
+                last[g] = done
+            if not stuck or len(stuck) < len(self._dispatchers) or len(self._dispatchers) >= 64:
+                continue
+            pending = self._q.qsize() or any(
+                n._mailbox and not n._busy for lst in self._lists for n in lst)
+            if pending:
+                blocked = {n.id for lst in self._lists for n in lst if n._busy}
+                self._launch(f" (callbacks of {', '.join(sorted(map(str, blocked)))} are blocking)")
 
     # -- subclasses -----------------------------------------------------------------------------
     def reserve_subclass(self, owner: str, name: str) -> bool:
@@ -284,11 +314,20 @@ class EventSystem:
         q = self._q
         stats = self.stats
         lists = self._lists
+        progress = self._progress[getcurrent()]
+        # a dispatcher started because others are blocked first serves the waiting mailboxes
+        progress[1] = True
+        for lst in lists:
+            for node in lst:
+                if node._mailbox and not node._busy:
+                    self._run_node(node)
+        progress[1] = False
         n = 0
         while True:
             ev = q.get()
             if ev is None:
                 return
+            progress[1] = True
             nodes = lists[ev.event_id] + lists[_ALL]
             if nodes:
                 run = []
@@ -305,6 +344,8 @@ class EventSystem:
                 for node in run:
                     if not node._busy:
                         self._run_node(node)
+            progress[0] += 1
+            progress[1] = False
             n += 1
             if self._waiting_producers:
                 depth = q.qsize()
