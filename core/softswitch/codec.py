@@ -8,6 +8,16 @@ with ``module.add_codec(iface)``. FreeSWITCH's registration filter is applied wh
 registers (rejected implementations are logged at CRIT).
 
 ``encode`` / ``decode`` take and return ``bytes`` for one frame or many whole frames.
+
+Two ways to choose an implementation, as in FreeSWITCH:
+
+* a **codec string** (``core.codec_open("PCMU")``): what ``switch_loadable_module_get_codecs_sorted``
+  does with ``absolute_codec_string`` and codec preferences. A missing rate is the codec's
+  default rate (8000 Hz; 48000 Hz for opus), a missing ptime its default ptime (20 ms; 30 ms for
+  iLBC, iSAC, G723), channels default to 1; so ``PCMU`` is ``PCMU@8000h@20i``.
+* ``switch_core_codec_init`` (``defaults=False``): a zero rate matches any rate, and a zero ptime
+  prefers 20 ms, then anything. ``PCMU`` then opens whatever 20 ms implementation was added last
+  (mod_pcm's 48 kHz one), which is why codec strings exist.
 """
 
 from __future__ import annotations
@@ -35,6 +45,9 @@ __all__ = [
     "CodecSpec",
     "parse_codec_string",
     "find_implementation",
+    "list_implementations",
+    "default_rate",
+    "default_ptime",
 ]
 
 
@@ -94,6 +107,10 @@ class CodecImplementation:
                 f"{self.number_of_channels}ch")
 
 
+#: FreeSWITCH's ``SWITCH_RECOMMENDED_BUFFER_SIZE``: the most decoded bytes one packet may have.
+SWITCH_RECOMMENDED_BUFFER_SIZE = 8192
+
+
 def _ptime_ok(rate: int, ms: int) -> bool:
     """FreeSWITCH's audio registration filter (switch_loadable_module.c)."""
     if rate == 8000:
@@ -129,18 +146,28 @@ class CodecInterface(Interface):
         return impl
 
     def validate(self) -> bool:
-        """Apply FreeSWITCH's registration filter; False rejects the whole interface."""
+        """Apply FreeSWITCH's registration filter; False rejects the whole interface.
+
+        Per implementation, as ``switch_core_codec_add_implementation`` does: more than 8192
+        decoded bytes per packet, or an audio ptime the rate does not allow (checked against
+        the *actual* rate), rejects that implementation with a CRIT line. An implementation
+        without an IANA name rejects the whole interface (``switch_loadable_module_process``).
+        """
         for impl in self.implementations:
-            if not impl.iananame or impl.decoded_bytes_per_packet > 8192:
-                log.critical(
-                    "Failed to load codec interface %s from %s due to no iana name in an "
-                    "implementation or decoded bytes per packet over 8192.", self.name, self.module_name)
+            if not impl.iananame:
+                log.critical("Failed to load codec interface %s from %s due to no iana name in an "
+                             "implementation.", self.name, self.module_name)
                 return False
         kept = []
         for impl in self.implementations:
-            if impl.codec_type == "audio" and not _ptime_ok(impl.samples_per_second, impl.ptime):
-                log.critical("Rejected codec name: %s rate: %d ptime: %d", impl.iananame,
-                             impl.samples_per_second, impl.ptime)
+            rate, ptime = impl.actual_samples_per_second, impl.ptime
+            if impl.decoded_bytes_per_packet > SWITCH_RECOMMENDED_BUFFER_SIZE:
+                log.critical("Rejected codec name: %s rate: %d ptime: %d not enough buffer space "
+                             "%d > %d", impl.iananame, rate, ptime, impl.decoded_bytes_per_packet,
+                             SWITCH_RECOMMENDED_BUFFER_SIZE)
+                continue
+            if impl.codec_type == "audio" and not _ptime_ok(rate, ptime):
+                log.critical("Rejected codec name: %s rate: %d ptime: %d", impl.iananame, rate, ptime)
                 continue
             kept.append(impl)
         self.implementations = kept
@@ -151,9 +178,14 @@ class CodecInterface(Interface):
 
 
 class Codec:
-    """An opened codec: one implementation, for encoding and/or decoding."""
+    """An opened codec: one implementation, for encoding and/or decoding.
 
-    __slots__ = ("implementation", "interface", "flags", "private", "fmtp_in")
+    ``encode`` and ``decode`` are on the media path (one call per 20 ms frame per call leg), so
+    the flag checks happen once, here: each resolves to the implementation's function, or to
+    one that raises :class:`CodecError` saying why the codec cannot do it.
+    """
+
+    __slots__ = ("implementation", "interface", "flags", "private", "fmtp_in", "_enc", "_dec")
 
     def __init__(self, interface: CodecInterface, implementation: CodecImplementation,
                  flags: CodecFlag = CodecFlag.ENCODE | CodecFlag.DECODE, fmtp: str | None = None) -> None:
@@ -163,25 +195,38 @@ class Codec:
         self.private = None
         self.fmtp_in = fmtp
         if implementation.init is not None and implementation.init(self) is False:
-            raise CodecError(f"codec {implementation.describe()} refused to initialise")
+            raise CodecError(
+                f"codec {implementation.describe()} refused to initialise with flags "
+                f"{self.flags!r} (open it with CodecFlag.ENCODE and/or CodecFlag.DECODE)")
+        self._enc = self._resolve(CodecFlag.ENCODE, implementation.encode, "encoding")
+        self._dec = self._resolve(CodecFlag.DECODE, implementation.decode, "decoding")
+
+    def _resolve(self, flag: CodecFlag, fn: Transcode | None, what: str) -> Transcode:
+        desc = self.implementation.describe()
+        if not self.flags & flag:
+            def refuse(data: bytes) -> bytes:
+                raise CodecError(f"{desc} was not opened for {what} (add CodecFlag.{flag.name} "
+                                 "to the flags of codec_open)")
+            return refuse
+        if fn is None:
+            def unable(data: bytes) -> bytes:
+                raise CodecError(f"{desc} cannot do {what}: its module gave no function for it")
+            return unable
+        return fn
 
     def encode(self, decoded: bytes) -> bytes:
-        """Encode linear audio (one or many whole frames); ``bytes`` in, ``bytes`` out."""
-        if not self.flags & CodecFlag.ENCODE:
-            raise CodecError(f"{self.implementation.describe()} was not opened for encoding")
-        fn = self.implementation.encode
-        if fn is None:
-            raise CodecError(f"{self.implementation.describe()} cannot encode")
-        return fn(decoded)
+        """Encode linear audio (one or many whole frames); ``bytes`` in, ``bytes`` out.
+
+        :raises CodecError: not opened for encoding, or not a whole number of samples.
+        """
+        return self._enc(decoded)
 
     def decode(self, encoded: bytes) -> bytes:
-        """Decode one or many whole frames to linear audio."""
-        if not self.flags & CodecFlag.DECODE:
-            raise CodecError(f"{self.implementation.describe()} was not opened for decoding")
-        fn = self.implementation.decode
-        if fn is None:
-            raise CodecError(f"{self.implementation.describe()} cannot decode")
-        return fn(encoded)
+        """Decode one or many whole frames to linear audio.
+
+        :raises CodecError: not opened for decoding, or not a whole number of samples.
+        """
+        return self._dec(encoded)
 
     def destroy(self) -> None:
         if self.implementation.destroy is not None:
@@ -241,33 +286,103 @@ def parse_codec_string(text: str) -> CodecSpec:
     return CodecSpec(name, rate, ptime, channels, bitrate, module, fmtp)
 
 
-def find_implementation(registry: Registry, spec: CodecSpec) -> tuple[CodecInterface, CodecImplementation]:
-    """Choose an implementation as ``switch_core_codec_init`` does.
+#: ``switch_default_ptime``'s built-in table (switch.conf ``<default-ptimes>`` can add to it).
+DEFAULT_PTIMES = {"ilbc": 30, "isac": 30, "g723": 30}
 
-    With no ptime: the first implementation (list order) of 20 ms matching the non-zero rate,
-    bitrate and channels; else the first matching every non-zero criterion.
-    """
+
+def default_rate(name: str) -> int:
+    """The rate a codec string without ``@<rate>h`` means (``switch_default_rate``)."""
+    return 48000 if name.lower() == "opus" else 8000
+
+
+def default_ptime(name: str) -> int:
+    """The ptime a codec string without ``@<ms>i`` means (``switch_default_ptime``)."""
+    return DEFAULT_PTIMES.get(name.lower(), 20)
+
+
+def _interfaces_for(registry: Registry, spec: CodecSpec) -> list[CodecInterface]:
     lname = spec.name.lower()
-    candidates = [
+    return [
         i for i in reversed(registry.all("codec"))  # the newest module's interface first
         if isinstance(i, CodecInterface) and lname in i.iananames()
         and (spec.module is None or i.module_name == spec.module)
     ]
+
+
+def list_implementations(registry: Registry, name: str | None = None
+                         ) -> list[tuple[CodecInterface, CodecImplementation]]:
+    """Every registered implementation (of the codec ``name``, if given), in lookup order.
+
+    Answers "which implementations of PCMU exist": the newest module's interface first, each
+    interface's implementations most recently added first, as ``codec_init`` walks them.
+    """
+    out = []
+    for iface in reversed(registry.all("codec")):
+        if not isinstance(iface, CodecInterface):
+            continue
+        for impl in iface.implementations:
+            if name is None or impl.iananame.lower() == name.lower():
+                out.append((iface, impl))
+    return out
+
+
+def _summary(impls: list[CodecImplementation]) -> str:
+    """``8000hz 10-120ms 1ch; 48000hz 10-40ms 1ch/2ch`` for an error message."""
+    by_rate: dict[int, tuple[set[int], set[int]]] = {}
+    for i in impls:
+        ptimes, chans = by_rate.setdefault(i.actual_samples_per_second, (set(), set()))
+        ptimes.add(i.ptime)
+        chans.add(i.number_of_channels)
+    parts = []
+    for rate in sorted(by_rate):
+        ptimes, chans = by_rate[rate]
+        ms = ",".join(str(p) for p in sorted(ptimes))
+        parts.append(f"{rate}hz {ms}ms {'/'.join(f'{c}ch' for c in sorted(chans))}")
+    return "; ".join(parts)
+
+
+def find_implementation(registry: Registry, spec: CodecSpec, *, defaults: bool = True
+                        ) -> tuple[CodecInterface, CodecImplementation]:
+    """Choose an implementation for ``spec``, walking each list most recently added first.
+
+    :param defaults: True (codec strings, ``get_codecs_sorted``): a missing rate or ptime is
+        the codec's default (:func:`default_rate`, :func:`default_ptime`); when nothing matches
+        those, the first implementation matching only what the string gave. False
+        (``switch_core_codec_init``): a zero rate or bitrate matches anything, and a zero
+        ptime prefers 20 ms, then anything. Either way ``PROXY*`` takes the first
+        implementation with the requested channel count.
+    :raises CodecError: no loaded module provides the codec, or none of its implementations
+        matches; the message lists what exists.
+    """
+    candidates = _interfaces_for(registry, spec)
     if not candidates:
-        raise CodecError(f"Invalid codec {spec.name}! (no loaded module provides it; is mod_pcm loaded?)")
+        known = sorted({i.iananame for _, i in list_implementations(registry)})
+        raise CodecError(
+            f"Invalid codec {spec.name}! No loaded module provides it"
+            + (f" (available: {', '.join(known)})" if known else " (no codec module is loaded: "
+               "install and load mod_pcm)"))
     iface = candidates[0]
+    lname = spec.name.lower()
     impls = [i for i in iface.implementations if i.iananame.lower() == lname]
 
-    def fits(i: CodecImplementation, ptime: int) -> bool:
-        return ((not spec.rate or spec.rate == i.actual_samples_per_second)
+    def fits(i: CodecImplementation, rate: int, ptime: int) -> bool:
+        return ((not rate or rate == i.actual_samples_per_second)
                 and (not spec.bitrate or spec.bitrate == i.bits_per_second)
                 and (not ptime or ptime == i.ptime)
                 and (not spec.channels or spec.channels == i.number_of_channels))
 
-    ptime = spec.ptime or 20
-    for impl in impls:
-        if fits(impl, ptime):
-            return iface, impl
+    if lname.startswith("proxy"):
+        tries = [(0, 0)]
+    elif defaults:
+        tries = [(spec.rate or default_rate(spec.name), spec.ptime or default_ptime(spec.name)),
+                 (spec.rate, spec.ptime)]
+    else:
+        tries = [(spec.rate, spec.ptime or 20), (spec.rate, spec.ptime)]
+    for rate, ptime in tries:
+        for impl in impls:
+            if fits(impl, rate, ptime):
+                return iface, impl
     raise CodecError(
         f"Codec {spec.name} Exists but not at the desired implementation. "
-        f"{spec.rate}hz {spec.ptime}ms {spec.channels}ch")
+        f"{spec.rate}hz {spec.ptime}ms {spec.channels}ch (registered by {iface.module_name or 'a module'}: "
+        f"{_summary(impls)})")
