@@ -357,8 +357,9 @@ def find_implementation(registry: Registry, spec: CodecSpec, *, defaults: bool =
     candidates = _interfaces_for(registry, spec)
     if not candidates:
         known = sorted({i.iananame for _, i in list_implementations(registry)})
+        who = f"{spec.module}.{spec.name}" if spec.module else spec.name
         raise CodecError(
-            f"Invalid codec {spec.name}! No loaded module provides it"
+            f"Invalid codec {who}! No loaded module provides it"
             + (f" (available: {', '.join(known)})" if known else " (no codec module is loaded: "
                "install and load mod_pcm)"))
     iface = candidates[0]
