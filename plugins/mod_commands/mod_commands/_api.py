@@ -45,7 +45,16 @@ class CommandTable:
     def add_to(self, module: ModuleInterface) -> None:
         """Add every declared command to ``module`` (in declaration order)."""
         for name, description, syntax, fn in self.entries:
-            module.add_api(name, description, syntax, functools.partial(fn, module))
+            module.add_api(name, description, syntax, _bind(fn, module))
+
+
+def _bind(fn: Command, module: ModuleInterface) -> Callable:
+    @functools.wraps(fn)
+    def api(cmd: str, session: Any, stream: Stream) -> Status | None:
+        if "\0" in cmd:  # a C string ends at its first NUL: all FreeSWITCH's command would see
+            cmd = cmd.split("\0", 1)[0]
+        return fn(module, cmd, session, stream)
+    return api
 
 
 def execute_into(module: ModuleInterface, cmd: str, arg: str, session: Any, stream: Stream) -> Status:

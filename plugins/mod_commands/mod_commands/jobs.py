@@ -102,12 +102,13 @@ def sched_api(module, cmd, session, stream):
         stream.write(f"-ERR Invalid syntax. USAGE: {SCHED_SYNTAX}\n")
         return
     recur = 0
-    now = int(time.time())
-    if tm.startswith("+"):
-        when = now + atoi(tm[1:])
-    elif tm.startswith("@"):
-        recur = atoi(tm[1:])
-        when = now + recur
+    if tm[:1] in ("+", "@"):
+        offset = atoi(tm[1:])
+        recur = offset if tm[0] == "@" else 0
+        # relative times are kept exact; "now or earlier" is 0 (= now) for the scheduler, which
+        # reads any other time in the past as a repeat interval (as FreeSWITCH's does for
+        # absolute times, whose seconds it compares)
+        when = time.time() + offset if offset > 0 else 0
     else:
         when = atoi(tm)
     own_thread = line.endswith("&")
