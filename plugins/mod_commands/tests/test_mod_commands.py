@@ -103,6 +103,31 @@ CASES = [
     ("event_channel_broadcast {\"eventChannel\": \"x\"}", r"\+OK message sent\n"),
     ("url_encode a b", r"a%20b"),
     ("cond 1 < 2 ? yes : no", r"yes"),
+    ("getcputime", r"\d+, \d+"),
+    ("show", r"-USAGE: codec\|.*\n"),
+    ("reload mod_nothere", r"\+OK Reloading XML\n-ERR unloading module \[No such module!\]\n"
+                           r"-ERR loading module \[module load file routine returned an error\]\n"),
+    ("reloadacl", r"\+OK acl reloaded\n"),
+    ("getenv MC_SURELY_NOT_SET", r"_undef_"),
+    ("setenv", r"-ERR\n"),
+    ("console loglevel 7", r"\+OK console log level set to DEBUG\n"),
+    ("sched_api +3600 mc_g echo x", r"\+OK Added: \d+\n"),
+    ("unsched_api 999999", r"-ERR No such id\n"),
+    ("sched_del mc_nogroup", r"\+OK Deleted: 0\n"),
+    ("time_test 100 1", r"test 1 sleep 100 \d+\navg \d+\n"),
+    ("strftime_tz UTC 86400|%Y", r"1970"),
+    ("url_decode a%20b", r"a b"),
+    ("toupper abc", r"ABC"),
+    ("tolower ABC", r"abc"),
+    ("escape a b", r"a\\sb"),
+    ("sql_escape it's", r"it''s"),
+    ("replace abc|b|x", r"axc"),
+    ("regex abc|b", r"true"),
+    ("coalesce ,x", r"x"),
+    ("acl 127.0.0.1 loopback.auto", r"true"),
+    ("gethost localhost", r"127\.0\.0\.1"),
+    ("host_lookup localhost", r"127\.0\.0\.1|::1"),
+    ("file_exists /", r"true"),
 ]
 
 
@@ -118,6 +143,12 @@ def test_command_through_console(console, line, pattern):
     body = out[1:]
     if not re.fullmatch(pattern, body):  # the console adds a newline when the reply has none
         assert re.fullmatch(pattern, body[:-1]), out
+
+
+def test_every_command_is_in_the_table():
+    names = {name for table in mod_commands.TABLES for name, *_ in table.entries}
+    # the console reads "shutdown" and "..." itself (they stop it); see test_control.py
+    assert names - {"shutdown", "..."} <= {line.split(" ")[0] for line, _ in CASES}
 
 
 def test_failing_api_through_console(console):
