@@ -117,7 +117,10 @@ def _send_sighup(module, argv, stream):
     ev = Event(EventType.TRAP)
     ev.add_header("Trapped-Signal", "HUP")
     core.events.fire(ev)
-    core.logbus.reopen_file()  # what softswitch does on SIGHUP
+    try:
+        core.logbus.reopen_file()  # what softswitch does on SIGHUP
+    except OSError as e:
+        module.log.error("send_sighup: cannot reopen the log file: %s", e)
     stream.write("+OK\n")
 
 

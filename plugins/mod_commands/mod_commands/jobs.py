@@ -34,15 +34,18 @@ def run_job(module, job_uuid: str, line: str) -> None:
     """Run ``line`` (``cmd [args]``) and fire its BACKGROUND_JOB (``bgapi_exec``)."""
     core = module.core
     cmd, blank, arg = line.partition(" ")
-    result = core.api_execute(cmd, arg)
-    reply = result.output if result.ok else f"{cmd}: Command not found!\n"
-    ev = Event(EventType.BACKGROUND_JOB)
-    ev.add_header("Job-UUID", job_uuid)
-    ev.add_header("Job-Command", cmd)
-    if blank:
-        ev.add_header("Job-Command-Arg", arg)
-    ev.body = reply
-    core.events.fire(ev)
+    try:
+        result = core.api_execute(cmd, arg)
+        reply = result.output if result.ok else f"{cmd}: Command not found!\n"
+        ev = Event(EventType.BACKGROUND_JOB)
+        ev.add_header("Job-UUID", job_uuid)
+        ev.add_header("Job-Command", cmd)
+        if blank:
+            ev.add_header("Job-Command-Arg", arg)
+        ev.body = reply
+        core.events.fire(ev)
+    except Exception:  # nobody waits for this greenlet: say it here, once
+        module.log.exception("bgapi job %s (%s) failed", job_uuid, line)
 
 
 @commands("bgapi", "Execute an api command in a thread", "<command>[ <arg>]")
