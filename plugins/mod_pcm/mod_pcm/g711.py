@@ -25,6 +25,11 @@ Speed (``bench/codecs.py`` has the figures). No function here loops over samples
 * **decode** of a long input (a batch) reads the codes two at a time as ``uint16`` and takes
   both samples at once from a 65,536-entry ``uint32`` pair table: half as many gathers as a
   256-entry lookup, which is what numpy spends its time on.
+
+Against ``audioop``'s C loops: encoding a 1 s batch is 4-10x faster (audioop searches the
+segment table per sample), but one packet costs more here (numpy's fixed cost per call), and
+decoding, a single table load per sample in audioop, stays about 0.2x (packet) and 0.6x
+(batch) of audioop's speed: no stdlib or numpy primitive gathers faster than that loop.
 """
 
 from __future__ import annotations
