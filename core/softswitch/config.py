@@ -133,6 +133,12 @@ _DATA = re.compile(r'data\s*=\s*"([^"]*)"', re.IGNORECASE)
 _DIRECTIVE = re.compile(r'<!--#\s*([\w-]+)\s+"([^"]*)"')
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _MAX_DEPTH = 100
+# Pre-processor bombs: includes that fan out (each file including the next twice) or set
+# chains that double a variable (a=$${a}$${a}) grow exponentially without any XML entity.
+# Real trees read a few hundred files and have short lines; these bounds refuse the bombs.
+_MAX_FILES = 10_000
+_MAX_LINE = 1 << 20  # characters in one line after $${} expansion
+_MAX_DOCUMENT = 64 << 20  # characters in the whole pre-processed document
 
 
 class Preprocessor:
@@ -148,6 +154,8 @@ class Preprocessor:
         self.lines: list[str] = []
         self.origin: list[tuple[str, int]] = []  # (file, line) of each output line
         self.files: list[str] = []
+        self._size = 0
+        self._reads = 0
 
     def run(self, root: str) -> str:
         self._file(os.path.abspath(root), [], None)
@@ -188,7 +196,12 @@ class Preprocessor:
                 name = self.expand_line(name, file, lineno)
             out.append(self.vars.get(name.strip(), "") or "")
             i = end + 1
-        return "".join(out)
+        text = "".join(out)
+        if len(text) > _MAX_LINE:
+            raise ConfigError(
+                f"line is longer than {_MAX_LINE} characters after $${{}} expansion "
+                "(a variable that keeps doubling?)", file, lineno)
+        return text
 
     def _file(self, path: str, stack: list[str], where: tuple[str, int] | None) -> None:
         if path in stack:
@@ -196,13 +209,21 @@ class Preprocessor:
             raise ConfigError(f"include cycle: {chain}", *(where or (path, None)))
         if len(stack) >= _MAX_DEPTH:
             raise ConfigError(f"includes nested deeper than {_MAX_DEPTH} levels", *(where or (path, None)))
+        self._reads += 1
+        if self._reads > _MAX_FILES:
+            raise ConfigError(f"more than {_MAX_FILES} files included (includes that fan out?)",
+                              *(where or (path, None)))
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"not valid UTF-8 ({e.reason} at byte {e.start})", path) from e
+            with open(path, "rb") as f:
+                data = f.read()
         except OSError as e:
             raise ConfigError(f"cannot read: {e.strerror}", *(where or (path, None))) from e
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            # name the line: the one-line error must say where to look
+            raise ConfigError(f"not valid UTF-8 ({e.reason} at byte {e.start})", path,
+                              data.count(b"\n", 0, e.start) + 1) from None
         self.files.append(path)
         stack = [*stack, path]
         skipping = False
@@ -238,8 +259,17 @@ class Preprocessor:
             self._emit(line, path, lineno)
 
     def _emit(self, line: str, path: str, lineno: int) -> None:
-        self.lines.append(line)
-        self.origin.append((path, lineno))
+        # A value with a line break ($${x} from exec-set) must not shift the line numbers of
+        # everything after it: each physical line gets an origin.
+        parts = line.splitlines() if ("\n" in line or "\r" in line) else (line,)
+        for part in parts:
+            self._size += len(part) + 1
+            if self._size > _MAX_DOCUMENT:
+                raise ConfigError(
+                    f"pre-processed configuration is larger than {_MAX_DOCUMENT >> 20} MB "
+                    "(includes or variables that multiply?)", path, lineno)
+            self.lines.append(part)
+            self.origin.append((path, lineno))
 
     def _command(self, cmd: str, data: str, path: str, lineno: int, stack: list[str]) -> None:
         cmd = cmd.lower()
@@ -315,6 +345,15 @@ class _LineParser(DefusedXMLParser):
     def __init__(self) -> None:
         super().__init__(forbid_dtd=False, forbid_entities=True, forbid_external=True)
         self.element_lines: dict[int, int] = {}
+        # expat never fetches an external DTD, so defusedxml lets <!DOCTYPE x SYSTEM "url">
+        # through silently; refuse it like any other external reference. (Not "_doctype":
+        # the pure-Python XMLParser uses that attribute itself.)
+        self.parser.StartDoctypeDeclHandler = self._refuse_external_dtd
+
+    @staticmethod
+    def _refuse_external_dtd(name, sysid, pubid, has_internal_subset):
+        if sysid or pubid:
+            raise defusedxml.ExternalReferenceForbidden(None, None, sysid, pubid)
 
     def _start(self, tag, attr_list):  # pure-Python XMLParser hook
         elem = super()._start(tag, attr_list)
