@@ -464,8 +464,9 @@ class Core:
         An unknown command gives ``-ERR <cmd> Command not found!`` (``found`` False); an API
         that raises is logged with its traceback and gives status GENERR with ``error`` set.
         """
-        cmd = (cmd or "").strip()
-        arg = (arg or "").strip()
+        # C strings end at a NUL: so do FreeSWITCH's command and argument
+        cmd = (cmd or "").split("\0", 1)[0].strip()
+        arg = (arg or "").split("\0", 1)[0].strip()
         stream = stream if stream is not None else Stream()
         iface = self.registry.get("api", cmd)
         if not isinstance(iface, ApiInterface) or iface.function is None:

@@ -232,9 +232,8 @@ class ModuleLoader:
         return self._index
 
     def available(self) -> list[str]:
-        if self.provided is not None:
-            return sorted(self.provided)
-        return sorted(self.index())
+        """Every module that could be loaded: installed ones and those given as objects."""
+        return sorted(set(self.index()) | set(self.provided or ()))
 
     # -- phases ---------------------------------------------------------------------------------
     def init(self) -> None:
@@ -271,9 +270,7 @@ class ModuleLoader:
             self.start_runtime(mod)
 
     def _installed(self, key: str) -> bool:
-        if self.provided is not None:
-            return key in self.provided
-        return key in self.index()
+        return key in (self.provided or ()) or key in self.index()
 
     def _phase(self, cfg_name: str, phase: str) -> None:
         core = self.core

@@ -91,7 +91,9 @@ class Scheduler:
         repeat interval in seconds: the task runs now and then every ``runtime`` seconds.
         """
         now = time.time()
-        if 0 < runtime < now and not interval:
+        # whole seconds, as FreeSWITCH compares them: a "now" computed a moment ago is not
+        # mistaken for a repeat interval
+        if 0 < runtime and int(runtime) < int(now) and not interval:
             interval = runtime
             runtime = now
         task = Task(next(self._ids), runtime or now, callback, desc or "none", group or "none",

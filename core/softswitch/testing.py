@@ -14,6 +14,10 @@ Fixtures:
     ``wait_for(predicate, timeout=5.0)`` yields to gevent until ``predicate()`` is true, and fails
     the test with a clear message when it stays false.
 
+:func:`build_module_wheel` and :func:`pip_install` make real module distributions for tests
+(a wheel with the ``softswitch.modules`` entry point, installed by pip into a directory that
+the test puts on ``sys.path`` or ``PYTHONPATH``).
+
 The kernel runs on gevent: test code that waits for it must yield (``wait_for``,
 ``gevent.sleep``, gevent sockets), never block the thread.
 """
@@ -28,7 +32,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["kernel_factory", "wait_for", "write_conf", "make_core"]
+__all__ = ["kernel_factory", "wait_for", "write_conf", "make_core", "build_module_wheel",
+           "pip_install"]
 
 ROOT_XML = """<?xml version="1.0"?>
 <document type="freeswitch/xml">
@@ -160,3 +165,58 @@ def _wait_for(predicate: Callable[[], object], timeout: float = 5.0, message: st
 def wait_for():
     """``wait_for(predicate, timeout=5.0, message="")``: yield to gevent until true."""
     return _wait_for
+
+
+# --------------------------------------------------------------------------------------------
+# Real module distributions for tests
+# --------------------------------------------------------------------------------------------
+
+
+def build_module_wheel(out_dir: str, module: str, files: dict[str, str], version: str = "0.1.0",
+                       dist_name: str | None = None, entry_point: str | None = None) -> str:
+    """Write a wheel for a module distribution (no build backend needed) and return its path.
+
+    :param module: the module key and package name (``mod_hello``).
+    :param files: package-relative file name -> source (``{"__init__.py": "..."}``).
+    :param entry_point: the entry-point value (default: the package itself).
+    """
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = dist_name or "softswitch-" + module.replace("_", "-")
+    norm = dist.replace("-", "_")
+    info = f"{norm}-{version}.dist-info"
+    contents = {f"{module}/{name}": text for name, text in files.items()}
+    contents[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\nRequires-Dist: softswitch\n")
+    contents[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: softswitch.testing\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    contents[f"{info}/entry_points.txt"] = (
+        f"[softswitch.modules]\n{module} = {entry_point or module}\n")
+    record = []
+    for name, text in contents.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    contents[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"{norm}-{version}-py3-none-any.whl")
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in contents.items():
+            zf.writestr(name, text)
+    return path
+
+
+def pip_install(wheels: Iterable[str], target: str) -> None:
+    """``pip install --target`` the wheels (no dependencies, no index): a real installation
+    that a test adds to ``sys.path`` (in-process) or ``PYTHONPATH`` (subprocess)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+           "--disable-pip-version-check", "--upgrade", "--target", target, *wheels]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pip install failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
