@@ -251,8 +251,8 @@ def summary(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=21, help="repeats per figure (median)")
-    ap.add_argument("--window", type=float, default=0.003,
+    ap.add_argument("--repeats", type=int, default=15, help="repeats per figure (median)")
+    ap.add_argument("--window", type=float, default=0.01,
                     help="seconds per timing window (calls per window are calibrated)")
     ap.add_argument("--quick", action="store_true", help="5 repeats, no alternatives")
     ap.add_argument("--no-alternatives", action="store_true",
