@@ -108,7 +108,8 @@ def parse_level(text: str) -> int:
     :returns: the level, or ``LogLevel.INVALID`` (64) when ``text`` is neither.
     """
     text = text.strip()
-    if text.lstrip("-").isdigit():
+    # switch_is_number: an optional sign, then digits
+    if text[1:].isdigit() if text[:1] in ("-", "+") else text.isdigit():
         n = int(text)
         return 63 if n > 64 else max(n, 0)
     return int(_NAMES.get(text.upper(), LogLevel.INVALID))
@@ -204,6 +205,7 @@ class LogBus:
         self._hub_thread = threading.main_thread()
         self._hub = None
         self.hard_level = int(LogLevel.DEBUG)
+        self._root_level: int | None = None
 
     # -- installation ---------------------------------------------------------------------------
     def install(self, hard_level: int = LogLevel.DEBUG) -> None:
@@ -214,11 +216,18 @@ class LogBus:
         self._hub_thread = threading.current_thread()
         root = logging.getLogger()
         if self._handler not in root.handlers:
+            self._root_level = root.level
             root.addHandler(self._handler)
         self.set_hard_level(hard_level)
 
     def uninstall(self) -> None:
-        logging.getLogger().removeHandler(self._handler)
+        root = logging.getLogger()
+        if self._handler in root.handlers:
+            root.removeHandler(self._handler)
+            if self._root_level is not None:
+                # leave the root logger as we found it (in-process cores in tests, embedding)
+                root.setLevel(self._root_level)
+                self._root_level = None
         self.close_file()
         self._listeners = ()
 
@@ -315,10 +324,18 @@ class LogBus:
             if line.level <= node.level:
                 try:
                     node.callback(line)
-                except Exception:  # never let a listener break logging for others
-                    sys.stderr.write(f"log listener of {node.owner or node.callback!r} raised\n")
+                except Exception as e:  # never let a listener break logging for others
+                    who = node.owner or repr(node.callback)
+                    sys.stderr.write(f"log listener of {who} raised {type(e).__name__}: {e}\n")
 
     def emit_record(self, record: logging.LogRecord) -> None:
+        level = getattr(record, "fs_level", None)
+        if level is None:
+            level = from_python(record.levelno)
+        if level > self.hard_level:
+            # The root logger's level is the usual filter, but a logger with its own explicit
+            # level (a module calling setLevel(DEBUG)) bypasses it: the hard level still holds.
+            return
         line = self.format(record)
         if threading.current_thread() is self._hub_thread or self._hub is None:
             self.emit(line)
