@@ -140,7 +140,7 @@ def parse_args(argv: list[str]) -> Options:
             opts.flags.add(arg)
             i += 1
             continue
-        raise UsageError(f"Unknown option '{arg}', see '{_prog()}' -help for a list of valid options", 1)
+        raise UsageError(f"Unknown option '{arg}', see '{_prog()} -help' for a list of valid options", 1)
     if "-c" in opts.flags:
         opts.flags.discard("-nc")
         opts.flags.discard("-ncwait")
@@ -148,7 +148,9 @@ def parse_args(argv: list[str]) -> Options:
 
 
 def _prog() -> str:
-    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "softswitch"
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    # ``python -m softswitch`` has argv[0] ".../softswitch/__main__.py"
+    return "softswitch" if not name or name.startswith("__main__") or name == "-c" else name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,11 +182,7 @@ class PidFile:
         except OSError as e:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EACCES):
-                other = self.read(self.path)
-                raise UsageError(
-                    f"Cannot lock pid file {self.path}: softswitch (pid {other or '?'}) is already "
-                    f"running with this run dir. Stop it with 'softswitch -stop' (same -run/-base "
-                    "flags) or give this instance its own -run directory.", 255) from None
+                raise self._held_error() from None
             raise
         old = os.pread(fd, 64, 0).decode(errors="replace").strip()
         if old and old != str(os.getpid()):
@@ -192,6 +190,30 @@ class PidFile:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
+
+    def check_free(self) -> None:
+        """Fail now, while we still have a terminal, if another instance holds the lock.
+
+        :raises UsageError: as :meth:`acquire` does. Nothing is created or written.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return  # no pid file: free (acquire reports any real problem later)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise self._held_error() from None
+        finally:
+            os.close(fd)
+
+    def _held_error(self) -> UsageError:
+        other = self.read(self.path)
+        return UsageError(
+            f"Cannot lock pid file {self.path}: softswitch (pid {other or '?'}) is already "
+            f"running with this run dir. Stop it with 'softswitch -stop' (same -run/-base "
+            "flags) or give this instance its own -run directory.", 255)
 
     def release(self) -> None:
         if self.fd is None:
@@ -228,17 +250,32 @@ def stop_instance(run_dir: str) -> int:
     return 0
 
 
-def copy_conf(dest: str) -> int:
-    from .dirs import DEFAULT_CONF
+def copy_conf(dest: str, opts: Options | None = None) -> int:
+    """``-copyconf [DIR]``: copy the shipped tree to DIR, by default to the conf dir this
+    command line would use (``-conf``, else ``<base>/conf``, else the per-user one)."""
+    from .dirs import DEFAULT_CONF, user_conf_dir
 
-    dest = os.path.abspath(os.path.expanduser(dest or "~/.config/softswitch"))
-    if os.path.exists(os.path.join(dest, "softswitch.xml")):
-        sys.stderr.write(f"{dest} already has a softswitch.xml; not overwriting it\n")
+    opts = opts or Options()
+    default = (opts.dirs.get("conf_dir")
+               or (os.path.join(opts.base, "conf") if opts.base else None)
+               or user_conf_dir())
+    default = os.path.abspath(os.path.expanduser(default))
+    dest = os.path.abspath(os.path.expanduser(dest)) if dest else default
+    for root in ("softswitch.xml", "freeswitch.xml"):
+        if os.path.exists(os.path.join(dest, root)):
+            sys.stderr.write(f"{dest} already has a {root}; not overwriting it\n")
+            return 1
+    try:
+        shutil.copytree(DEFAULT_CONF, dest, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.serial"))
+    except OSError as e:
+        sys.stderr.write(f"Cannot copy the default configuration to {dest}: {e}\n")
         return 1
-    shutil.copytree(DEFAULT_CONF, dest, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.serial"))
-    print(f"Copied the default configuration to {dest}; softswitch uses it from now on"
-          + ("" if dest == os.path.expanduser("~/.config/softswitch") else f" with -conf {dest}"))
+    if dest == default:
+        how = "" if opts.dirs.get("conf_dir") or opts.base else " (no flags needed)"
+        print(f"Copied the default configuration to {dest}; softswitch uses it from now on{how}")
+    else:
+        print(f"Copied the default configuration to {dest}; start softswitch with -conf {dest}")
     return 0
 
 
@@ -258,11 +295,16 @@ def daemonize(wait: bool) -> int | None:
             os._exit(0)
         status = b""
         while True:
-            chunk = os.read(rfd, 64)
+            chunk = os.read(rfd, 4096)
             if not chunk:
                 break
             status += chunk
-        os._exit(0 if status.startswith(b"ready") else 255)
+        if status.startswith(b"ready"):
+            os._exit(0)
+        # "failed <the one line>": say why here, the daemon's stderr is /dev/null
+        why = status.partition(b" ")[2].decode(errors="replace").strip()
+        os.write(2, ((why or "softswitch: the daemon exited before it was ready") + "\n").encode())
+        os._exit(255)
     os.close(rfd)
     os.setsid()
     if os.fork() > 0:
@@ -289,13 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     if opts.has("-help") or opts.has("-h") or opts.has("-?"):
         sys.stdout.write(USAGE)
         return 0
-    from .core import version_full, version_revision
-
     if opts.has("-version"):
+        # imported here only: the kernel proper is imported after gevent's monkey-patching
+        from .core import version_full, version_revision
+
         sys.stdout.write(f"softswitch version: {version_full()} ({version_revision()})\n")
         return 0
     if opts.copyconf is not None:
-        return copy_conf(opts.copyconf)
+        return copy_conf(opts.copyconf, opts)
 
     from .config import ROOT_FILES
     from .dirs import Directories
@@ -309,6 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     if console is None:
         console = sys.stdin.isatty() and sys.stdout.isatty()
     background = not console and not opts.has("-nf") and bool(opts.flags & {"-nc", "-ncwait"})
+    if background:
+        # The daemon's stderr is /dev/null: refuse a second instance while we can still say so.
+        try:
+            PidFile(dirs.run_dir).check_free()
+        except UsageError as e:
+            sys.stderr.write(f"{e}\n")
+            return e.code
     ready_fd = daemonize(opts.has("-ncwait")) if background else None
 
     # gevent first: before the kernel or any module is imported (DESIGN: cli.py)
@@ -326,22 +376,6 @@ def _run(opts: Options, dirs, console: bool, ready_fd: int | None, argv: list[st
     from .log import console_is_tty
     from .modules import CriticalModuleError
 
-    pid = PidFile(dirs.run_dir)
-    try:
-        pid.acquire()
-    except UsageError as e:
-        sys.stderr.write(f"{e}\n")
-        return e.code
-    except OSError as e:
-        sys.stderr.write(f"Cannot write pid file {pid.path}: {e.strerror}\n")
-        return 255
-
-    core = Core(dirs, cfgname=opts.cfgname, nonat=opts.has("-nonat"), nosql=opts.has("-nosql"),
-                console=console)
-    if ready_fd is None:
-        core.logbus.console_stream = sys.stdout
-        core.logbus.console_colour = console_is_tty(sys.stdout)
-
     def report(status: bytes) -> None:
         if ready_fd is not None:
             try:
@@ -350,22 +384,43 @@ def _run(opts: Options, dirs, console: bool, ready_fd: int | None, argv: list[st
             except OSError:
                 pass
 
+    def fail(message: str, code: int = 255) -> int:
+        """One line on stderr; a daemon also tells its waiting parent and its log file."""
+        sys.stderr.write(f"{message}\n")
+        if ready_fd is not None:
+            report(b"failed " + message.encode())
+            _append_log(dirs.log_dir, message)
+        return code
+
+    pid = PidFile(dirs.run_dir)
+    try:
+        pid.acquire()
+    except UsageError as e:
+        return fail(str(e), e.code)
+    except OSError as e:
+        return fail(f"Cannot write pid file {pid.path}: {e.strerror}")
+
+    core = Core(dirs, cfgname=opts.cfgname, nonat=opts.has("-nonat"), nosql=opts.has("-nosql"),
+                console=console)
+    if ready_fd is None:
+        core.logbus.console_stream = sys.stdout
+        core.logbus.console_colour = console_is_tty(sys.stdout)
+
     gevent.signal_handler(signal.SIGTERM, core.request_shutdown, "now", "SIGTERM")
     gevent.signal_handler(signal.SIGINT, core.request_shutdown, "now", "SIGINT")
-    gevent.signal_handler(signal.SIGHUP, core.logbus.reopen_file)
+    gevent.signal_handler(signal.SIGHUP, _on_sighup, core)
     code = 0
+    console_mod = None
     try:
         try:
             core.init()
             core.load_modules()
-        except ConfigError as e:
-            sys.stderr.write(f"softswitch: cannot start: {e}\n")
-            report(b"failed")
-            return 255
-        except CriticalModuleError as e:
-            sys.stderr.write(f"softswitch: cannot start: {e}\n")
-            report(b"failed")
-            return 255
+        except (ConfigError, CriticalModuleError) as e:
+            return fail(f"softswitch: cannot start: {e}")
+        except OSError as e:
+            # an unwritable log/db/run dir and the like: one line, not a traceback
+            where = f" ({e.filename})" if e.filename else ""
+            return fail(f"softswitch: cannot start: {e.strerror or e}{where}")
         report(b"ready")
         if console:
             from . import console as console_mod
@@ -378,7 +433,46 @@ def _run(opts: Options, dirs, console: bool, ready_fd: int | None, argv: list[st
     if core.restart_requested:
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, "-m", "softswitch", *argv])
+    if console_mod is not None and console_mod.reading():
+        # The console's input thread is blocked in a read of stdin; letting the interpreter
+        # finalize with it there aborts ("could not acquire lock for <stdin>"): leave now.
+        console_mod.restore_terminal()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
+
+
+def _on_sighup(core) -> None:
+    """SIGHUP: reopen the log file (logrotate) and fire TRAP ``Trapped-Signal: HUP`` as
+    FreeSWITCH does, so modules can reopen their own files."""
+    try:
+        core.logbus.reopen_file()
+    except OSError as e:
+        import logging
+
+        logging.getLogger(__name__).error("SIGHUP: cannot reopen the log file: %s", e)
+    if core.events.running:
+        from .event import Event, EventType
+
+        ev = Event(EventType.TRAP)
+        ev.add_header("Trapped-Signal", "HUP")
+        core.events.fire(ev)
+
+
+def _append_log(log_dir: str, message: str) -> None:
+    """A daemon's start-up failure, kept where its operator will look (same line format)."""
+    import logging
+
+    from .log import LogBus
+
+    record = logging.LogRecord(__name__, logging.CRITICAL, __file__, 0, message, None, None)
+    try:
+        os.makedirs(log_dir, exist_ok=True)
+        with open(os.path.join(log_dir, "softswitch.log"), "a", encoding="utf-8") as f:
+            f.write(LogBus().format(record).text)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,9 @@ Resolution, for each directory:
    ========== ===================================================================
 
 With ``-base`` but no ``<base>/conf`` tree, the shipped default tree is used (and said so).
+``-log`` without ``-run`` puts the pid file in the log dir, as in FreeSWITCH. Unlike FreeSWITCH,
+``-conf``, ``-log`` and ``-db`` need not be given together: the others keep their per-user
+defaults.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import os
 import tempfile
 from dataclasses import dataclass, fields
 
-__all__ = ["Directories", "DEFAULT_CONF", "SUBDIRS"]
+__all__ = ["Directories", "DEFAULT_CONF", "SUBDIRS", "user_conf_dir"]
 
 #: The default configuration tree shipped with the kernel.
 DEFAULT_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conf")
@@ -54,6 +57,14 @@ SUBDIRS = {
     "cache_dir": "cache",
     "certs_dir": "cert",
 }
+
+
+def user_conf_dir(env: dict[str, str] | None = None) -> str:
+    """The per-user configuration directory: ``$XDG_CONFIG_HOME/softswitch``
+    (``~/.config/softswitch``). ``softswitch -copyconf`` copies the default tree there."""
+    env = dict(os.environ) if env is None else env
+    home = env.get("HOME") or os.path.expanduser("~")
+    return os.path.join(env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "softswitch")
 
 
 @dataclass
@@ -92,7 +103,6 @@ class Directories:
         home = env.get("HOME") or os.path.expanduser("~")
         state = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
         data = env.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
-        config = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
         d = cls()
         if base:
             d.base_dir = os.path.abspath(os.path.expanduser(base))
@@ -108,8 +118,8 @@ class Directories:
             runtime = env.get("XDG_RUNTIME_DIR")
             d.run_dir = given.get("run_dir") or (
                 os.path.join(runtime, "softswitch") if runtime else os.path.join(user_state, "run"))
-            d.conf_dir = given.get("conf_dir") or os.path.join(config, "softswitch")
-        if "log_dir" in given and "run_dir" not in given and not base:
+            d.conf_dir = given.get("conf_dir") or user_conf_dir(env)
+        if "log_dir" in given and "run_dir" not in given:
             d.run_dir = d.log_dir  # FreeSWITCH: -log without -run puts the pid file there
         d.data_dir = d.localstate_dir = d.base_dir
         d.temp_dir = given.get("temp_dir") or tempfile.gettempdir()
