@@ -29,6 +29,52 @@ log = logging.getLogger(__name__)
 HISTORY = os.path.expanduser("~/.softswitch_history")
 EXIT_WORDS = ("/exit", "/quit", "/bye", "...", "shutdown")
 
+# True while the input thread sits in a read of stdin (see cli: it then leaves with os._exit,
+# because interpreter shutdown aborts on a stdin lock held by another thread).
+_reading = False
+_saved_tty: list | None = None
+
+
+def reading() -> bool:
+    """True while the console's input thread is blocked reading a line."""
+    return _reading
+
+
+def restore_terminal() -> None:
+    """Put the terminal back as the console found it (readline changes its modes)."""
+    if _saved_tty is None:
+        return
+    try:
+        import termios
+
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, _saved_tty)
+    except (ImportError, OSError, ValueError):
+        pass
+
+
+def _save_terminal() -> None:
+    global _saved_tty
+    try:
+        import termios
+
+        if sys.stdin.isatty():
+            _saved_tty = termios.tcgetattr(sys.stdin.fileno())
+    except (ImportError, OSError, ValueError):
+        _saved_tty = None
+
+
+def _read_line(prompt: str) -> str | None:
+    """``input()`` in a pool thread: None at end of input (an exception raised in the pool
+    would be printed with a traceback by gevent)."""
+    global _reading
+    _reading = True
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+    finally:
+        _reading = False
+
 
 def _setup_readline() -> None:
     try:
@@ -112,20 +158,24 @@ _BUILTINS = {"version": _version, "status": _status, "help": _help}
 
 def run(core: Core) -> None:
     """The console loop; returns when softswitch is stopping."""
+    _save_terminal()
     _setup_readline()
     pool = gevent.get_hub().threadpool
     try:
         while not core.stop_requested:
             prompt = f"softswitch@{core.switchname}> "
             try:
-                line = pool.spawn(input, prompt).get()
-            except EOFError:
-                sys.stdout.write("\n")
-                core.request_shutdown("now", "console EOF")
-                break
+                line = pool.spawn(_read_line, prompt).get()
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
                 continue
+            if line is None:
+                sys.stdout.write("\n")
+                core.request_shutdown("now", "console EOF")
+                break
+            if core.stop_requested:
+                break
+            _save_history()  # now: a stop by signal never returns here
             if not execute_line(core, line):
                 break
     finally:
