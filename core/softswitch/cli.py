@@ -196,17 +196,23 @@ class PidFile:
 
         :raises UsageError: as :meth:`acquire` does. Nothing is created or written.
         """
+        if self.held(self.path):
+            raise self._held_error()
+
+    @staticmethod
+    def held(path: str) -> bool:
+        """True when a running softswitch holds the lock on the pid file at ``path``."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY)
         except OSError:
-            return  # no pid file: free (acquire reports any real problem later)
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.EACCES):
-                raise self._held_error() from None
+            return e.errno in (errno.EWOULDBLOCK, errno.EACCES)
         finally:
             os.close(fd)
+        return False
 
     def _held_error(self) -> UsageError:
         other = self.read(self.path)
@@ -233,6 +239,16 @@ def stop_instance(run_dir: str) -> int:
     pid = PidFile.read(path)
     if pid is None:
         sys.stderr.write(f"Cannot open pid file {path}: no softswitch is running with this run dir\n")
+        return 255
+    if not PidFile.held(path):
+        # Nobody holds the lock: the instance is gone and the pid may belong to an unrelated
+        # process by now (pid reuse) -- never signal it.
+        sys.stderr.write(f"Stale pid file {path} (pid {pid}): no softswitch is running with "
+                         "this run dir; removing it\n")
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
         return 255
     sys.stderr.write(f"Killing: {pid}\n")
     try:

@@ -291,7 +291,7 @@ def test_options_from_environment(kernels, kt):
 def test_start_pid_file_sigterm(tmp_path, kernels, kt):
     conf = kt.small_conf(tmp_path / "conf")
     root = tmp_path / "k"
-    k = kernels.start(*kernels.dirs(root, conf))
+    k = kernels.start("-nonat", *kernels.dirs(root, conf))
     k.wait_ready()
     pid_file = root / "run" / "softswitch.pid"
     assert pid_file.read_text() == f"{k.pid}\n"
@@ -358,8 +358,25 @@ def test_stop_stale_pid_file(tmp_path, kernels, kt):
     (run / "softswitch.pid").write_text(f"{dead}\n")
     r = kernels.run("-stop", "-run", str(run))
     assert r.returncode == 255
-    assert f"Killing: {dead}" in r.stderr and "stale pid file" in r.stderr
+    line = kt.one_line(r.stderr)
+    assert line.startswith(f"Stale pid file {run / 'softswitch.pid'} (pid {dead})")
     assert not (run / "softswitch.pid").exists()
+
+
+def test_stop_never_signals_a_reused_pid(tmp_path, kernels, kt):
+    """A stale pid file naming a live, unrelated process (pid reuse): -stop must not kill it."""
+    run = tmp_path / "run"
+    run.mkdir()
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / "softswitch.pid").write_text(f"{bystander.pid}\n")
+        r = kernels.run("-stop", "-run", str(run))
+        assert r.returncode == 255 and "Stale pid file" in r.stderr
+        assert "Killing" not in r.stderr
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_second_instance_refused(tmp_path, kernels, kt):
@@ -567,5 +584,12 @@ def test_ncwait_broken_conf_reports_the_error(tmp_path, kernels, kt):
     assert "cannot start" in (base / "log" / "softswitch.log").read_text()
 
 
-def test_cli_module_has_main():
-    assert callable(cli.main)
+def test_sighup_fires_trap_event(kernel_factory, wait_for):
+    from softswitch.event import EventType
+
+    core = kernel_factory()
+    got = []
+    core.events.bind("test", EventType.TRAP, None, got.append)
+    cli._on_sighup(core)
+    wait_for(lambda: got, timeout=10)
+    assert got[0].get_header("Trapped-Signal") == "HUP"

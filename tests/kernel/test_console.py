@@ -229,11 +229,18 @@ def test_console_is_the_default_on_a_tty(tmp_path, kernels, kt):
         kt.wait_until(read_some, 30, "the console prompt on the pty",
                       lambda: buf.decode(errors="replace"))
         assert b"\033[" in buf  # coloured on a tty
+        del buf[:]
+        os.write(master, b"version\n")
+        kt.wait_until(read_some, 30, "the prompt after a command", lambda: buf.decode(errors="replace"))
+        assert b"FreeSWITCH Version" in buf
         os.write(master, b"/exit\n")
         deadline = time.monotonic() + 20
         while proc.poll() is None and time.monotonic() < deadline:
             read_some()  # keep draining so the child never blocks on a full pty
         assert proc.wait(5) == 0, buf.decode(errors="replace")
+        # line history, kept in the home directory
+        history = tmp_path / "home" / ".softswitch_history"
+        assert "version" in history.read_text().splitlines()
     finally:
         if proc.poll() is None:
             proc.kill()
