@@ -593,3 +593,14 @@ def test_sighup_fires_trap_event(kernel_factory, wait_for):
     cli._on_sighup(core)
     wait_for(lambda: got, timeout=10)
     assert got[0].get_header("Trapped-Signal") == "HUP"
+
+
+def test_cfgname_selects_the_root_file(tmp_path, kernels, kt):
+    conf = kt.small_conf(tmp_path / "conf")
+    (conf / "softswitch.xml").rename(conf / "alt-root.xml")
+    k = kernels.start("-cfgname", "alt-root.xml", *kernels.dirs(tmp_path / "k", conf))
+    k.wait_ready()
+    assert (tmp_path / "k" / "log" / "alt-root.xml.fsxml").exists()
+    k.terminate_and_check()
+    r = kernels.run("-nc", "-nf", "-cfgname", "nope.xml", *kernels.dirs(tmp_path / "k2", conf))
+    assert r.returncode == 255 and "no nope.xml in" in kt.one_line(r.stderr)
