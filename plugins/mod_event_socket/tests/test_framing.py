@@ -1,0 +1,133 @@
+"""The client → server framing parser, a pure function of bytes (spec event-socket.md §2)."""
+
+from __future__ import annotations
+
+import importlib_metadata
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mod_event_socket.framing import MAX_BODY_BYTES, FrameError, FrameParser, Message, c_atoi, parse_all
+
+
+def test_module_is_installed():
+    eps = {ep.name: ep for ep in importlib_metadata.entry_points(group="softswitch.modules")}
+    assert eps["mod_event_socket"].value == "mod_event_socket"
+    assert eps["mod_event_socket"].dist.name == "softswitch-mod-event-socket"
+
+
+def test_simple_and_pipelined():
+    msgs = parse_all(b"auth ClueCon\n\napi status\n\nevent plain ALL\n\n")
+    assert [m.command for m in msgs] == ["auth ClueCon", "api status", "event plain ALL"]
+
+
+@pytest.mark.parametrize("end", [b"\n\n", b"\r\n\r\n", b"\n\r\n", b"\n\r\r\n"])
+def test_terminators(end):
+    assert [m.command for m in parse_all(b"api status" + end + b"exit" + end)] == ["api status", "exit"]
+
+
+def test_blank_lines_between_messages_are_skipped():
+    assert [m.command for m in parse_all(b"\r\n\n\n\r\napi x\n\n\n\n\r\nexit\n\n")] == ["api x", "exit"]
+
+
+def test_any_other_byte_resets_the_lf_count():
+    assert parse_all(b"api x\n \n") == []  # "\n \n" is not an end
+
+
+def test_headers_and_values():
+    msg = parse_all(b"sendevent CUSTOM\nA: 1\nB:no space\n C:  two spaces\nD:\ttab\nE: trail  \n"
+                    b"no colon line\nF: x\r\n\n")[0]
+    assert msg.command == "sendevent CUSTOM"
+    assert msg.headers == [("A", "1"), ("B", "no space"), (" C", "two spaces"), ("D", "\ttab"),
+                           ("E", "trail  "), ("F", "x")]
+    assert msg.get("a") == "1" and msg.get("missing") is None
+
+
+def test_body_by_content_length():
+    data = b"sendevent CUSTOM\ncontent-length: 12\n\nhello\n\nworldapi next\n\n"
+    a, b = parse_all(data)
+    assert a.body == "hello\n\nworld" and a.get("Content-Length") == "12"
+    assert b.command == "api next"
+
+
+def test_body_arrives_in_pieces():
+    p = FrameParser()
+    p.feed(b"sendevent CUSTOM\nContent-Length: 10\n\n01234")
+    assert p.next() is None and p.partial
+    p.feed(b"56789exit\n")
+    assert p.next().body == "0123456789"
+    assert p.next() is None
+    p.feed(b"\n")
+    assert p.next().command == "exit"
+
+
+def test_nul_cuts_like_a_c_string():
+    msg = parse_all(b"auth ClueCon\0junk\nX: a\0b\nContent-Length: 5\n\nab\0cd")[0]
+    assert msg.command == "auth ClueCon" and msg.get("X") == "a" and msg.body == "ab"
+
+
+@pytest.mark.parametrize("value,length", [("0", 0), ("abc", 0), ("", 0), (" 12x", 12), ("+3", 3)])
+def test_content_length_like_atoi(value, length):
+    assert c_atoi(value) == length
+
+
+@pytest.mark.parametrize("value", [b"-1", str(MAX_BODY_BYTES + 1).encode(), b"99999999999999999999"])
+def test_bad_content_length_is_fatal(value):
+    p = FrameParser()
+    p.feed(b"sendevent CUSTOM\nContent-Length: " + value + b"\n\n")
+    with pytest.raises(FrameError):
+        p.next()
+
+
+def test_zero_or_garbage_content_length_means_no_body():
+    a, b = parse_all(b"sendevent X\nContent-Length: 0\n\nexit\n\n")
+    assert a.body is None and b.command == "exit"
+
+
+def test_huge_header_block_is_cut():
+    p = FrameParser()
+    p.feed(b"x" * (10 * 1024 * 1024 + 5))
+    msg = p.next()
+    assert msg is not None and len(msg.command) == 10 * 1024 * 1024
+
+
+def test_binary_garbage_is_text_with_replacement():
+    msg = parse_all(b"\xff\xfe\x00garbage\nH\xff: v\xfe\n\n")[0]
+    assert msg.command == "\ufffd\ufffd" and msg.headers == [("H\ufffd", "v\ufffd")]
+
+
+@settings(max_examples=500, deadline=None)
+@given(chunks=st.lists(st.binary(max_size=200), max_size=20))
+def test_fuzz_never_crashes_and_never_loses_bytes(chunks):
+    p = FrameParser()
+    for chunk in chunks:
+        p.feed(chunk)
+        while True:
+            try:
+                msg = p.next()
+            except FrameError:
+                return  # the connection would be dropped: fine
+            if msg is None:
+                break
+            assert isinstance(msg, Message) and isinstance(msg.command, str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cmds=st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n\0", blacklist_categories=("Cs",)),
+                          min_size=1).filter(lambda s: s.strip("\r\n")),
+                  min_size=1, max_size=5),
+    body=st.binary(max_size=300).filter(lambda b: b"\0" not in b),
+    split=st.integers(min_value=1, max_value=50),
+)
+def test_fuzz_round_trip_in_any_chunking(cmds, body, split):
+    data = b"".join(c.encode() + b"\n\n" for c in cmds)
+    data += b"sendevent X\nContent-Length: %d\n\n" % len(body) + body
+    p = FrameParser()
+    got = []
+    for i in range(0, len(data), split):
+        p.feed(data[i:i + split])
+        while (m := p.next()) is not None:
+            got.append(m)
+    assert [m.command for m in got[:-1]] == [c.lstrip("\r\n") for c in cmds]
+    assert got[-1].body == (body.decode("utf-8", "replace") if body else None)
