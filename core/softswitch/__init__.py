@@ -24,25 +24,62 @@ Hooks (see :mod:`softswitch.hookspecs`): ``module_load(module, core)``,
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from ._version import FREESWITCH_COMPAT, __version__
-from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
-from .config import ConfigError, params, switch_true
-from .event import Event, EventError, EventType, Priority, event_name, name_event
-from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
-from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
-from .modules import ModuleInterface
-from .status import Status
-from .timer import (
-    Timer,
-    TimerError,
-    TimerInterface,
-    cached_micro_time_now,
-    epoch_time_now,
-    micro_time_now,
-    mono_micro_time_now,
-)
+
+if TYPE_CHECKING:
+    from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
+    from .config import ConfigError, params, switch_true
+    from .event import Event, EventError, EventType, Priority, event_name, name_event
+    from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
+    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
+    from .modules import ModuleInterface
+    from .status import Status
+    from .timer import (
+        Timer,
+        TimerError,
+        TimerInterface,
+        cached_micro_time_now,
+        epoch_time_now,
+        micro_time_now,
+        mono_micro_time_now,
+    )
+
+# The public names are imported on first use (PEP 562): ``import softswitch`` stays cheap, and
+# the CLI can monkey-patch with gevent before the kernel's modules are imported.
+_LAZY = {
+    "Codec": "codec", "CodecError": "codec", "CodecFlag": "codec", "CodecImplementation": "codec",
+    "CodecInterface": "codec",
+    "ConfigError": "config", "params": "config", "switch_true": "config",
+    "Event": "event", "EventError": "event", "EventType": "event", "Priority": "event",
+    "event_name": "event", "name_event": "event",
+    "ApiInterface": "interfaces", "ApiResult": "interfaces", "ApplicationInterface": "interfaces",
+    "Interface": "interfaces", "Stream": "interfaces",
+    "ALERT": "log", "CONSOLE": "log", "NOTICE": "log", "LogLevel": "log", "LogLine": "log",
+    "ModuleInterface": "modules",
+    "Status": "status",
+    "Timer": "timer", "TimerError": "timer", "TimerInterface": "timer",
+    "cached_micro_time_now": "timer", "epoch_time_now": "timer", "micro_time_now": "timer",
+    "mono_micro_time_now": "timer",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'softswitch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 #: Marker for a module's hook implementations::
 #:

@@ -472,10 +472,9 @@ class Event:
             raise EventError(f"array index {index} of header {name!r} is over 4000")
         low = name.lower()
         headers = self.headers
-        for i, h in enumerate(headers):
-            if h[0].lower() == low:
-                arr = list(h[1]) if isinstance(h[1], list) else [h[1]]
-                break
+        i = next((n for n, h in enumerate(headers) if h[0].lower() == low), -1)
+        if i >= 0:
+            arr = list(headers[i][1]) if isinstance(headers[i][1], list) else [headers[i][1]]
         else:
             i, arr = len(headers), []
             headers.append((name, arr))

@@ -9,7 +9,6 @@ import time
 import gevent
 import gevent.event
 import pytest
-
 from softswitch import eventbus
 from softswitch.event import Event, EventError, EventType
 from softswitch.eventbus import EventSystem

@@ -16,10 +16,8 @@ import time
 import gevent
 import gevent.event
 import pytest
-
 from softswitch import EventType, Status
 from softswitch.modules import CriticalModuleError
-from softswitch.testing import _wait_for as wait_for
 from softswitch.testing import build_module_wheel, make_core, pip_install
 
 GOOD = '''
