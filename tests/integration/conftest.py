@@ -1,0 +1,90 @@
+"""Whole-system tests: a real ``softswitch`` process with every first-party module installed and
+the default configuration tree (copied with ``softswitch -copyconf``), on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class System:
+    def __init__(self, root, port: int) -> None:
+        self.root = root
+        self.port = port
+        self.conf = root / "conf"
+        self.log_path = root / "log" / "softswitch.log"
+        self.proc: subprocess.Popen | None = None
+        self.out = root / "stdout.txt"
+
+    def start(self, *extra: str) -> None:
+        env = dict(os.environ, HOME=str(self.root), XDG_RUNTIME_DIR=str(self.root / "xdg"),
+                   XDG_CONFIG_HOME=str(self.root / "config"), XDG_STATE_HOME=str(self.root / "state"))
+        cmd = [sys.executable, "-m", "softswitch", "-nc", "-nf", "-conf", str(self.conf),
+               "-log", str(self.root / "log"), "-db", str(self.root / "db"), "-run", str(self.root / "run"),
+               *extra]
+        self.proc = subprocess.Popen(cmd, stdout=open(self.out, "w"), stderr=subprocess.STDOUT, env=env)
+        self.wait_log("Event Socket listening", timeout=60)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"softswitch exited ({self.proc.returncode}):\n{self.out.read_text()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged in {timeout} s:\n{self.log_text()[-4000:]}")
+            time.sleep(0.05)  # polling the log file for a condition, bounded by the deadline
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def make_system(root) -> System:
+    port = free_port()
+    subprocess.run([sys.executable, "-m", "softswitch", "-copyconf", str(root / "conf")], check=True,
+                   capture_output=True, env=dict(os.environ, HOME=str(root)))
+    vars_xml = root / "conf" / "vars.xml"
+    vars_xml.write_text(vars_xml.read_text().replace("event_socket_port=8021", f"event_socket_port={port}"))
+    return System(root, port)
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    s = make_system(tmp_path_factory.mktemp("system"))
+    s.start()
+    yield s
+    code = s.stop()
+    assert code == 0, s.out.read_text()[-4000:]
+
+
+@pytest.fixture
+def fresh_system(tmp_path):
+    s = make_system(tmp_path)
+    yield s
+    s.stop()
