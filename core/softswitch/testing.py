@@ -84,8 +84,9 @@ def write_conf(root: str, modules: Iterable[str] = (), conf: dict[str, str] | No
 
 
 def _resolve_modules(modules: Iterable[object]) -> dict[str, object]:
-    from .modules import GROUP
     import importlib_metadata
+
+    from .modules import GROUP
 
     out: dict[str, object] = {}
     eps = None

@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING
 import gevent
 import gevent.event
 import gevent.pool
-from gevent.server import StreamServer
-
 import softswitch
+from gevent.server import StreamServer
 from softswitch import Event, EventType, Status, params, switch_true
 
 from . import wire

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mod_event_socket.framing import MAX_BODY_BYTES, FrameError, FrameParser, Message, c_atoi, parse_all
+from mod_event_socket.framing import (
+    MAX_BODY_BYTES,
+    FrameError,
+    FrameParser,
+    Message,
+    c_atoi,
+    parse_all,
+)
 
 
 def test_module_is_installed():
