@@ -31,6 +31,8 @@ __all__ = [
     "mono_micro_time_now",
     "cached_micro_time_now",
     "set_time_source",
+    "get_time_source",
+    "timer_open",
 ]
 
 #: Sanity bounds checked by the kernel before any timer module sees the values.
@@ -43,6 +45,9 @@ class TimerError(Exception):
 
 
 TimerFunc = Callable[["Timer"], Status | None]
+
+_SUCCESS = Status.SUCCESS
+_GENERR = Status.GENERR
 
 
 @dataclass(eq=False)
@@ -83,29 +88,41 @@ class Timer:
 
     def _fn(self, name: str):
         if self.destroyed:
-            raise TimerError(f"{name}() on a destroyed {self.name} timer")
+            raise TimerError(f"{name}() on a destroyed {self.name} timer (it was destroyed; open a new one)")
         fn = getattr(self.interface, name)
         if fn is None:
             raise TimerError(f"timer {self.name}: Timer is not properly configured. (no {name})")
         return fn
 
     def next(self) -> Status:
-        """Wait (cooperatively) for the next tick. Any non-success becomes GENERR."""
-        st = self._fn("next")(self)
-        return Status.SUCCESS if st in (None, Status.SUCCESS) else Status.GENERR
+        """Wait (cooperatively) for the next tick. Any non-success becomes GENERR.
+
+        :raises TimerError: the timer was destroyed, or its module has no ``next``.
+        """
+        # The media hot path (one call per timer per frame): no getattr by name here.
+        fn = self.interface.next
+        if fn is None or self.destroyed:
+            fn = self._fn("next")
+        st = fn(self)
+        return _SUCCESS if st is None or st == 0 else _GENERR
 
     def step(self) -> Status:
+        """Advance one tick without waiting (``tick + 1``, ``samplecount + samples``)."""
         st = self._fn("step")(self)
-        return Status.SUCCESS if st is None else Status(st)
+        return _SUCCESS if st is None else _as_status(st)
 
     def sync(self) -> Status:
+        """Re-derive the position (``tick``, ``samplecount``) from the clock."""
         st = self._fn("sync")(self)
-        return Status.SUCCESS if st is None else Status(st)
+        return _SUCCESS if st is None else _as_status(st)
 
     def check(self, step: bool = False) -> Status:
-        """Non-blocking: SUCCESS (``diff`` 0) when the next tick has come, else FALSE (``diff``>0)."""
+        """Non-blocking: SUCCESS (``diff`` 0) when the next tick has come, else FALSE (``diff``>0).
+
+        With ``step``, a SUCCESS also steps the timer.
+        """
         st = self._fn("check")(self, step)
-        return Status.SUCCESS if st is None else Status(st)
+        return _SUCCESS if st is None else _as_status(st)
 
     def destroy(self) -> None:
         if self.destroyed:
@@ -127,20 +144,40 @@ class Timer:
         return f"<Timer {self.name} {self.interval}ms tick={self.tick} samplecount={self.samplecount}>"
 
 
+def _as_status(value: object) -> Status:
+    try:
+        return Status(int(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return _GENERR
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def timer_open(interface: TimerInterface | None, name: str, interval: int, samples: int) -> Timer:
-    """Validate, build and initialise a timer (``switch_core_timer_init``)."""
+    """Validate, build and initialise a timer (``switch_core_timer_init``).
+
+    :raises TimerError: unknown timer name, interval outside 1..2000 ms, samples outside
+        0..1,000,000, or the timer module refused the timer. The message names the timer.
+    """
     if interface is None:
-        raise TimerError(f"invalid timer {name}! (no timer module provides it; is mod_softtimer loaded?)")
-    if not isinstance(interval, int) or interval <= 0 or interval > MAX_INTERVAL_MS:
-        raise TimerError(f"timer {name}: interval must be 1..{MAX_INTERVAL_MS} ms, not {interval!r}")
-    if not isinstance(samples, int) or samples < 0 or samples > MAX_SAMPLES:
-        raise TimerError(f"timer {name}: samples per interval must be 0..{MAX_SAMPLES}, not {samples!r}")
+        raise TimerError(f"invalid timer {name}! No loaded module provides a timer named {name!r}; "
+                         "the 'soft' timer comes from mod_softtimer (pip install "
+                         "softswitch-mod-softtimer)")
+    if not _is_int(interval) or not 0 < interval <= MAX_INTERVAL_MS:
+        raise TimerError(f"timer {name}: interval must be a whole number of ms from 1 to "
+                         f"{MAX_INTERVAL_MS}, not {interval!r}")
+    if not _is_int(samples) or not 0 <= samples <= MAX_SAMPLES:
+        raise TimerError(f"timer {name}: samples per interval must be a whole number from 0 to "
+                         f"{MAX_SAMPLES}, not {samples!r}")
     if interface.init is None:
         raise TimerError(f"timer {name}: Timer is not properly configured. (no init)")
     timer = Timer(interface, interval, samples)
     st = interface.init(timer)
     if st not in (None, Status.SUCCESS):
-        raise TimerError(f"timer {name} refused interval {interval} ms ({Status(st).name})")
+        raise TimerError(f"timer {name} refused interval {interval} ms, {samples} samples "
+                         f"({_as_status(st).name}); see the log of {interface.module_name or 'its module'}")
     return timer
 
 
@@ -157,8 +194,9 @@ def micro_time_now() -> int:
 
 
 def epoch_time_now() -> int:
-    """Wall-clock seconds since the epoch."""
-    return int(time.time())
+    """Seconds since the epoch, from :func:`cached_micro_time_now` (``switch_epoch_time_now``)."""
+    src = _source
+    return (src() if src is not None else time.time_ns() // 1000) // 1_000_000
 
 
 def mono_micro_time_now() -> int:
@@ -176,6 +214,15 @@ def cached_micro_time_now() -> int:
 
 
 def set_time_source(source: Callable[[], int] | None) -> None:
-    """Let a timer module provide :func:`cached_micro_time_now` (None to go back to the clock)."""
+    """Let a timer module provide :func:`cached_micro_time_now` (None to go back to the clock).
+
+    The source is process-wide and returns wall-clock µs; a module that sets it resets it to
+    None when it shuts down (when :func:`get_time_source` is still its own).
+    """
     global _source
     _source = source
+
+
+def get_time_source() -> Callable[[], int] | None:
+    """The function behind :func:`cached_micro_time_now`, or None when it reads the clock."""
+    return _source

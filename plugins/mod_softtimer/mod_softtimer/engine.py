@@ -1,0 +1,423 @@
+"""The soft timer: shared interval clocks on the monotonic clock, driven by one greenlet.
+
+Every timer of the same interval shares one :class:`Clock`. Clock deadlines are absolute,
+``origin + k × interval`` for the k-th tick, so lateness never accumulates, and all clocks
+share one ``origin``, so a 20 ms and a 40 ms clock tick together (as in FreeSWITCH's matrix
+mode). The module's runtime greenlet (:meth:`SoftTimer.run`) sleeps on **one** timerfd armed
+for the earliest deadline of all clocks; on each wake-up it advances every clock that is due
+and wakes that clock's waiters in one hub callback. So 1,000 timers at 20 ms cost one OS
+wake-up every 20 ms, not 1,000 sleeps.
+
+Per-timer semantics follow FreeSWITCH's Linux soft timer (one timerfd per timer, ``TFD = 2``;
+see ``spec/timers-codecs.md`` §2): a timer remembers the last clock tick it consumed
+(``last``), exactly as a timerfd keeps its unread expirations:
+
+* ``next``: wait until the clock passes ``last``; ``tick += expirations`` (a late caller
+  jumps ahead at once, no burst; the ticks it jumped over are counted in ``timer.skipped``);
+  ``samplecount = tick × samples``.
+* ``step``: ``tick += 1``, ``samplecount += samples``; ``check(step)``: has a tick come since
+  ``last``? (does not consume it, as polling a timerfd does not); ``sync``: the generic sync,
+  ``tick = (now − start) / interval``.
+* interval 1 is special, as in FreeSWITCH: init only counts the timer; next/step/check
+  return FALSE.
+
+``samplecount`` is a ``uint32_t`` in FreeSWITCH, so it wraps at 2**32 here too.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.event
+from greenlet import getcurrent
+from softswitch import Status, TimerError
+from softswitch.timer import MAX_INTERVAL_MS, get_time_source, micro_time_now, set_time_source
+
+from ._timerfd import TimerFD, open_timerfd
+
+if TYPE_CHECKING:
+    from softswitch import Timer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SoftTimer", "Clock", "TimerPrivate"]
+
+_U32 = 0xFFFFFFFF
+_SUCCESS = Status.SUCCESS
+_FALSE = Status.FALSE
+_mono = time.monotonic_ns
+#: Values a parked ``next`` is woken with (a normal tick wakes it with None).
+WAKE_DESTROYED = "destroyed"
+WAKE_SHUTDOWN = "shutdown"
+
+
+class Clock:
+    """One interval's clock, shared by every timer of that interval."""
+
+    __slots__ = ("interval", "interval_ns", "tick", "deadline", "waiters", "count", "ticks",
+                 "skipped")
+
+    def __init__(self, interval: int, origin: int, now: int) -> None:
+        self.interval = interval
+        self.interval_ns = interval * 1_000_000
+        #: Index of the last deadline passed, counted from the engine's origin.
+        self.tick = (now - origin) // self.interval_ns
+        #: Absolute monotonic ns of the next tick.
+        self.deadline = origin + (self.tick + 1) * self.interval_ns
+        #: Greenlets parked in ``next``, woken together at the next tick.
+        self.waiters: list = []
+        self.count = 0  # open timers
+        self.ticks = 0  # ticks delivered by the clock loop
+        self.skipped = 0  # ticks the clock loop itself woke too late for
+
+    def __repr__(self) -> str:
+        return (f"<Clock {self.interval}ms timers={self.count} waiting={len(self.waiters)} "
+                f"tick={self.tick} skipped={self.skipped}>")
+
+
+class TimerPrivate:
+    """What a soft timer keeps in ``timer.private``."""
+
+    __slots__ = ("clock", "last", "waiter", "closed", "last_sync")
+
+    def __init__(self, clock: Clock | None, last: int) -> None:
+        self.clock = clock  # None for interval 1
+        self.last = last  # clock tick consumed by the last next() (the timerfd's read position)
+        self.waiter = None  # the greenlet parked in next(), if any
+        self.closed = False
+        self.last_sync = -1
+
+
+class SoftTimer:
+    """The module's engine: its clocks, the clock loop, and the timer interface functions.
+
+    :param use_timerfd: wait on a timerfd (Linux); False, or no timerfd available, sleeps until
+        each deadline with gevent instead (millisecond precision).
+    :param base_interval: ms between clock loop wake-ups when no timer is open; also the age
+        limit of :func:`softswitch.cached_micro_time_now` (FreeSWITCH's
+        ``microseconds_per_tick``: 20 ms, or 1 ms with switch.conf ``1ms-timer``).
+    """
+
+    def __init__(self, use_timerfd: bool = True, base_interval: int = 20) -> None:
+        self.hub = gevent.get_hub()
+        self._hub_switch = self.hub.switch
+        self._run_callback = self.hub.loop.run_callback
+        self.origin = time.monotonic_ns()
+        self.clocks: dict[int, Clock] = {}
+        self._clock_list: list[Clock] = []
+        self.base_ns = base_interval * 1_000_000
+        self.base_deadline = self.origin + self.base_ns
+        self.next_deadline = self.base_deadline
+        self.timerfd: TimerFD | None = open_timerfd() if use_timerfd else None
+        self._watcher = None
+        if self.timerfd is not None:
+            self._watcher = self.hub.loop.io(self.timerfd.fd, 1)
+        self._kick = gevent.event.Event()  # the sleep fallback's early wake-up
+        self._ready: deque = deque()  # greenlets of a tick not resumed yet (see _fanout)
+        self.stopping = False
+        self.running = False
+        self.timer_count = 0  # open timers, interval 1 included (FreeSWITCH's timer_count)
+        #: Wall-clock µs of the last clock wake-up: softswitch.cached_micro_time_now().
+        self.timestamp = micro_time_now()
+        self.time_source = functools.partial(getattr, self, "timestamp")
+        # statistics (bench/timers.py, tests)
+        self.wakeups = 0
+        self.lateness: deque[int] = deque(maxlen=65536)  # ns past the deadline, per wake-up
+
+    @property
+    def mode(self) -> str:
+        return "timerfd" if self.timerfd is not None else "sleep"
+
+    # ------------------------------------------------------------------------------------------
+    # the clock loop (module_runtime)
+    # ------------------------------------------------------------------------------------------
+    def run(self) -> Status:
+        """Drive the clocks until shutdown; returns TERM. One wake-up per distinct deadline."""
+        if self.stopping:
+            return Status.TERM
+        self.running = True
+        self.timestamp = micro_time_now()
+        set_time_source(self.time_source)
+        mono = time.monotonic_ns
+        try:
+            while not self.stopping:
+                if self.timerfd is not None:
+                    self.timerfd.arm(self.next_deadline)
+                    self.hub.wait(self._watcher)
+                    self.timerfd.consume()
+                    now = mono()
+                else:
+                    now = self._sleep_until()
+                if self.stopping:
+                    break
+                armed = self.next_deadline  # _rearm() may have moved it while we waited
+                if now >= armed:
+                    self._advance(now, armed)
+                # else: woken early (a shutdown kick, or a spurious wake-up): wait again
+        finally:
+            self.running = False
+            if self.stopping:
+                self._close()
+        return Status.TERM
+
+    def _sleep_until(self) -> int:
+        """The fallback wait: gevent's timer (ms granularity), re-checked against the clock."""
+        mono = time.monotonic_ns
+        now = mono()
+        while now < self.next_deadline and not self.stopping:
+            self._kick.clear()
+            self._kick.wait((self.next_deadline - now) / 1e9)  # _rearm() kicks for earlier ones
+            now = mono()
+        return now
+
+    def _advance(self, now: int, armed: int) -> None:
+        """Advance every due clock to ``now`` and schedule the wake-up of its waiters."""
+        self.wakeups += 1
+        late = now - armed
+        self.lateness.append(late)
+        if late > 1_000_000_000:  # FreeSWITCH resyncs after a 20 s jump; we just skip, loudly
+            log.warning("soft timer: the clock loop woke %d ms late (process stopped, or a "
+                        "suspended machine); timers skip the ticks they missed", late // 1_000_000)
+        self.timestamp = time.time_ns() // 1000
+        origin = self.origin
+        nd = self.base_deadline
+        if now >= nd:
+            nd = self.base_deadline = origin + ((now - origin) // self.base_ns + 1) * self.base_ns
+        for clock in self._clock_list:
+            d = clock.deadline
+            if now >= d:
+                step = clock.interval_ns
+                k = (now - origin) // step
+                if k - clock.tick > 1:
+                    clock.skipped += k - clock.tick - 1
+                clock.tick = k
+                clock.ticks += 1
+                d = clock.deadline = origin + (k + 1) * step
+                if clock.waiters:
+                    # The swap happens in the hub callback, so a destroy() in between still
+                    # finds its greenlet in clock.waiters.
+                    self._run_callback(self._fanout, clock)
+            if d < nd:
+                nd = d
+        self.next_deadline = nd
+
+    def _fanout(self, clock: Clock) -> None:
+        """(In the hub.) Resume every greenlet parked on ``clock``, in arrival order.
+
+        The greenlets are queued on ``_ready``; each one, when it parks again in :meth:`next`,
+        switches straight to the next ready greenlet instead of back to the hub (one greenlet
+        switch per wake-up instead of two), and the last one returns to the hub, here. A
+        greenlet that yields for anything else returns here too, and this loop goes on.
+        """
+        waiters = clock.waiters
+        if not waiters:
+            return
+        clock.waiters = []
+        ready = self._ready
+        ready.extend(waiters)
+        pop = ready.popleft
+        while ready:
+            g = pop()
+            try:
+                g.switch(None)
+            except BaseException:  # a raw greenlet that died with an error: keep waking others
+                self.hub.handle_error(g, *sys.exc_info())
+
+    def _release(self, clock: Clock, why: str) -> None:
+        """(In the hub.) Resume every greenlet parked on ``clock`` with ``why`` (not a tick)."""
+        waiters, clock.waiters = clock.waiters, []
+        for g in waiters:
+            try:
+                g.switch(why)
+            except BaseException:
+                self.hub.handle_error(g, *sys.exc_info())
+
+    def _rearm(self, deadline: int) -> None:
+        """A new clock ticks before the armed deadline: wake the clock loop earlier."""
+        if deadline < self.next_deadline:
+            self.next_deadline = deadline
+            if not self.running:
+                return
+            if self.timerfd is not None:
+                self.timerfd.arm(deadline)
+            else:
+                self._kick.set()
+
+    # ------------------------------------------------------------------------------------------
+    # shutdown
+    # ------------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Release every waiter (their ``next`` returns FALSE) and make :meth:`run` return."""
+        self.stopping = True
+        for clock in list(self._clock_list):
+            if clock.waiters:
+                self._run_callback(self._release, clock, WAKE_SHUTDOWN)
+        if get_time_source() is self.time_source:  # another core in this process may own it
+            set_time_source(None)
+        if self.running:
+            if self.timerfd is not None:
+                self.timerfd.arm(1)  # expire now: the loop wakes, sees stopping, returns TERM
+            else:
+                self._kick.set()
+        else:
+            self._close()
+
+    def _close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        if self.timerfd is not None:
+            self.timerfd.close()
+
+    # ------------------------------------------------------------------------------------------
+    # the timer interface
+    # ------------------------------------------------------------------------------------------
+    def init(self, timer: Timer) -> Status:
+        interval = timer.interval
+        if not 1 <= interval <= MAX_INTERVAL_MS:
+            log.error("soft timer: interval must be 1..%d ms, not %s", MAX_INTERVAL_MS, interval)
+            return Status.GENERR
+        if self.stopping:
+            log.error("soft timer: cannot open a timer, mod_softtimer is shutting down")
+            return Status.FALSE
+        now = time.monotonic_ns()
+        timer.start = now // 1000
+        self.timer_count += 1
+        if interval == 1:  # FreeSWITCH: counted only; next/step/check return FALSE
+            timer.private = TimerPrivate(None, 0)
+            return _SUCCESS
+        clock = self.clocks.get(interval)
+        if clock is None:
+            clock = self.clocks[interval] = Clock(interval, self.origin, now)
+            self._clock_list.append(clock)
+            self._rearm(clock.deadline)
+        clock.count += 1
+        # The first next() waits for the clock's next tick: what a fresh timerfd gives.
+        timer.private = TimerPrivate(clock, (now - self.origin) // clock.interval_ns)
+        return _SUCCESS
+
+    def next(self, timer: Timer) -> Status | None:
+        # The media hot path: every timer, every tick. Keep it lean.
+        p = timer.private
+        clock = p.clock
+        if clock is None or p.closed or self.stopping:
+            return _FALSE
+        last = p.last
+        k = (_mono() - self.origin) // clock.interval_ns
+        while k <= last:
+            g = getcurrent()
+            if p.waiter is not None or g is self.hub:
+                raise TimerError(_misuse(timer, g is self.hub))
+            p.waiter = g
+            clock.waiters.append(g)
+            try:
+                ready = self._ready
+                # Hand over to the next greenlet of the tick being delivered, else to the hub.
+                why = ready.popleft().switch(None) if ready else self._hub_switch()
+            except BaseException:  # gevent.Timeout, GreenletExit, ...: leave the clock cleanly
+                p.waiter = None
+                try:
+                    clock.waiters.remove(g)
+                except ValueError:
+                    pass
+                raise
+            p.waiter = None
+            if why is not None or p.closed or self.stopping:
+                return _FALSE
+            k = clock.tick
+        p.last = k
+        n = k - last
+        tick = timer.tick + n
+        timer.tick = tick
+        if n > 1:
+            timer.skipped += n - 1
+        timer.samplecount = (tick * timer.samples) & _U32
+        return None
+
+    def step(self, timer: Timer) -> Status:
+        p = timer.private
+        if p.clock is None or p.closed or self.stopping:
+            return _FALSE
+        timer.tick += 1
+        timer.samplecount = (timer.samplecount + timer.samples) & _U32
+        return _SUCCESS
+
+    def check(self, timer: Timer, step: bool = False) -> Status:
+        p = timer.private
+        clock = p.clock
+        if clock is None or p.closed or self.stopping:
+            return _FALSE
+        if (time.monotonic_ns() - self.origin) // clock.interval_ns > p.last:
+            timer.diff = 0
+            if step:
+                self.step(timer)
+            return _SUCCESS
+        timer.diff = 1
+        return _FALSE
+
+    def sync(self, timer: Timer) -> Status:
+        """FreeSWITCH's generic sync: re-derive ``tick`` from the time since ``start``."""
+        p = timer.private
+        if p.closed or self.stopping:
+            return _FALSE
+        tick = (time.monotonic_ns() // 1000 - timer.start) // (timer.interval * 1000)
+        if timer.interval == 1 and tick == p.last_sync:
+            tick += 1
+        p.last_sync = tick
+        timer.tick = tick
+        timer.samplecount = (tick * timer.samples) & _U32
+        return _SUCCESS
+
+    def destroy(self, timer: Timer) -> Status:
+        """Close the timer; a greenlet waiting in its ``next`` returns FALSE."""
+        p = timer.private
+        if p is None or p.closed:
+            return _SUCCESS
+        p.closed = True
+        self.timer_count -= 1
+        clock = p.clock
+        if clock is None:
+            return _SUCCESS
+        g = p.waiter
+        if g is not None:
+            try:
+                clock.waiters.remove(g)
+            except ValueError:
+                pass  # already being woken by a tick: it sees p.closed
+            else:
+                self._run_callback(_wake, g, WAKE_DESTROYED)
+        clock.count -= 1
+        if clock.count == 0 and self.clocks.get(clock.interval) is clock:
+            # No timer left: stop waking for this interval. Its waiters list is empty.
+            del self.clocks[clock.interval]
+            self._clock_list.remove(clock)
+        return _SUCCESS
+
+    # ------------------------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Counters for benchmarks and tests."""
+        return {
+            "mode": self.mode,
+            "running": self.running,
+            "wakeups": self.wakeups,
+            "timers": self.timer_count,
+            "clocks": {c.interval: {"timers": c.count, "waiting": len(c.waiters), "ticks": c.ticks,
+                                    "skipped": c.skipped} for c in self._clock_list},
+        }
+
+
+def _wake(g, value: str) -> None:
+    g.switch(value)
+
+
+def _misuse(timer: Timer, in_hub: bool) -> str:
+    if in_hub:
+        return "soft timer: next() cannot wait in the gevent hub; call it from a greenlet"
+    return (f"soft timer {timer.interval}ms: next() while another greenlet waits on the same "
+            "timer; give each greenlet its own timer")
