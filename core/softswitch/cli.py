@@ -54,6 +54,9 @@ These are the optional arguments you can pass to softswitch:
 \t-copyconf [dir]     -- copy the default configuration tree to dir (default
 \t                       ~/.config/softswitch) to edit it, then exit
 
+       softswitch new-module NAME [DIR]
+\t                    -- write a new module distribution (mod_NAME) to start from
+
 Directories default to per-user places: configuration in ~/.config/softswitch (or the
 default tree shipped with softswitch), logs in ~/.local/state/softswitch/log, the database in
 ~/.local/state/softswitch/db, the pid file in $XDG_RUNTIME_DIR/softswitch.
@@ -338,6 +341,13 @@ def daemonize(wait: bool) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["new-module"]:
+        if len(argv) not in (2, 3):
+            sys.stderr.write("Usage: softswitch new-module NAME [DIR]\n")
+            return 1
+        from .newmodule import new_module
+
+        return new_module(*argv[1:])
     argv += os.environ.get("SOFTSWITCH_OPTS", "").split()
     try:
         opts = parse_args(argv)

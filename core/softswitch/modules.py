@@ -199,6 +199,8 @@ class ModuleLoader:
         self.core = core
         self.pm = pluggy.PluginManager("softswitch")
         self.pm.add_hookspecs(hookspecs)
+        # historic: each module registered from now on gets this call at registration
+        self.pm.hook.softswitch_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
         if os.environ.get("SOFTSWITCH_TRACE_HOOKS"):
             self.pm.trace.root.setwriter(lambda m: log.debug("hook %s", m.rstrip()))
             self.pm.enable_tracing()

@@ -55,5 +55,5 @@ def test_greenswitch_custom_event_round_trip(green, system):
 
 def test_greenswitch_wrong_password(system):
     client = greenswitch.InboundESL(host="127.0.0.1", port=system.port, password="wrong")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="(?i)auth|invalid|denied"):
         client.connect()

@@ -9,6 +9,7 @@ import time
 import gevent
 import gevent.event
 import pytest
+
 from softswitch import eventbus
 from softswitch.event import Event, EventError, EventType
 from softswitch.eventbus import EventSystem

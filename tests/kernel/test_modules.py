@@ -16,6 +16,7 @@ import time
 import gevent
 import gevent.event
 import pytest
+
 from softswitch import EventType, Status
 from softswitch.modules import CriticalModuleError
 from softswitch.testing import build_module_wheel, make_core, pip_install

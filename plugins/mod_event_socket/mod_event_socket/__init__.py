@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING
 import gevent
 import gevent.event
 import gevent.pool
-import softswitch
 from gevent.server import StreamServer
+
+import softswitch
 from softswitch import Event, EventType, Status, params, switch_true
 
 from . import wire

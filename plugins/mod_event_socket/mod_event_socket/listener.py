@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import gevent
 import gevent.event
 import gevent.lock
+
 from softswitch import Event, EventType, LogLine, Status, name_event
 from softswitch.log import parse_level
 
