@@ -19,7 +19,10 @@ them), each case runs ``--seconds`` (default 10) and measures:
 Runs in-process on a kernel built by ``softswitch.testing.make_core``. Prints one JSON line with
 every figure, then a human summary. Usage::
 
-    python bench/timers.py [--seconds 10] [--cases 1,100,1000] [--no-timerfd]
+    python bench/timers.py [--seconds 10] [--cases 1,100,1000] [--no-timerfd] [--no-floor]
+
+A last "floor" case parks the largest number of greenlets straight on the clock, without the
+timer API: the cost of resuming that many greenlets per tick in this process, for comparison.
 """
 
 from __future__ import annotations
@@ -110,6 +113,46 @@ def run_case(core, engine, n: int, seconds: float) -> dict:
     }
 
 
+def run_floor(core, engine, n: int, seconds: float) -> dict:
+    """The cost floor: ``n`` greenlets parked straight on the 20 ms clock, no timer API.
+
+    Same clock loop, same hand-over from greenlet to greenlet, none of the per-timer
+    bookkeeping: what resuming ``n`` greenlets per tick costs in this process by itself.
+    """
+    from greenlet import getcurrent
+
+    keep = core.timer_open("soft", INTERVAL_MS, 160)  # keeps the 20 ms clock alive
+    clock = keep.private.clock
+    origin, step = engine.origin, clock.interval_ns
+    mono = time.monotonic_ns
+    state = {"record": False, "stop": False}
+    samples: list[list[int]] = [[] for _ in range(n)]
+    hub_switch, ready = engine._hub_switch, engine._ready
+
+    def park(out):
+        append, me = out.append, getcurrent()
+        while not state["stop"]:
+            clock.waiters.append(me)
+            ready.popleft().switch(None) if ready else hub_switch()
+            if state["record"]:
+                append(mono() - (origin + clock.tick * step))
+
+    greenlets = [gevent.spawn(park, s) for s in samples]
+    gevent.sleep(0.3)
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    state["record"] = True
+    gevent.sleep(seconds)
+    state["record"] = False
+    cpu1, wall1 = time.process_time(), time.monotonic()
+    state["stop"] = True
+    gevent.killall(greenlets, timeout=5)
+    keep.destroy()
+    lat = [x for s in samples for x in s]
+    return {"timers": n, "seconds": round(wall1 - wall0, 3), "returns": len(lat),
+            "lateness": _summary(lat),
+            "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 2)}
+
+
 def timer_test_api_reproduced(core, mss: int = 20, count: int = 100) -> dict:
     """mod_commands' ``timer_test`` measurement, done here through the timer API."""
     timer = core.timer_open("soft", mss, 1)
@@ -143,11 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds per case (default 10)")
     ap.add_argument("--cases", default="1,100,1000", help="timer counts (default 1,100,1000)")
     ap.add_argument("--no-timerfd", action="store_true", help="use the sleep fallback clock")
+    ap.add_argument("--no-floor", dest="floor", action="store_false",
+                    help="skip the cost-floor case (greenlets parked on the clock, no timer API)")
     args = ap.parse_args(argv)
     cases = [int(x) for x in args.cases.split(",") if x.strip()]
     seconds = max(0.5, min(args.seconds, 15.0))  # bounded: < 60 s for the default run
 
     from importlib_metadata import entry_points
+
     from softswitch.testing import make_core
 
     installed = {ep.name for ep in entry_points(group="softswitch.modules")}
@@ -172,11 +218,15 @@ def main(argv: list[str] | None = None) -> int:
             "interval_ms": INTERVAL_MS,
             "cases": [],
         }
+        results["loadavg_before"] = os.getloadavg()
         for n in cases:
             results["cases"].append(run_case(core, engine, n, seconds))
+        if args.floor:
+            results["floor"] = run_floor(core, engine, max(cases), min(seconds, 5.0))
         results["timer_test_20_100"] = timer_test_api_reproduced(core)
         if "mod_commands" in core.modules.modules:
             results["timer_test_20_100_mod_commands"] = timer_test_via_api(core)
+        results["loadavg_after"] = os.getloadavg()
     finally:
         core.shutdown()
         logging.disable(logging.NOTSET)
@@ -193,6 +243,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{cl['p50_ms']:>9.3f} {cl['p99_ms']:>6.3f} {cl['max_ms']:>6.3f} | "
               f"{c['cpu_pct_one_core']:>6.2f} {c['wakeups_per_tick']!s:>9} "
               f"{c['voluntary_ctx_switches_per_s']:>6.0f} {c['skipped_ticks']:>7}")
+    fl = results.get("floor")
+    if fl:
+        print(f"{'floor':>7} {fl['lateness']['p50_ms']:>8.3f} {fl['lateness']['p99_ms']:>8.3f} "
+              f"{fl['lateness']['max_ms']:>8.3f} | {'':>9} {'':>6} {'':>6} | "
+              f"{fl['cpu_pct_one_core']:>6.2f}   ({fl['timers']} bare greenlets, no timer API)")
+    la0, la1 = results["loadavg_before"], results["loadavg_after"]
+    print(f"load average before/after: {la0[0]:.2f} / {la1[0]:.2f} (other processes share the CPUs)")
     print(f"timer_test 20 100 (through the timer API): {results['timer_test_20_100']['output']}")
     mc = results.get("timer_test_20_100_mod_commands")
     if mc:

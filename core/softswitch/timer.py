@@ -69,7 +69,7 @@ class Timer:
     """An open timer (``switch_timer_t``)."""
 
     __slots__ = ("name", "interface", "interval", "samples", "samplecount", "last_samplecount",
-                 "tick", "diff", "start", "private", "flags", "destroyed", "skipped")
+                 "tick", "diff", "start", "private", "flags", "destroyed", "skipped", "_next")
 
     def __init__(self, interface: TimerInterface, interval: int, samples: int) -> None:
         self.name = interface.name
@@ -85,6 +85,9 @@ class Timer:
         self.flags = 0
         self.destroyed = False
         self.skipped = 0  # ticks jumped over because the caller was late
+        # next() is the media hot path (every timer, every frame): bound once, swapped for a
+        # raiser on destroy, so a call costs no lookup by name and no flag test.
+        self._next: TimerFunc = interface.next or _unconfigured_next
 
     def _fn(self, name: str):
         if self.destroyed:
@@ -99,11 +102,7 @@ class Timer:
 
         :raises TimerError: the timer was destroyed, or its module has no ``next``.
         """
-        # The media hot path (one call per timer per frame): no getattr by name here.
-        fn = self.interface.next
-        if fn is None or self.destroyed:
-            fn = self._fn("next")
-        st = fn(self)
+        st = self._next(self)
         return _SUCCESS if st is None or st == 0 else _GENERR
 
     def step(self) -> Status:
@@ -133,6 +132,7 @@ class Timer:
                 fn(self)
         finally:
             self.destroyed = True
+            self._next = _destroyed_next
 
     def __enter__(self) -> Timer:
         return self
@@ -142,6 +142,14 @@ class Timer:
 
     def __repr__(self) -> str:
         return f"<Timer {self.name} {self.interval}ms tick={self.tick} samplecount={self.samplecount}>"
+
+
+def _unconfigured_next(timer: Timer) -> Status:
+    raise TimerError(f"timer {timer.name}: Timer is not properly configured. (no next)")
+
+
+def _destroyed_next(timer: Timer) -> Status:
+    return timer._fn("next")  # raises: the timer is destroyed
 
 
 def _as_status(value: object) -> Status:

@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING
 
 import gevent
 import gevent.event
+from gevent.exceptions import BlockingSwitchOutError
 from greenlet import getcurrent
+
 from softswitch import Status, TimerError
 from softswitch.timer import MAX_INTERVAL_MS, get_time_source, micro_time_now, set_time_source
 
@@ -309,23 +311,29 @@ class SoftTimer:
         if clock is None or p.closed or self.stopping:
             return _FALSE
         last = p.last
-        k = (_mono() - self.origin) // clock.interval_ns
+        if clock.tick <= last and _mono() < clock.deadline:
+            k = last  # the common case: early for the next tick (no big-int division)
+        else:  # a tick is due, maybe not yet seen by the clock loop: consume it now
+            k = (_mono() - self.origin) // clock.interval_ns
         while k <= last:
-            g = getcurrent()
-            if p.waiter is not None or g is self.hub:
-                raise TimerError(_misuse(timer, g is self.hub))
-            p.waiter = g
+            if p.waiter is not None:
+                raise TimerError(_misuse(timer, False))
+            p.waiter = g = getcurrent()
             clock.waiters.append(g)
+            ready = self._ready
             try:
-                ready = self._ready
                 # Hand over to the next greenlet of the tick being delivered, else to the hub.
+                # (_ready is only ever non-empty while the hub runs _fanout, so the hub itself
+                # never gets here with it non-empty: it gets BlockingSwitchOutError.)
                 why = ready.popleft().switch(None) if ready else self._hub_switch()
-            except BaseException:  # gevent.Timeout, GreenletExit, ...: leave the clock cleanly
+            except BaseException as e:  # gevent.Timeout, GreenletExit, ...: leave cleanly
                 p.waiter = None
                 try:
                     clock.waiters.remove(g)
                 except ValueError:
                     pass
+                if isinstance(e, BlockingSwitchOutError):
+                    raise TimerError(_misuse(timer, True)) from e
                 raise
             p.waiter = None
             if why is not None or p.closed or self.stopping:

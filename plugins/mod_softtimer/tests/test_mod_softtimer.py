@@ -10,11 +10,11 @@ import time
 import gevent
 import importlib_metadata
 import pytest
+
+import mod_softtimer
 import softswitch
 from softswitch import Status, TimerError
 from softswitch.timer import get_time_source
-
-import mod_softtimer
 
 
 def test_module_is_installed():

@@ -14,10 +14,10 @@ import gevent
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from softswitch import Status, TimerError, TimerInterface
-from softswitch.timer import Timer, timer_open
 
 from mod_softtimer.engine import SoftTimer
+from softswitch import Status, TimerError, TimerInterface
+from softswitch.timer import Timer, timer_open
 
 U32 = 0xFFFFFFFF
 
