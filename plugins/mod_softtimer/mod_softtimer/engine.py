@@ -328,10 +328,11 @@ class SoftTimer:
                 why = ready.popleft().switch(None) if ready else self._hub_switch()
             except BaseException as e:  # gevent.Timeout, GreenletExit, ...: leave cleanly
                 p.waiter = None
-                try:
-                    clock.waiters.remove(g)
-                except ValueError:
-                    pass
+                for queue in (clock.waiters, self._ready):  # never resume it later by mistake
+                    try:
+                        queue.remove(g)
+                    except ValueError:
+                        pass
                 if isinstance(e, BlockingSwitchOutError):
                     raise TimerError(_misuse(timer, True)) from e
                 raise
@@ -399,7 +400,7 @@ class SoftTimer:
             except ValueError:
                 pass  # already being woken by a tick: it sees p.closed
             else:
-                self._run_callback(_wake, g, WAKE_DESTROYED)
+                self._run_callback(_wake, p, g)
         clock.count -= 1
         if clock.count == 0 and self.clocks.get(clock.interval) is clock:
             # No timer left: stop waking for this interval. Its waiters list is empty.
@@ -420,8 +421,10 @@ class SoftTimer:
         }
 
 
-def _wake(g, value: str) -> None:
-    g.switch(value)
+def _wake(p: TimerPrivate, g) -> None:
+    """(In the hub.) Wake the greenlet of a destroyed timer, if it still waits in next()."""
+    if p.waiter is g:  # not if an exception (a gevent.Timeout) took it out in the meantime
+        g.switch(WAKE_DESTROYED)
 
 
 def _misuse(timer: Timer, in_hub: bool) -> str:

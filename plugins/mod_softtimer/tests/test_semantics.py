@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import gevent
+import gevent.event
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -167,10 +168,15 @@ def test_many_timers_of_mixed_intervals_share_clocks(core, engine, spawn):
     assert all(c.count == 20 for c in engine.clocks.values())
     w0 = engine.wakeups
 
-    def run(timer):
-        return [timer.next() for _ in range(4)]
+    def run(timer, polite):
+        out = []
+        for _ in range(4):
+            out.append(timer.next())
+            if polite:  # yield to the hub in the middle of a tick's hand-over
+                gevent.sleep(0)
+        return out
 
-    greenlets = [spawn(run, t) for t in timers]
+    greenlets = [spawn(run, t, i % 2) for i, t in enumerate(timers)]
     assert gevent.joinall(greenlets, timeout=30) and all(g.dead for g in greenlets)
     for g, t in zip(greenlets, timers, strict=True):
         assert g.value == [Status.SUCCESS] * 4
@@ -240,6 +246,31 @@ def test_destroy_from_a_greenlet_woken_by_the_same_tick(core, spawn):
     assert results["a"] == Status.SUCCESS
     assert results["b"] in (Status.SUCCESS, Status.GENERR)
     a.destroy()
+
+
+def test_no_stray_wakeup_when_an_exception_beats_destroy(core, spawn, wait_for):
+    """A greenlet taken out of next() by an exception is never resumed later by the timer."""
+
+    class Interrupt(Exception):
+        pass
+
+    timer = core.timer_open("soft", 2000, 16000)
+
+    def waiter():
+        try:
+            timer.next()
+        except Interrupt:
+            pass
+        # a stray switch into this wait would raise gevent's InvalidSwitchError
+        return gevent.event.Event().wait(timeout=0.3)
+
+    g = spawn(waiter)
+    wait_for(lambda: timer.private.waiter is not None)
+    g.kill(Interrupt, block=False)  # scheduled first...
+    timer.destroy()  # ...then the destroy's wake-up
+    assert g.join(timeout=5) is None and g.dead
+    assert g.successful(), g.exception
+    assert g.value is False
 
 
 def test_timeout_while_waiting_leaves_the_clock_clean(core, engine):
