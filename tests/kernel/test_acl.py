@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from softswitch.acl import NetworkList, NetworkLists, UnknownListError
 
 LOCAL_IP = "192.168.1.20"

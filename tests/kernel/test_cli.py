@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+
 from softswitch import cli
 from softswitch.cli import Options, PidFile, UsageError, parse_args
 from softswitch.dirs import DEFAULT_CONF, SUBDIRS, Directories, user_conf_dir

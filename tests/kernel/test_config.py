@@ -11,6 +11,7 @@ import re
 import sys
 
 import pytest
+
 from softswitch import config
 from softswitch.config import (
     ConfigError,

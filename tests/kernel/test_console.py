@@ -12,6 +12,7 @@ import types
 
 import gevent
 import pytest
+
 import softswitch
 from softswitch import console
 from softswitch.log import LogLevel

@@ -11,6 +11,7 @@ import threading
 
 import gevent
 import pytest
+
 from softswitch.log import (
     ALERT,
     CONSOLE,

@@ -25,6 +25,7 @@ raises for it.
 from __future__ import annotations
 
 import gevent.lock
+
 import softswitch
 
 from . import control, info, jobs, modctl, show, strings, system, variables

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import gevent
+
 from softswitch import CONSOLE, Event, EventType, TimerError
 
 from ._api import CommandTable

@@ -12,6 +12,7 @@ import types
 
 import gevent
 import pytest
+
 import softswitch
 from softswitch import Interface, Status, TimerInterface
 from softswitch.console import execute_line

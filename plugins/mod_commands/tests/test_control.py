@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gevent
 import pytest
-from softswitch import EventType
 
 from mod_commands.control import (
     CONSOLE_COLORIZE_USAGE,
@@ -12,6 +11,7 @@ from mod_commands.control import (
     CONSOLE_USAGE,
     CTL_SYNTAX,
 )
+from softswitch import EventType
 
 
 def test_fsctl_usage(api):

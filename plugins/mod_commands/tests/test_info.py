@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from softswitch import FREESWITCH_COMPAT
 from softswitch.core import version_full, version_revision
 

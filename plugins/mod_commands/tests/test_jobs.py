@@ -7,6 +7,7 @@ import re
 
 import gevent
 import pytest
+
 from softswitch import EventType
 
 

@@ -6,9 +6,9 @@ import re
 
 import importlib_metadata
 import pytest
-from softswitch import Status
 
 import mod_commands
+from softswitch import Status
 
 
 def test_module_is_installed():

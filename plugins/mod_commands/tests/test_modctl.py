@@ -6,6 +6,7 @@ import textwrap
 
 import gevent
 import pytest
+
 from softswitch import EventType
 
 PATH_MODULE = textwrap.dedent('''

@@ -39,6 +39,7 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
+
 from softswitch import CodecError
 
 __all__ = [

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from softswitch import CodecError
 
 from mod_pcm import g711
+from softswitch import CodecError
 
 with warnings.catch_warnings():  # deprecated since 3.11, gone in 3.13: only a comparison here
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from softswitch import CodecInterface
 
 from mod_pcm.implementations import INTERFACE_NAMES, build_interfaces
+from softswitch import CodecInterface
 
 Key = tuple[str, int, int, int]  # iana, rate, ptime ms, channels
 # value: (ianacode, samples/packet, decoded bytes, encoded bytes, bps, frames/packet, type)

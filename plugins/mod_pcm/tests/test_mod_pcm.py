@@ -6,11 +6,11 @@ import struct
 
 import importlib_metadata
 import pytest
+
+import mod_pcm
 import softswitch
 from softswitch import CodecError, CodecFlag, Status
 from softswitch.codec import find_implementation, list_implementations, parse_codec_string
-
-import mod_pcm
 
 
 def linear(*samples: int) -> bytes:
