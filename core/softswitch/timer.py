@@ -10,6 +10,14 @@ functions drive a :class:`Timer`. Media code opens one by name and paces its fra
     timer.destroy()
 
 ``samplecount`` starts at ``samples`` and ``tick`` at 0, as FreeSWITCH's ``timer_init`` sets them.
+:func:`timer_open` validates the name, interval (1..2000 ms) and samples before the module's
+``init`` runs; every failure is a :class:`TimerError` that names the timer.
+
+Time helpers: :func:`micro_time_now` (wall-clock µs), :func:`mono_micro_time_now` (monotonic µs,
+for durations and deadlines), :func:`cached_micro_time_now` (FreeSWITCH's
+``switch_micro_time_now``: the soft timer's last tick while it runs, else the clock) and
+:func:`epoch_time_now` (seconds, from the cached time). A timer module provides the cached time
+with :func:`set_time_source`.
 """
 
 from __future__ import annotations
