@@ -533,11 +533,13 @@ class Event:
         return s
 
     def _plain(self) -> str:
-        enc = url_encode
-        parts = [
-            f"{h[0]}: {enc(v) if (v := h[1]).__class__ is str else enc(_join(v))}\n"
-            for h in self.headers
-        ]
+        # Header tuples repeat across events (identity headers, the date of this second, event
+        # names...): their encoded lines are memoised, keyed by the (name, value) tuple itself.
+        lines = _PLAIN_LINES
+        try:
+            parts = [lines.get(h) or _plain_line(h) for h in self.headers]
+        except TypeError:  # an array header: its list value cannot be a key
+            parts = [_plain_line(h) for h in self.headers]
         body = self._body
         if body:
             parts.append(f"Content-Length: {len(body.encode())}\n\n{body}")
@@ -640,6 +642,19 @@ class Event:
         sub = self.get_header("Event-Subclass")
         if sub:
             self.subclass = sub
+
+
+_PLAIN_LINES: dict[tuple[str, str], str] = {}
+
+
+def _plain_line(h: tuple) -> str:
+    v = h[1]
+    if v.__class__ is str:
+        if len(_PLAIN_LINES) > 50_000:
+            _PLAIN_LINES.clear()
+        line = _PLAIN_LINES[h] = f"{h[0]}: {url_encode(v)}\n"
+        return line
+    return f"{h[0]}: {url_encode(_join(v))}\n"
 
 
 def _join(arr: list[str]) -> str:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import gevent
 import gevent.event
-import gevent.queue
 from gevent import getcurrent
 
 from .event import Event, EventError, EventType
@@ -106,7 +105,10 @@ class EventSystem:
         cpus = cpu_count or os.cpu_count() or 1
         self.max_dispatch = min(max(2, cpus // 2 + 1), 64)
         self.capacity = DISPATCH_QUEUE_LEN * self.max_dispatch
-        self._q: gevent.queue.Queue = gevent.queue.Queue()
+        # A plain deque and one wake-up per burst: gevent's Queue costs a hub round trip per
+        # put, which dominated the fire→deliver path.
+        self._q: deque[Event | None] = deque()
+        self._work = gevent.event.Event()
         self._lists: list[tuple[EventNode, ...]] = [() for _ in range(_ALL + 1)]
         self._dispatchers: list[gevent.Greenlet] = []
         self._progress: dict[gevent.Greenlet, list] = {}  # greenlet -> [events done, inside]
@@ -137,15 +139,17 @@ class EventSystem:
             self._watchdog.kill(block=False)
             self._watchdog = None
         for _ in self._dispatchers:
-            self._q.put(None)
+            self._q.append(None)
+        self._work.set()
         gevent.joinall(self._dispatchers, timeout=2)
         for g in self._dispatchers:
             if not g.dead:
                 g.kill(block=False)
         self._dispatchers = []
         self._progress.clear()
-        discarded = self._q.qsize()
-        self._q = gevent.queue.Queue()
+        discarded = len(self._q)
+        self._q = deque()
+        self._work = gevent.event.Event()
         self._room.set()
         if discarded:
             log.debug("event system stopped with %d queued events discarded", discarded)
@@ -153,7 +157,7 @@ class EventSystem:
     def drain(self, timeout: float) -> bool:
         """Wait until the queue is empty and no callback is running (bounded by ``timeout``)."""
         with gevent.Timeout(timeout, False):
-            while self._q.qsize() or any(n._busy or n._mailbox for lst in self._lists for n in lst):
+            while self._q or any(n._busy or n._mailbox for lst in self._lists for n in lst):
                 gevent.sleep(0.005)
             return True
         return False
@@ -180,7 +184,7 @@ class EventSystem:
                 last[g] = done
             if not stuck or len(stuck) < len(self._dispatchers) or len(self._dispatchers) >= 64:
                 continue
-            pending = self._q.qsize() or any(
+            pending = len(self._q) or any(
                 n._mailbox and not n._busy for lst in self._lists for n in lst)
             if pending:
                 blocked = {n.id for lst in self._lists for n in lst if n._busy}
@@ -284,11 +288,11 @@ class EventSystem:
             return False
         event._frozen = True
         q = self._q
-        depth = q.qsize()
+        depth = len(q)
         if depth >= DISPATCH_QUEUE_LEN * len(self._dispatchers) and len(self._dispatchers) < self.max_dispatch - 1:
             self._launch()
         if depth >= self.capacity:
-            if getcurrent() in self._dispatchers:
+            if getcurrent() in self._progress:
                 self.stats.overflow_puts += 1  # never wait for ourselves
             else:
                 self._wait_room()
@@ -296,14 +300,17 @@ class EventSystem:
                     self.stats.dropped_not_running += 1
                     return False
                 q = self._q
-        q.put(event)
+        q.append(event)
         self.stats.fired += 1
+        work = self._work
+        if not work.is_set():
+            work.set()
         return True
 
     def _wait_room(self) -> None:
         self._waiting_producers += 1
         try:
-            while self.running and self._q.qsize() >= self.capacity:
+            while self.running and len(self._q) >= self.capacity:
                 self._room.clear()
                 self._room.wait(1.0)
         finally:
@@ -323,8 +330,14 @@ class EventSystem:
                     self._run_node(node)
         progress[1] = False
         n = 0
+        work = self._work
         while True:
-            ev = q.get()
+            if not q:
+                work.clear()
+                if not q:
+                    work.wait()
+                    continue
+            ev = q.popleft()
             if ev is None:
                 return
             progress[1] = True
@@ -347,12 +360,10 @@ class EventSystem:
             progress[0] += 1
             progress[1] = False
             n += 1
-            if self._waiting_producers:
-                depth = q.qsize()
-                if depth < self.capacity:
-                    self._room.set()
+            if self._waiting_producers and len(q) < self.capacity:
+                self._room.set()
             if not n & 255:
-                depth = q.qsize()
+                depth = len(q)
                 if depth > stats.queue_peak:
                     stats.queue_peak = depth
                 gevent.sleep(0)  # let sockets and timers run during a long burst
@@ -381,6 +392,6 @@ class EventSystem:
 
     def snapshot(self) -> EventStats:
         s = self.stats
-        s.queue_depth = self._q.qsize()
+        s.queue_depth = len(self._q)
         s.dispatchers = len(self._dispatchers)
         return s
