@@ -483,7 +483,7 @@ class Core:
                           exc_info=True)
                 status = Status.GENERR
             result = ApiResult(status, stream.getvalue(), True, error)
-        if self.events.running:
+        if self.events.running and self.events.has_listeners(EventType.API):
             ev = Event(EventType.API)
             ev.add_header("API-Command", cmd)
             ev.add_header("API-Command-Argument", arg)

@@ -274,6 +274,18 @@ class EventSystem:
                 count += len(gone)
         return count
 
+    def throttle(self, limit: int = 1000) -> None:
+        """Yield until at most ``limit`` events wait for dispatch: for producers that read from
+        the network (ESL ``sendevent``), so a flood cannot starve the dispatcher."""
+        q = self._q
+        while len(q) > limit and self.running:
+            gevent.sleep(0)
+
+    def has_listeners(self, event_type: int) -> bool:
+        """Is anyone bound to this type (or to ALL)? Lets hot paths skip building events that
+        nobody would receive."""
+        return bool(self._lists[event_type] or self._lists[_ALL])
+
     def nodes(self) -> list[EventNode]:
         return [n for lst in self._lists for n in lst]
 

@@ -70,6 +70,27 @@ class EventSocket:
         self._stopped = gevent.event.Event()
         self.pool = gevent.pool.Pool(None)
         self.jobs = 0
+        self._nodes: dict[int, object] = {}  # event type -> our binding for it
+
+    def subscriptions_changed(self) -> None:
+        """Bind exactly the event types some listener wants (ALL only when one asked for ALL),
+        so the core need not build events that no client would receive."""
+        want_all = False
+        wanted: set[int] = set()
+        all_id = int(EventType.ALL)
+        for listener in self.listeners:
+            if not listener.events_on or listener.dead:
+                continue
+            el = listener.event_list
+            if el[all_id]:
+                want_all = True
+                break
+            wanted.update(i for i in range(all_id) if el[i])
+        desired = {all_id} if want_all else wanted
+        for t in [t for t in self._nodes if t not in desired]:
+            self.core.events.unbind(self._nodes.pop(t))
+        for t in desired - self._nodes.keys():
+            self._nodes[t] = self.module.bind_event(t, self.on_event)
 
     # -- configuration ----------------------------------------------------------------------------
     def read_config(self) -> None:
@@ -119,6 +140,8 @@ class EventSocket:
 
     def remove_listener(self, listener: Listener) -> None:
         self.listeners = tuple(x for x in self.listeners if x is not listener)
+        if listener.events_on:
+            self.subscriptions_changed()
 
     def handle(self, sock: socket.socket, addr: tuple) -> None:
         if self.done:
@@ -237,8 +260,7 @@ class EventSocket:
 def module_load(module: ModuleInterface, core: Core) -> Status:
     es = EventSocket(module, core)
     module.state.es = es
-    module.bind_event(EventType.ALL, es.on_event)
-    module.bind_log(es.on_log, level=7)
+    module.bind_log(es.on_log, level=7)  # event types are bound as listeners subscribe
     return Status.SUCCESS
 
 

@@ -59,30 +59,21 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+# name = everything before the first ":" (not trimmed); value = after it, leading spaces (not
+# tabs) skipped, cut at the first CR. Lines without ":" do not match.
+_HEADER = re.compile(r"^([^:\n]*): *([^\r\n]*)", re.M)
+
+
 def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
     """Split a header block into the command line and its headers."""
-    lines = head.split(b"\n")
-    first = lines[0]
-    cut = first.find(b"\r")
+    if b"\0" in head:  # C strings: a NUL ends its line
+        head = b"\n".join(line.split(b"\0", 1)[0] for line in head.split(b"\n"))
+    text = head.decode("utf-8", "replace")
+    first, nl, rest = text.partition("\n")
+    cut = first.find("\r")
     if cut >= 0:
         first = first[:cut]
-    nul = first.find(b"\0")
-    if nul >= 0:
-        first = first[:nul]
-    headers = []
-    for line in lines[1:]:
-        nul = line.find(b"\0")
-        if nul >= 0:
-            line = line[:nul]
-        colon = line.find(b":")
-        if colon < 0:
-            continue
-        value = line[colon + 1:].lstrip(b" ")
-        cut = value.find(b"\r")
-        if cut >= 0:
-            value = value[:cut]
-        headers.append((_text(line[:colon]), _text(value)))
-    return _text(first), headers
+    return first, (_HEADER.findall(rest) if nl else [])
 
 
 class FrameParser:
@@ -140,10 +131,11 @@ class FrameParser:
         command, headers = parse_head(head)
         msg = Message(command, headers)
         length = None
-        for k, v in headers:
-            if k.lower() == "content-length":
-                length = c_atoi(v)
-                break
+        if b"content-length" in head.lower():  # one C-level scan instead of a lower() per header
+            for k, v in headers:
+                if k.lower() == "content-length":
+                    length = c_atoi(v)
+                    break
         if length is None or length == 0:
             return msg
         if length < 0 or length > MAX_BODY_BYTES:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 import socket
-import uuid as uuidlib
 from collections import deque
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ import gevent.event
 import gevent.lock
 
 from softswitch import Event, EventType, LogLine, Status, name_event
+from softswitch.event import new_uuid
 from softswitch.log import parse_level
 
 from . import wire
@@ -101,6 +101,8 @@ class Listener:
         self.lost_events = 0
         self.lost_logs = 0
         self.dead = False
+        self._killing = False
+        self._killer: gevent.Greenlet | None = None
         self.wlock = gevent.lock.Semaphore()
         self._wake = gevent.event.Event()
         self._writer: gevent.Greenlet | None = None
@@ -150,6 +152,7 @@ class Listener:
     def _read_loop(self) -> None:
         parser = FrameParser()
         sock = self.sock
+        events = self.core.events
         # The first complete message must arrive within 25 s; later reads have no timeout.
         deadline: float | None = gevent.get_hub().loop.now() + AUTH_TIMEOUT
         while self.running:
@@ -182,6 +185,10 @@ class Listener:
                     self._close_notice(wire.GOODBYE)
                     return
                 self._flush()
+            # A pipelining client keeps data waiting, so recv() would never yield: let the
+            # dispatcher and the writers run between reads, and keep the dispatch queue short.
+            events.throttle()
+            gevent.sleep(0)
 
     def _close_notice(self, text: str) -> None:
         self.running = False
@@ -191,7 +198,10 @@ class Listener:
             pass
 
     def _send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        # one send() is one system call; gevent's sendall() adds a getsockopt() to every call
+        sent = self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
 
     def _reply(self, data: bytes) -> None:
         self._out.append(data)
@@ -211,6 +221,12 @@ class Listener:
         w = self._writer
         if w is not None and w is not gevent.getcurrent():
             w.kill(block=False)
+        if self._killing:
+            # kill() sends the disconnect notice and closes the socket; the server closes the
+            # socket as soon as this handler returns, so wait for it (it is bounded)
+            if self._killer is not None and self._killer is not gevent.getcurrent():
+                self._killer.join(timeout=3)
+            return
         try:
             self.sock.close()
         except OSError:
@@ -222,8 +238,9 @@ class Listener:
             return
         self.dead = True
         self.running = False
+        self._killing = True
         self.queue.clear()
-        gevent.spawn(self._kill, text)
+        self._killer = gevent.spawn(self._kill, text)
 
     def _kill(self, text: str) -> None:
         notice = wire.disconnect_notice(text)
@@ -353,7 +370,7 @@ class Listener:
                             logs += 1
                     self.n_logs -= logs
                     self.n_events -= len(batch) - logs
-                    self.sock.sendall(b"".join(batch))
+                    self._send(batch[0] if len(batch) == 1 else b"".join(batch))
         except OSError:
             self.running = False
 
@@ -388,7 +405,10 @@ class Listener:
         if not self.authed:
             self._pre_auth(cmd, low)
             return
+        subscribed = (self.events_on, bytes(self.event_list))
         reply = self._dispatch(msg, cmd, low)
+        if (self.events_on, bytes(self.event_list)) != subscribed:
+            self.module.subscriptions_changed()
         if reply is not None:
             self._reply(wire.command_reply(reply or "-ERR command not found"))
 
@@ -662,31 +682,53 @@ class Listener:
         api_cmd, _, arg = line.partition(" ")
         if not self._api_allowed(api_cmd, arg or None):
             return "-ERR permission denied"
-        job = msg.get("job-uuid") or str(uuidlib.uuid4())
+        job = msg.get("job-uuid") or new_uuid()
         self.module.spawn_job(job, api_cmd, arg or None)
         return f"~Reply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
 
     # -- sendevent ------------------------------------------------------------------------------
     def _cmd_sendevent(self, msg: Message, cmd: str) -> str:
         ev = Event(EventType.CUSTOM, stamp=False)
-        ev.add_header("Command", cmd)
-        for name, value in msg.headers:
-            try:
-                ev.add_header(name, value)
-            except ValueError:
-                continue  # a name FreeSWITCH could store but we cannot serialize safely
+        # The framing already cut names at ":" and values at CR/LF/NUL, so the common case
+        # needs none of add_header()'s checks: build the list in one pass.
+        sent = msg.headers
+        sub_at = -1
+        if any(not v or not k or k[-1] == "]" or k == "_body" or v[:7] == "ARRAY::" for k, v in sent):
+            headers = None  # empty values (deleted), arrays, name[n], _body: the general path
+        else:
+            headers = [("Command", cmd), *sent]
+            for i, (k, _) in enumerate(sent):
+                if len(k) == 14 and k.lower() == "event-subclass":
+                    sub_at = i + 1
+                    break
+        if headers is None:
+            ev.headers = [("Command", cmd)]
+            for name, value in msg.headers:
+                try:
+                    ev.add_header(name, value)
+                except ValueError:
+                    continue
+            sub_at = -2
+        else:
+            ev.headers = headers
         if msg.body is not None:
             ev.body = msg.body
-        event_uuid = str(uuidlib.uuid4())
-        ev.add_header("Event-UUID", event_uuid)
+        event_uuid = new_uuid()
+        ev.headers.append(("Event-UUID", event_uuid))
         ename = cmd[9:].lstrip(" \t")
         if ename:
             t = name_event(ename)
             if t is not None and t != EventType.ALL:
                 ev.event_id = t
-                sub = ev.get_header("Event-Subclass")
-                if t == EventType.CUSTOM and sub:
-                    ev.set_subclass(sub)
+                if t == EventType.CUSTOM and sub_at != -1:
+                    if sub_at >= 0:  # FreeSWITCH moves Event-Subclass to the bottom
+                        _, sub = ev.headers.pop(sub_at)
+                        ev.subclass = sub
+                        ev.headers.append(("Event-Subclass", sub))
+                    else:
+                        sub = ev.get_header("Event-Subclass")
+                        if sub:
+                            ev.set_subclass(sub)
         ev.stamp()
         self.core.events.fire(ev)
         return f"+OK {event_uuid}"

@@ -197,16 +197,19 @@ def start_server(root, settings: dict | list | None = None, host: str = "127.0.0
                     dict(items)["password"], str(root / "log" / "softswitch.log"))
     if wait:
         deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"softswitch exited with {proc.returncode}:\n{proc.stdout.read()}")
-            try:
-                server.wait_log("Event Socket listening", timeout=0.2)
-                break
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    server.stop()
-                    raise
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"softswitch exited with {proc.returncode}:\n{proc.stdout.read()}")
+                try:
+                    server.wait_log("Event Socket listening", timeout=0.2)
+                    break
+                except AssertionError:
+                    if time.monotonic() > deadline:
+                        raise
+        except BaseException:
+            server.stop()  # never leave a process behind
+            raise
     return server
 
 
