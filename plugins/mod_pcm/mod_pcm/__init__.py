@@ -27,8 +27,18 @@ import logging
 
 import softswitch
 
-from .g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from .implementations import INTERFACE_NAMES, build_interfaces, raw_status
+
+_G711 = ("alaw_decode", "alaw_encode", "ulaw_decode", "ulaw_encode")
+
+
+def __getattr__(name: str):
+    # The G.711 functions import numpy and build tables: only when first used (PEP 562).
+    if name in _G711:
+        from . import g711
+
+        return getattr(g711, name)
+    raise AttributeError(f"module 'mod_pcm' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

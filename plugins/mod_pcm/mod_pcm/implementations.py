@@ -20,8 +20,6 @@ from typing import Any
 
 from softswitch import Codec, CodecError, CodecFlag, CodecInterface, Status
 
-from .g711 import make_decoder, make_encoder
-
 __all__ = ["build_interfaces", "raw_status", "INTERFACE_NAMES"]
 
 #: Interface names in registration order (``SWITCH_ADD_CODEC`` appends).
@@ -210,9 +208,37 @@ def _functions(row: Row) -> dict[str, Any]:
     if iana == "L16":
         fn = _raw_passthrough(label, channels)
         return dict(init=_init_needs_direction, encode=fn, decode=fn)
-    law = "ulaw" if iana == "PCMU" else "alaw"
-    return dict(init=_init_needs_direction, encode=make_encoder(law, channels, label),
-                decode=make_decoder(law, channels, label))
+    return {}  # G.711: see _defer_g711
+
+
+def _defer_g711(impl: Any, law: str, channels: int, label: str) -> None:
+    """Give a G.711 implementation functions that build the real ones on first use.
+
+    The tables need numpy and about 50 ms of work; doing it when the first codec opens keeps
+    the kernel's start-up fast (mod_pcm is loaded by every softswitch). Opening a codec runs
+    ``init``, which swaps in the real functions before the codec binds them, so the media path
+    never goes through these placeholders.
+    """
+    def materialize() -> None:
+        from .g711 import make_decoder, make_encoder
+
+        impl.encode = make_encoder(law, channels, label)
+        impl.decode = make_decoder(law, channels, label)
+
+    def encode(linear: bytes) -> bytes:
+        materialize()
+        return impl.encode(linear)
+
+    def decode(codes: bytes) -> bytes:
+        materialize()
+        return impl.decode(codes)
+
+    def init(codec: Codec) -> bool:
+        if impl.encode is encode:
+            materialize()
+        return _init_needs_direction(codec)
+
+    impl.encode, impl.decode, impl.init = encode, decode, init
 
 
 def build_interfaces() -> list[CodecInterface]:
@@ -221,6 +247,11 @@ def build_interfaces() -> list[CodecInterface]:
     for name, rows in freeswitch_rows():
         iface = CodecInterface(name=name)
         for row in rows:
-            iface.add_implementation(**row, **_functions(row))
+            impl = iface.add_implementation(**row, **_functions(row))
+            if row["iananame"] in ("PCMU", "PCMA"):
+                channels = row["number_of_channels"]
+                _defer_g711(impl, "ulaw" if row["iananame"] == "PCMU" else "alaw", channels,
+                            _label(row["iananame"], row["samples_per_second"],
+                                   row["microseconds_per_packet"] // 1000, channels))
         out.append(iface)
     return out
