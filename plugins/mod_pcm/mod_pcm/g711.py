@@ -26,16 +26,19 @@ Speed (``bench/codecs.py`` has the figures). No function here loops over samples
   both samples at once from a 65,536-entry ``uint32`` pair table: half as many gathers as a
   256-entry lookup, which is what numpy spends its time on.
 
-Against ``audioop``'s C loops: encoding a 1 s batch is 4-10x faster (audioop searches the
-segment table per sample), but one packet costs more here (numpy's fixed cost per call), and
-decoding, a single table load per sample in audioop, stays about 0.2x (packet) and 0.6x
-(batch) of audioop's speed: no stdlib or numpy primitive gathers faster than that loop.
+Against ``audioop``'s C loops: encoding a 1 s batch is about 4x faster (audioop searches the
+segment table per sample), but one packet costs about 2x more here (numpy's fixed cost per
+call). FreeSWITCH's *decoders* are bit-identical to audioop's, so when audioop is available
+(stdlib up to 3.12, ``audioop-lts`` after) decoding uses it, checked against our tables at
+import: the same speed as audioop. Without it, decoding is about 0.2x (packet) and 0.6x
+(batch): no stdlib or numpy primitive gathers faster than audioop's loop.
 """
 
 from __future__ import annotations
 
 import codecs
 import sys
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -215,12 +218,61 @@ def make_encoder(law: str, channels: int = 1, label: str | None = None) -> Trans
     return encode
 
 
+def _c_decoders() -> dict[str, Callable[[bytes, int], bytes]] | None:
+    """audioop's G.711 decoders, when present and bit-identical to ours.
+
+    FreeSWITCH's *decoders* equal audioop's (spec §5; only the encoders differ), and audioop's
+    C loop is the fastest decoder Python has: no numpy or str primitive gathers faster. It is
+    checked against our own tables on all 256 codes before it is trusted, and is optional
+    (stdlib up to 3.12, the ``audioop-lts`` distribution from 3.13): without it the numpy/str
+    decoders below are used.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import audioop
+    except ImportError:
+        return None
+    codes = bytes(range(256))
+    if (audioop.ulaw2lin(codes, 2) != ULAW_DECODE.tobytes()
+            or audioop.alaw2lin(codes, 2) != ALAW_DECODE.tobytes()):
+        return None
+    return {"ulaw": audioop.ulaw2lin, "alaw": audioop.alaw2lin}
+
+
+_C_DECODERS = _c_decoders()
+
+
 def make_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
     """A decoder ``f(codes: bytes) -> bytes`` (16-bit host-order linear) for ``law``.
 
     :param channels: interleaved channels; the input must be a multiple of ``channels`` bytes.
     :param label: how error messages name the codec.
     """
+    if _C_DECODERS is not None:
+        return _c_decoder(law, channels, label)
+    return _table_decoder(law, channels, label)
+
+
+def _c_decoder(law: str, channels: int, label: str | None) -> Transcode:
+    c_decode = _C_DECODERS[law]  # type: ignore[index]
+    name = label or ("PCMU" if law == "ulaw" else "PCMA")
+    if channels == 1:
+        def decode(codes: bytes) -> bytes:
+            return c_decode(codes, 2)
+    else:
+        def decode(codes: bytes) -> bytes:
+            n = len(codes)
+            if n % channels:
+                raise CodecError(_whole_samples(name, "decode", n, channels, channels))
+            return c_decode(codes, 2)
+    decode.__doc__ = f"G.711 {law} decode ({channels} ch): codes -> 16-bit host-order linear."
+    decode.__qualname__ = decode.__name__ = f"{law}_decode"
+    return decode
+
+
+def _table_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
+    """The decoder without audioop: str translate for packets, numpy gathers for batches."""
     table = _LAWS[law][1]
     chars, perm = _STRINGS[law]
     pairs = _PAIRS[law]
