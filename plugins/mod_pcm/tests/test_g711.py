@@ -365,3 +365,40 @@ def test_not_bytes_is_a_type_error():
         g711.ulaw_encode("abcd")
     with pytest.raises(TypeError):
         g711.ulaw_decode("ab")
+
+
+# ---------------------------------------------------------------------------------------------
+# The decoder used when audioop is not available (Python >= 3.13 without audioop-lts)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize("channels", [1, 2])
+def test_table_decoder_without_audioop(law, channels, reference):
+    decode = g711._table_decoder(law, channels)
+    table = reference[law][1]
+    for code in range(0, 256, channels):  # short path, every code
+        data = bytes(range(code, code + channels))
+        assert samples_of(decode(data)) == [table[b] for b in data]
+    pairs = np.arange(65536, dtype=np.uint32).astype("=u2").tobytes()  # long path, every pair
+    assert samples_of(decode(pairs)) == [table[b] for b in pairs]
+    if channels == 1:  # long and odd: the 256-entry path
+        odd = pairs[: 2 * g711.SHORT_DECODE_BYTES + 1]
+        assert samples_of(decode(odd)) == [table[b] for b in odd]
+    else:
+        with pytest.raises(CodecError, match="not a whole number of samples"):
+            decode(b"\x01\x02\x03")
+
+
+def test_default_decoder_is_audioop_when_it_matches():
+    assert (g711._C_DECODERS is not None) == (sys.version_info < (3, 13) or _has_audioop())
+
+
+def _has_audioop() -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import audioop  # noqa: F401
+        return True
+    except ImportError:
+        return False
