@@ -38,6 +38,7 @@ from softswitch import Event, EventType, Status, params, switch_true
 
 from . import wire
 from .listener import Listener
+from .sink import SinkListener, event_sink
 
 if TYPE_CHECKING:
     from softswitch import LogLine, ModuleInterface
@@ -71,6 +72,7 @@ class EventSocket:
         self.pool = gevent.pool.Pool(None)
         self.jobs = 0
         self._nodes: dict[int, object] = {}  # event type -> our binding for it
+        self._sinks_due = 0.0  # when to look for expired event_sink listeners (0: none exist)
 
     def subscriptions_changed(self) -> None:
         """Bind exactly the event types some listener wants (ALL only when one asked for ALL),
@@ -143,6 +145,34 @@ class EventSocket:
         if listener.events_on:
             self.subscriptions_changed()
 
+    # -- event_sink's stateful listeners ----------------------------------------------------
+    def add_sink(self, listener: SinkListener) -> None:
+        self.add_listener(listener)  # type: ignore[arg-type]
+        self._sinks_due = self._sinks_due or time.monotonic() + 1.0
+        self.subscriptions_changed()
+
+    def remove_sink(self, listener: SinkListener) -> None:
+        listener.dead = True
+        self.remove_listener(listener)  # type: ignore[arg-type]
+
+    def find_sink(self, ident: int) -> SinkListener | None:
+        now = time.time()
+        for listener in self.listeners:
+            if isinstance(listener, SinkListener) and listener.id == ident and ident:
+                if listener.is_expired(now):
+                    self.remove_sink(listener)
+                    return None
+                return listener
+        return None
+
+    def expire_sinks(self) -> None:
+        """Stateful listeners go 60 s after their last check-listener (checked with events)."""
+        now = time.time()
+        for listener in self.listeners:
+            if isinstance(listener, SinkListener) and listener.is_expired(now):
+                log.critical("Stateful Listener %d has expired", listener.id)
+                self.remove_sink(listener)
+
     def handle(self, sock: socket.socket, addr: tuple) -> None:
         if self.done:
             sock.close()
@@ -155,6 +185,9 @@ class EventSocket:
             return
         for listener in self.listeners:
             listener.offer_event(event)
+        if self._sinks_due and time.monotonic() >= self._sinks_due:
+            self._sinks_due = time.monotonic() + 1.0
+            self.expire_sinks()
 
     def on_log(self, line: LogLine) -> None:
         data = None
@@ -244,7 +277,8 @@ class EventSocket:
             self.server.close()
         listeners = self.listeners
         for listener in listeners:
-            listener.kill(wire.SHUTTING_DOWN)
+            if isinstance(listener, Listener):
+                listener.kill(wire.SHUTTING_DOWN)
         # let the notices go out (each kill is bounded), then stop what is left
         gevent.joinall([g for g in list(self.pool)], timeout=2.0)
         self.pool.kill(timeout=1.0)
@@ -261,6 +295,8 @@ def module_load(module: ModuleInterface, core: Core) -> Status:
     es = EventSocket(module, core)
     module.state.es = es
     module.bind_log(es.on_log, level=7)  # event types are bound as listeners subscribe
+    module.add_api("event_sink", "event_sink", "<web data>",
+                   lambda cmd, session, stream: event_sink(es, cmd, session, stream))
     return Status.SUCCESS
 
 

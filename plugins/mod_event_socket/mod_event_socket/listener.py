@@ -11,10 +11,8 @@ so a reply always precedes the events it caused (``bgapi``'s reply before its BA
 from __future__ import annotations
 
 import logging
-import re
 import socket
 from collections import deque
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import gevent
@@ -28,6 +26,7 @@ from softswitch.log import parse_level
 from . import wire
 from .directory import locate_user_params
 from .framing import FrameError, FrameParser, Message
+from .subscriber import Subscriber, parse_event_list
 
 if TYPE_CHECKING:
     from . import EventSocket
@@ -38,7 +37,6 @@ MAX_QUEUE_LEN = 100_000
 MAX_MISSED = 500
 AUTH_TIMEOUT = 25.0
 _ALL = int(EventType.ALL)
-_CUSTOM = int(EventType.CUSTOM)
 _MYEVENTS = (
     EventType.CHANNEL_ANSWER, EventType.CHANNEL_APPLICATION, EventType.CHANNEL_BRIDGE,
     EventType.CHANNEL_CREATE, EventType.CHANNEL_DATA, EventType.CHANNEL_DESTROY,
@@ -52,28 +50,11 @@ _MYEVENTS = (
 _SNEAKY = ("bgapi", "sched_api", "eval", "expand", "xml_wrap")
 
 
-@lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern | None:
-    """FreeSWITCH's ``/re/flags`` filter syntax (PCRE: ``i``, ``s``, ``m``, ``x``)."""
-    body, flags = pattern, 0
-    if body.startswith("/"):
-        end = body.rfind("/")
-        if end > 0:
-            for f in body[end + 1:]:
-                flags |= {"i": re.I, "s": re.S, "m": re.M, "x": re.X}.get(f, 0)
-            body = body[1:end]
-        else:
-            body = body[1:]
-    try:
-        return re.compile(body, flags)
-    except re.error:
-        return None
-
-
-class Listener:
+class Listener(Subscriber):
     """An inbound Event Socket connection."""
 
     def __init__(self, module: EventSocket, sock: socket.socket, addr: tuple) -> None:
+        super().__init__()
         self.module = module
         self.core = module.core
         self.sock = sock
@@ -82,14 +63,6 @@ class Listener:
         self.id = module.next_id()
         self.authed = False
         self.running = True
-        self.format = "plain"
-        self.events_on = False
-        self.event_list = bytearray(_ALL + 1)
-        self.event_hash: set[str] = set()
-        self.filters: list[tuple[str, str]] = []
-        self.myevents = False
-        self.log_on = False
-        self.log_level = 7
         self.allow_log = True
         self.allowed_events: bytearray | None = None
         self.allowed_all_events = False
@@ -100,7 +73,6 @@ class Listener:
         self.n_logs = 0
         self.lost_events = 0
         self.lost_logs = 0
-        self.dead = False
         self._killing = False
         self._killer: gevent.Greenlet | None = None
         self.wlock = gevent.lock.Semaphore()
@@ -265,52 +237,6 @@ class Listener:
     # ------------------------------------------------------------------------------------------
     # outgoing events and log lines
     # ------------------------------------------------------------------------------------------
-    def wants(self, ev: Event) -> bool:
-        """Subscriptions, then filters, then ``myevents`` — FreeSWITCH's ``event_handler``."""
-        el = self.event_list
-        if el[_ALL]:
-            send = True
-        elif el[ev.event_id]:
-            send = ev.event_id != _CUSTOM or ev.subclass is None or ev.subclass in self.event_hash
-        else:
-            return False
-        if send and self.filters:
-            send = self._filter(ev)
-        if send and self.myevents and ev.get_header("unique-id") is None:
-            send = False
-        return send
-
-    def _filter(self, ev: Event) -> bool:
-        send = False
-        for name, value in self.filters:
-            hval = ev.get_header(name)
-            if hval is None:
-                continue
-            i, pos = 0, True
-            while i < len(value):
-                c = value[i]
-                if c == "+":
-                    pos = True
-                elif c == "-":
-                    pos = False
-                elif c != " ":
-                    break
-                i += 1
-            if send and pos:
-                continue
-            comp = value[i:]
-            if value.startswith("/"):
-                rx = _regex(comp)
-                cmp = bool(rx is not None and rx.search(hval))
-            else:
-                cmp = hval.lower() == comp.lower()
-            if cmp:
-                if pos:
-                    send = True
-                else:
-                    return False
-        return send
-
     def offer_event(self, ev: Event) -> None:
         """Called by the module's event handler for every event (dispatcher greenlet)."""
         if self.dead or not self.events_on or not self.wants(ev):
@@ -458,21 +384,8 @@ class Listener:
         if events:
             self.allowed_events = bytearray(_ALL + 1)
             self.allowed_subclasses = set()
-            custom = False
-            for word in events.split(" " if " " in events else ","):
-                if custom:
-                    self.allowed_subclasses.add(word)
-                    continue
-                t = name_event(word)
-                if t is None:
-                    continue
-                if t == EventType.ALL:
-                    self.allowed_all_events = True
-                    for i in range(_ALL):
-                        self.allowed_events[i] = 1
-                self.allowed_events[t] = 1
-                if t == EventType.CUSTOM:
-                    custom = True
+            parse_event_list(events, self.allowed_events, self.allowed_subclasses)
+            self.allowed_all_events = bool(self.allowed_events[_ALL])
         if api:
             self.allowed_api = set(api.split(" " if " " in api else ","))
         self.allow_log = allowed_log
