@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from softswitch import testing
+
 #: The line the kernel logs when every start-up phase has run (core.py, load_modules).
 READY_RE = re.compile(r"softswitch Version \S+ \(.*\) Started\..* ready in \d+ ms")
 START_TIMEOUT = 30.0
@@ -27,14 +29,7 @@ EXIT_TIMEOUT = 20.0
 #: (which would start whatever modules happen to be installed) at the cost of one ERR line.
 ABSENT_MODULE = "mod_kernel_tests_absent"
 
-ROOT_XML = """<?xml version="1.0"?>
-<document type="freeswitch/xml">
-  <X-PRE-PROCESS cmd="include" data="vars.xml"/>
-  <section name="configuration" description="Various Configuration">
-    <X-PRE-PROCESS cmd="include" data="autoload_configs/*.xml"/>
-  </section>
-</document>
-"""
+ROOT_XML = testing.ROOT_XML
 
 
 def switch_conf(**settings: object) -> str:
