@@ -652,7 +652,9 @@ def _plain_line(h: tuple) -> str:
     if v.__class__ is str:
         if len(_PLAIN_LINES) > 50_000:
             _PLAIN_LINES.clear()
-        line = _PLAIN_LINES[h] = f"{h[0]}: {url_encode(v)}\n"
+        # values seen once (uuids, sequence numbers, timestamps) are mostly plain text: skip
+        # url_encode's LRU for them, it would only churn
+        line = _PLAIN_LINES[h] = f"{h[0]}: {v if _ALL_SAFE(v) else url_encode(v)}\n"
         return line
     return f"{h[0]}: {url_encode(_join(v))}\n"
 
