@@ -99,6 +99,7 @@ class ModuleInterface:
         self._greenlets: set[gevent.Greenlet] = set()
         self._runtime: gevent.Greenlet | None = None
         self._log_nodes: list = []
+        self._undecorated: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"<ModuleInterface {self.name}>"
@@ -130,7 +131,10 @@ class ModuleInterface:
                 stream.write(f"hello {cmd}\\n")
         """
         if function is None:
+            self._undecorated.add(("api", name))
+
             def deco(fn: Callable) -> Callable:
+                self._undecorated.discard(("api", name))
                 self.add_api(name, description, syntax, fn)
                 return fn
             return deco
@@ -140,7 +144,10 @@ class ModuleInterface:
                         syntax: str = "", function: Callable | None = None, flags: int = 0) -> Any:
         """Add a dialplan application ``function(session, data)`` (decorator when no function)."""
         if function is None:
+            self._undecorated.add(("application", name))
+
             def deco(fn: Callable) -> Callable:
+                self._undecorated.discard(("application", name))
                 self.add_application(name, short_desc, long_desc, syntax, fn, flags)
                 return fn
             return deco
@@ -437,6 +444,9 @@ class ModuleLoader:
     # -- registration of interfaces ---------------------------------------------------------------
     def _register(self, mod: ModuleInterface) -> None:
         mod._registered = True
+        for kind, name in sorted(mod._undecorated):
+            log.warning("module %s called add_%s(%r) without a function and never used it as a "
+                        "decorator: the %s is not registered", mod.name, kind, name, kind)
         ifaces = list(mod.interfaces)
         for iface in ifaces:
             self._register_interface(mod, iface)

@@ -118,3 +118,18 @@ def test_bad_signature_names_module_hook_and_argument(kernel_factory, caplog):
     assert "mod_bad" not in core.modules.modules
     text = caplog.text
     assert "mod_bad" in text and "module_load" in text and "extra" in text
+
+
+def test_add_api_without_function_or_decorator_is_reported(kernel_factory, caplog):
+    def load(module):
+        module.add_api("forgotten", "an API whose function was never given", "")
+
+        @module.add_api("decorated", "fine", "")
+        def decorated(cmd, session, stream):
+            stream.write("ok")
+
+    with caplog.at_level(logging.WARNING):
+        core = kernel_factory(modules=[module("mod_forgetful", module_load=load)])
+    assert core.api("decorated") == "ok"
+    assert "add_api('forgotten') without a function" in caplog.text
+    assert "decorated" not in caplog.text.split("without a function")[1].split("\n")[0]
