@@ -136,7 +136,7 @@ class Registry:
     def add(self, iface: Interface) -> Interface | None:
         """Register; returns the interface it replaced, if any."""
         table = self._by_kind.setdefault(iface.kind, {})
-        old = table.get(iface.name.lower())
+        old = table.pop(iface.name.lower(), None)  # re-insert: the newest comes last
         table[iface.name.lower()] = iface
         return old
 
