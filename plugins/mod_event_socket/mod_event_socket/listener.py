@@ -331,10 +331,7 @@ class Listener(Subscriber):
         if not self.authed:
             self._pre_auth(cmd, low)
             return
-        subscribed = (self.events_on, bytes(self.event_list))
         reply = self._dispatch(msg, cmd, low)
-        if (self.events_on, bytes(self.event_list)) != subscribed:
-            self.module.subscriptions_changed()
         if reply is not None:
             self._reply(wire.command_reply(reply or "-ERR command not found"))
 
@@ -399,7 +396,7 @@ class Listener(Subscriber):
         if low.startswith("filter "):
             return self._cmd_filter(cmd[7:])
         if low.startswith("myevents "):
-            return self._cmd_myevents(cmd)
+            return self._subscribed(self._cmd_myevents(cmd))
         if low.startswith("divert_events"):
             return "-ERR not controlling a session."
         if low.startswith("sendmsg"):
@@ -423,20 +420,26 @@ class Listener(Subscriber):
                 return "+OK no longer logging"
             return "-ERR not loging"  # (sic) FreeSWITCH's spelling
         if low.startswith("event"):
-            return self._cmd_event(cmd)
+            return self._subscribed(self._cmd_event(cmd))
         if low.startswith("nixevent"):
-            return self._cmd_nixevent(cmd)
+            return self._subscribed(self._cmd_nixevent(cmd))
         if low.startswith("noevents"):
             self._drop_queued(logs=False)
             if self.events_on:
                 self.events_on = False
                 self.event_list = bytearray(_ALL + 1)
                 self.event_hash = set()
-                return "+OK no longer listening for events"
+                return self._subscribed("+OK no longer listening for events")
             return "-ERR not listening for events"
         return ""
 
     # -- event subscriptions ------------------------------------------------------------------
+    def _subscribed(self, reply: str) -> str:
+        """After a command that may change what this listener wants: the module binds the
+        union of all listeners' event types (see EventSocket.subscriptions_changed)."""
+        self.module.subscriptions_changed()
+        return reply
+
     def _cmd_event(self, cmd: str) -> str:
         sp = cmd.find(" ", 5)
         key_count = 0
