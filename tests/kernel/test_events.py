@@ -281,3 +281,40 @@ def test_round_trip_any_value(value, body):
         back = parse(ev.serialize(fmt))
         assert back["X-Value"] == value
         assert back.body == body
+
+
+# -- new_uuid ------------------------------------------------------------------------------------
+def test_new_uuid_is_a_random_rfc4122_version_4_uuid_and_never_repeats():
+    import uuid
+
+    from softswitch.event import new_uuid
+
+    seen = set()
+    for _ in range(1000):  # several refills of the pool (128 UUIDs each)
+        u = new_uuid()
+        parsed = uuid.UUID(u)
+        assert str(parsed) == u  # lower-case, canonical 8-4-4-4-12
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        seen.add(u)
+    assert len(seen) == 1000
+    # the variant nibble keeps its random bits: all of 8, 9, a, b turn up
+    assert {new_uuid()[19] for _ in range(400)} == set("89ab")
+
+
+def test_new_uuid_forked_child_does_not_repeat_the_parents_uuids():
+    import os
+
+    from softswitch.event import new_uuid
+
+    new_uuid()  # the pool is filled in the parent
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (child)
+        os.write(w, ",".join(new_uuid() for _ in range(3)).encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    child = os.read(r, 4096).decode().split(",")
+    os.close(r)
+    parent = [new_uuid() for _ in range(3)]
+    assert len(child) == 3 and not set(child) & set(parent)
