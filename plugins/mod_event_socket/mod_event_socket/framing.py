@@ -64,6 +64,14 @@ def _text(raw: bytes) -> str:
 _HEADER = re.compile(r"^([^:\n]*): *([^\r\n]*)", re.M)
 
 
+# A header line seen before -> the (name, value) tuple made for it then. Clients repeat most
+# lines (the same headers on every sendevent), so most lines cost one dict lookup instead of a
+# split, and events built from them share the tuples, whose serialized lines are memoised
+# (softswitch.event) by that same tuple: a hit there compares by identity, not by content.
+_LINE_HEADERS: dict[str, tuple[str, str]] = {}
+_LINE_CACHE_MAX = 4096  # cleared when full: lines with unique values (ids, times) only churn
+
+
 def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
     """Split a header block into the command line and its headers."""
     if b"\0" in head:  # C strings: a NUL ends its line
@@ -73,7 +81,24 @@ def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
     cut = first.find("\r")
     if cut >= 0:
         first = first[:cut]
-    return first, (_HEADER.findall(rest) if nl else [])
+    if not nl:
+        return first, []
+    if "\r" in rest:  # CR LF line ends (or a stray CR): the regex cuts each value at its CR
+        return first, _HEADER.findall(rest)
+    cache = _LINE_HEADERS
+    headers = []
+    for line in rest.split("\n"):
+        h = cache.get(line)
+        if h is None:
+            name, colon, value = line.partition(":")
+            if not colon:
+                continue
+            h = (name, value.lstrip(" "))
+            if len(cache) >= _LINE_CACHE_MAX:
+                cache.clear()
+            cache[line] = h
+        headers.append(h)
+    return first, headers
 
 
 class FrameParser:

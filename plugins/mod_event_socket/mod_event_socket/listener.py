@@ -609,14 +609,14 @@ class Listener(Subscriber):
         # needs none of add_header()'s checks: build the list in one pass.
         sent = msg.headers
         sub_at = -1
-        if any(not v or not k or k[-1] == "]" or k == "_body" or v[:7] == "ARRAY::" for k, v in sent):
-            headers = None  # empty values (deleted), arrays, name[n], _body: the general path
+        headers: list | None = None
+        for i, (k, v) in enumerate(sent):  # one pass, no generator: this runs per header
+            if not v or not k or k[-1] == "]" or v[:7] == "ARRAY::" or k == "_body":
+                break  # empty values (deleted), arrays, name[n], _body: the general path
+            if sub_at < 0 and len(k) == 14 and k.lower() == "event-subclass":
+                sub_at = i + 1
         else:
             headers = [("Command", cmd), *sent]
-            for i, (k, _) in enumerate(sent):
-                if len(k) == 14 and k.lower() == "event-subclass":
-                    sub_at = i + 1
-                    break
         if headers is None:
             ev.headers = [("Command", cmd)]
             for name, value in msg.headers:

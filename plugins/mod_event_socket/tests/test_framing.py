@@ -138,3 +138,23 @@ def test_fuzz_round_trip_in_any_chunking(cmds, body, split):
             got.append(m)
     assert [m.command for m in got[:-1]] == [c.lstrip("\r\n") for c in cmds]
     assert got[-1].body == (body.decode("utf-8", "replace") if body else None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lines=st.lists(st.text(alphabet=st.sampled_from(["a", "B", ":", " ", "\t", "\r", "%", "é",
+                                                        "]", "-", "x"]), max_size=12),
+                      max_size=8),
+       repeat=st.booleans())
+def test_header_lines_split_exactly_as_the_reference_regex(lines, repeat):
+    """The fast path (split, memoised per line) and the CR path (regex) agree with the
+    reference rule: name = up to the first ':', value = after it with leading spaces skipped,
+    cut at the first CR; lines without ':' ignored. Parsed twice, to go through the memo."""
+    import re
+
+    from mod_event_socket.framing import parse_head
+
+    head = ("cmd\n" + "\n".join(lines)).encode()
+    reference = re.compile(r"^([^:\n]*): *([^\r\n]*)", re.M).findall("\n".join(lines))
+    for _ in range(2 if repeat else 1):
+        command, headers = parse_head(head)
+        assert command == "cmd" and headers == reference
