@@ -226,6 +226,8 @@ class _Identity:
 
 
 _ID = _Identity()
+#: (code object, bytecode offset) of an event's creator -> its line number, as text.
+_CALL_LINES: dict[tuple, str] = {}
 
 
 def set_identity(
@@ -311,6 +313,13 @@ class Event:
         now = time.time()
         local, gmt = ident.dates(now)
         code = frame.f_code
+        # f_lineno decodes the code's line table on every read; an offset's line never changes
+        where = (code, frame.f_lasti)
+        line = _CALL_LINES.get(where)
+        if line is None:
+            if len(_CALL_LINES) > 10_000:
+                _CALL_LINES.clear()
+            line = _CALL_LINES[where] = str(frame.f_lineno)
         return [
             ("Event-Name", _NAMES[self.event_id]),
             *ident.ident,
@@ -319,7 +328,7 @@ class Event:
             ("Event-Date-Timestamp", str(int(now * 1_000_000))),
             ("Event-Calling-File", ident.basename(code.co_filename)),
             ("Event-Calling-Function", code.co_name),
-            ("Event-Calling-Line-Number", str(frame.f_lineno)),
+            ("Event-Calling-Line-Number", line),
             ("Event-Sequence", str(ident.seq)),
         ]
 

@@ -83,6 +83,21 @@ def test_standard_headers_stamped_at_creation_in_order():
     assert int(second["Event-Sequence"]) == int(ev["Event-Sequence"]) + 1
 
 
+def test_calling_line_number_is_the_creating_line_every_time():
+    import inspect
+
+    def make():
+        return [Event(EventType.HEARTBEAT) for _ in range(2)], Event(EventType.HEARTBEAT)
+
+    line = inspect.getsourcelines(make)[1]
+    for _ in range(3):  # the line is memoised per call site: repeated calls keep it right
+        pair, single = make()
+        assert [e["Event-Calling-Line-Number"] for e in pair] == [str(line + 1)] * 2
+        assert single["Event-Calling-Line-Number"] == str(line + 1)
+    assert int(Event(EventType.HEARTBEAT)["Event-Calling-Line-Number"]) == (
+        inspect.currentframe().f_lineno - 1)
+
+
 def test_custom_subclass_header_and_restriction():
     ev = Event(EventType.CUSTOM, "my::thing")
     assert ev.items()[-1] == ("Event-Subclass", "my::thing")

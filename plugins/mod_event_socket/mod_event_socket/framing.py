@@ -72,7 +72,7 @@ _LINE_HEADERS: dict[str, tuple[str, str]] = {}
 _LINE_CACHE_MAX = 4096  # cleared when full: lines with unique values (ids, times) only churn
 
 
-def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
+def parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]]]:
     """Split a header block into the command line and its headers."""
     if b"\0" in head:  # C strings: a NUL ends its line
         head = b"\n".join(line.split(b"\0", 1)[0] for line in head.split(b"\n"))
@@ -144,15 +144,22 @@ class FrameParser:
             del buf[:i]
         if not buf:
             return None
-        m = _END.search(buf)
-        if m is None:
-            if len(buf) < MAX_HEADER_BYTES:
-                return None
-            head = bytes(buf[:MAX_HEADER_BYTES])  # FreeSWITCH forces the end of a huge block
-            del buf[:MAX_HEADER_BYTES]
+        # The block ends at "\n\n", or "\n\r…\n": two C-level finds for LF-only clients,
+        # the regex only when a "\n\r" comes first (CR LF clients) or no "\n\n" is buffered.
+        end = buf.find(b"\n\n")
+        if end >= 0 and buf.find(b"\n\r", 0, end) < 0:
+            head = buf[:end]  # a bytearray copy; parse_head reads it as it is
+            del buf[:end + 2]
         else:
-            head = bytes(buf[: m.start()])
-            del buf[: m.end()]
+            m = _END.search(buf)
+            if m is None:
+                if len(buf) < MAX_HEADER_BYTES:
+                    return None
+                head = buf[:MAX_HEADER_BYTES]  # FreeSWITCH forces the end of a huge block
+                del buf[:MAX_HEADER_BYTES]
+            else:
+                head = buf[: m.start()]
+                del buf[: m.end()]
         command, headers = parse_head(head)
         msg = Message(command, headers)
         length = None
