@@ -12,7 +12,24 @@ FreeSWITCH's encoders are spandsp's, not the ITU-T G.191 reference and not CPyth
 Linear audio is 16-bit signed samples in **host byte order**, as inside FreeSWITCH's core
 (``short *``); the RTP layer, not the codec, deals with network order.
 
-Speed (``bench/codecs.py`` has the figures). No function here loops over samples in Python:
+Speed (``bench/codecs.py`` has the figures). No function here loops over samples in Python.
+Two implementations, chosen at import (``IMPLEMENTATION``); both use the tables above:
+
+**"C"**, when the optional extension ``mod_pcm._g711`` was built (``setup.py`` builds it
+wherever a C compiler is found). It holds two generic gathers, no G.711: ``encode16`` (each
+16-bit sample through the 65,536-code table) and ``decode8`` (each two codes through a
+65,536-entry table of sample pairs), given these tables as bytes. Computing the tables stays
+here, so bit-exactness has one source, and the tests run every input through both
+implementations. Why C: numpy's fixed cost per call, about 1.1 µs even for two bytes, is more
+than audioop's whole call on a 20 ms frame (0.7-1.3 µs encode, 0.15-0.3 µs decode), so no
+numpy encoder reaches half audioop's frame rate; and no numpy or stdlib primitive gathers
+faster than audioop's decode loop (see below). Against ``audioop`` (median ratios on the
+development VM): encode 20 ms about 5x, 1 s about 10x; decode 20 ms about 1.6x, 1 s about
+1.7-2x.
+
+**"numpy"**, without the extension (an install on a machine with no C compiler): just as
+exact, slower where numpy's per-call cost shows, and short of issue #6's targets for
+single frames and for decoding:
 
 * **encode** is one ``numpy.take`` from the 64 KiB table (``np.frombuffer`` makes the index
   array without copying). A 16-bit → 8-bit map has no pure-``bytes`` equivalent.
@@ -26,24 +43,29 @@ Speed (``bench/codecs.py`` has the figures). No function here loops over samples
   both samples at once from a 65,536-entry ``uint32`` pair table: half as many gathers as a
   256-entry lookup, which is what numpy spends its time on.
 
-Against ``audioop``'s C loops: encoding a 1 s batch is about 4x faster (audioop searches the
-segment table per sample), but one packet costs about 2x more here (numpy's fixed cost per
-call). FreeSWITCH's *decoders* are bit-identical to audioop's, so when audioop is available
-(stdlib up to 3.12, ``audioop-lts`` after) decoding uses it, checked against our tables at
-import: the same speed as audioop. Without it, decoding is about 0.2x (packet) and 0.6x
-(batch): no stdlib or numpy primitive gathers faster than audioop's loop.
+Against ``audioop``: encode 20 ms about 0.4x, 1 s about 4-5x (audioop searches the segment
+table per sample); decode 20 ms about 0.15x, 1 s about 0.65x.
+
+FreeSWITCH's *decoders* are bit-identical to audioop's, and this module used to decode with
+audioop's C loop when it was there. The C extension is faster, and for installs without a
+compiler a third implementation was not worth a dependency (``audioop-lts`` from Python 3.13)
+and the import of a deprecated module.
 """
 
 from __future__ import annotations
 
 import codecs
 import sys
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 from softswitch import CodecError
+
+try:  # the optional C gathers (setup.py builds them where a compiler is available)
+    from . import _g711 as _speedups
+except ImportError:  # pragma: no cover - exercised by installs without a compiler
+    _speedups = None
 
 __all__ = [
     "ULAW_ENCODE",
@@ -56,15 +78,21 @@ __all__ = [
     "alaw_decode",
     "make_encoder",
     "make_decoder",
+    "IMPLEMENTATION",
     "SHORT_DECODE_BYTES",
 ]
+
+#: Which gathers :func:`make_encoder` and :func:`make_decoder` use: ``"C"`` when the optional
+#: extension ``mod_pcm._g711`` was built, else ``"numpy"`` (numpy and string codecs).
+IMPLEMENTATION = "C" if _speedups is not None else "numpy"
 
 #: The linear sample type: 16-bit, host byte order (FreeSWITCH's ``short``).
 LINEAR = np.dtype("=i2")
 _U16 = np.dtype("=u2")
 _U8 = np.dtype(np.uint8)
 
-#: Inputs up to this many bytes decode through the string codecs, longer ones through numpy:
+#: Without the C extension, inputs up to this many bytes decode through the string codecs,
+#: longer ones through numpy:
 #: where the two cross over on the development machine, between 320 and 400 bytes
 #: (``python bench/codecs.py --crossover``). Packets of 10 to 40 ms at 8 kHz stay below it.
 SHORT_DECODE_BYTES = 360
@@ -178,6 +206,9 @@ _LAWS = {
 _PAIRS = {law: _pair_table(dec) for law, (_, dec) in _LAWS.items()}
 _STRINGS = {law: _string_tables(dec) for law, (_, dec) in _LAWS.items()}
 _utf16_host = codecs.utf_16_le_encode if sys.byteorder == "little" else codecs.utf_16_be_encode
+#: The C gathers take their tables as bytes (the same tables, copied once).
+_ENCODE_BYTES = {law: enc.tobytes() for law, (enc, _) in _LAWS.items()}
+_PAIRS_BYTES = {law: pairs.tobytes() for law, pairs in _PAIRS.items()}
 
 Transcode = Callable[[bytes], bytes]
 
@@ -190,6 +221,42 @@ def make_encoder(law: str, channels: int = 1, label: str | None = None) -> Trans
     :param label: how error messages name the codec (``PCMU@8000h@20i``).
     :raises CodecError: (from the encoder) when the input is not whole sample frames.
     """
+    if _speedups is not None:
+        return _c_encoder(law, channels, label)
+    return _numpy_encoder(law, channels, label)
+
+
+def _c_encoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
+    """The encoder on the C gather ``_g711.encode16`` over the same 65,536-code table."""
+    table = _ENCODE_BYTES[law]
+    encode16 = _speedups.encode16  # type: ignore[union-attr]
+    unit = 2 * channels
+    name = label or ("PCMU" if law == "ulaw" else "PCMA")
+
+    if channels == 1:
+        # encode16 refuses an odd byte count (ValueError), as np.frombuffer does below
+        def encode(linear: bytes) -> bytes:
+            try:
+                return encode16(table, linear)
+            except ValueError:
+                if len(linear) & 1:
+                    raise CodecError(_whole_samples(name, "encode", len(linear), 2, 1,
+                                                    linear=True)) from None
+                raise
+    else:
+        def encode(linear: bytes) -> bytes:
+            n = len(linear)
+            if n % unit:
+                raise CodecError(_whole_samples(name, "encode", n, unit, channels, linear=True))
+            return encode16(table, linear)
+
+    encode.__doc__ = f"G.711 {law} encode ({channels} ch): 16-bit host-order linear -> codes."
+    encode.__qualname__ = encode.__name__ = f"{law}_encode"
+    return encode
+
+
+def _numpy_encoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
+    """The encoder without the C extension: one ``numpy.take`` from the 65,536-code table."""
     table = _LAWS[law][0]
     take, frombuffer, u16 = table.take, np.frombuffer, _U16
     unit = 2 * channels
@@ -218,61 +285,38 @@ def make_encoder(law: str, channels: int = 1, label: str | None = None) -> Trans
     return encode
 
 
-def _c_decoders() -> dict[str, Callable[[bytes, int], bytes]] | None:
-    """audioop's G.711 decoders, when present and bit-identical to ours.
-
-    FreeSWITCH's *decoders* equal audioop's (spec §5; only the encoders differ), and audioop's
-    C loop is the fastest decoder Python has: no numpy or str primitive gathers faster. It is
-    checked against our own tables on all 256 codes before it is trusted, and is optional
-    (stdlib up to 3.12, the ``audioop-lts`` distribution from 3.13): without it the numpy/str
-    decoders below are used.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import audioop
-    except ImportError:
-        return None
-    codes = bytes(range(256))
-    if (audioop.ulaw2lin(codes, 2) != ULAW_DECODE.tobytes()
-            or audioop.alaw2lin(codes, 2) != ALAW_DECODE.tobytes()):
-        return None
-    return {"ulaw": audioop.ulaw2lin, "alaw": audioop.alaw2lin}
-
-
-_C_DECODERS = _c_decoders()
-
-
 def make_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
     """A decoder ``f(codes: bytes) -> bytes`` (16-bit host-order linear) for ``law``.
 
     :param channels: interleaved channels; the input must be a multiple of ``channels`` bytes.
     :param label: how error messages name the codec.
     """
-    if _C_DECODERS is not None:
+    if _speedups is not None:
         return _c_decoder(law, channels, label)
-    return _table_decoder(law, channels, label)
+    return _numpy_decoder(law, channels, label)
 
 
-def _c_decoder(law: str, channels: int, label: str | None) -> Transcode:
-    c_decode = _C_DECODERS[law]  # type: ignore[index]
+def _c_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
+    """The decoder on the C gather ``_g711.decode8`` over the 65,536-entry pair table."""
+    pairs = _PAIRS_BYTES[law]
+    decode8 = _speedups.decode8  # type: ignore[union-attr]
     name = label or ("PCMU" if law == "ulaw" else "PCMA")
-    if channels == 1:
+    if channels == 1:  # every byte count is whole mono samples
         def decode(codes: bytes) -> bytes:
-            return c_decode(codes, 2)
+            return decode8(pairs, codes)
     else:
         def decode(codes: bytes) -> bytes:
             n = len(codes)
             if n % channels:
                 raise CodecError(_whole_samples(name, "decode", n, channels, channels))
-            return c_decode(codes, 2)
+            return decode8(pairs, codes)
     decode.__doc__ = f"G.711 {law} decode ({channels} ch): codes -> 16-bit host-order linear."
     decode.__qualname__ = decode.__name__ = f"{law}_decode"
     return decode
 
 
-def _table_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
-    """The decoder without audioop: str translate for packets, numpy gathers for batches."""
+def _numpy_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
+    """The decoder without the C extension: string codecs for packets, numpy for batches."""
     table = _LAWS[law][1]
     chars, perm = _STRINGS[law]
     pairs = _PAIRS[law]
@@ -313,6 +357,15 @@ def _whole_samples(name: str, op: str, n: int, unit: int, channels: int,
             f"{unit} bytes ({what}). Nothing was {op}d: pass whole samples "
             f"(keep the remainder for the next call).")
 
+
+#: The code paths, by name: (encoder factory, decoder factory), each with the signature of
+#: make_encoder / make_decoder. ``"C"`` only when the extension is built. The tests run every
+#: path present; ``bench/codecs.py`` times the numpy path beside the active one.
+_PATHS: dict[str, tuple[Callable[..., Transcode], Callable[..., Transcode]]] = {
+    "numpy": (_numpy_encoder, _numpy_decoder),
+}
+if _speedups is not None:
+    _PATHS["C"] = (_c_encoder, _c_decoder)
 
 #: Mono encoders and decoders, for use without a kernel (``bench/codecs.py`` uses these).
 ulaw_encode = make_encoder("ulaw")

@@ -3,14 +3,18 @@
 The reference below is the algorithm of ``shared/spec/timers-codecs.md`` §5 (FreeSWITCH's
 ``src/include/g711.h``), written out per value in plain Python and deliberately unlike the
 vectorised table builder in ``mod_pcm/g711.py``. Every one of the 65,536 inputs and 256 codes
-of each law is compared, through the tables and through the public functions on every code
-path (short string-codec decode, long pair-table decode, odd-length decode, batch and frame
-encode). ``audioop`` is *not* the reference: where FreeSWITCH differs from it is tested
-explicitly.
+of each law is compared, through the tables and through the encoders and decoders of every
+implementation (``PATHS``): the default one (``make_encoder``/``make_decoder``, what the codecs
+use), and each of ``g711._PATHS`` explicitly, the C gathers when the extension is built and
+the numpy fallback always, on each of their inner paths (short string-codec decode, long
+pair-table decode, odd-length decode, batch and frame encode). ``audioop`` is *not* the
+reference: where FreeSWITCH differs from it is tested explicitly.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 import struct
 import sys
 import warnings
@@ -96,6 +100,19 @@ LAWS = {
              g711.alaw_encode, g711.alaw_decode),
 }
 
+#: "default": make_encoder/make_decoder (whichever implementation is active); then every
+#: implementation present, by name ("C" only when mod_pcm._g711 is built, "numpy" always).
+PATHS = ["default", *sorted(g711._PATHS)]
+
+
+def coders(path: str, law: str, channels: int = 1, label: str | None = None):
+    """(encoder, decoder) of ``law`` on ``path``."""
+    if path == "default":
+        return (g711.make_encoder(law, channels, label), g711.make_decoder(law, channels, label))
+    make_encoder, make_decoder = g711._PATHS[path]
+    return make_encoder(law, channels, label), make_decoder(law, channels, label)
+
+
 ALL_SAMPLES = list(range(-32768, 32768))
 #: every sample, in host byte order, in the order of ALL_SAMPLES
 ALL_LINEAR = struct.pack(f"={len(ALL_SAMPLES)}h", *ALL_SAMPLES)
@@ -170,9 +187,10 @@ def test_decode_table_all_256_codes(law, reference):
     assert table.tolist() == reference[law][1]
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("law", LAWS)
-def test_encode_function_all_inputs_batch_and_frames(law, reference):
-    encode = LAWS[law][4]
+def test_encode_function_all_inputs_batch_and_frames(law, path, reference):
+    encode = coders(path, law)[0]
     expected = reference[law][0]
     assert encode(ALL_LINEAR) == expected
     frames = b"".join(encode(ALL_LINEAR[i:i + 320]) for i in range(0, len(ALL_LINEAR), 320))
@@ -181,20 +199,23 @@ def test_encode_function_all_inputs_batch_and_frames(law, reference):
     assert odd == expected
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("law", LAWS)
-def test_decode_function_all_codes_short_path(law, reference):
-    """256 bytes: below SHORT_DECODE_BYTES, the charmap/UTF-16/translate path."""
+def test_decode_function_all_codes_short_path(law, path, reference):
+    """256 bytes and single codes: numpy's charmap/UTF-16/translate path (below
+    SHORT_DECODE_BYTES); in C, single codes are the odd-length tail."""
     assert len(ALL_CODES) <= g711.SHORT_DECODE_BYTES
-    decode = LAWS[law][5]
+    decode = coders(path, law)[1]
     assert samples_of(decode(ALL_CODES)) == reference[law][1]
     for code in range(256):
         assert samples_of(decode(bytes([code]))) == [reference[law][1][code]]
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("law", LAWS)
-def test_decode_function_all_code_pairs_long_path(law, reference):
+def test_decode_function_all_code_pairs_long_path(law, path, reference):
     """Every pair of consecutive codes (the pair table's 65,536 entries), and odd lengths."""
-    decode = LAWS[law][5]
+    decode = coders(path, law)[1]
     table = reference[law][1]
     pairs = np.arange(65536, dtype=np.uint32).astype("=u2").tobytes()  # every (b0, b1)
     expected = [table[b] for b in pairs]
@@ -203,45 +224,60 @@ def test_decode_function_all_code_pairs_long_path(law, reference):
     assert samples_of(decode(odd)) == expected[: len(odd)]
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("law", LAWS)
-@pytest.mark.parametrize("n", [0, 1, 2, 159, 160, g711.SHORT_DECODE_BYTES,
-                               g711.SHORT_DECODE_BYTES + 1, g711.SHORT_DECODE_BYTES + 2, 8000])
-def test_decode_every_path_boundary(law, n, reference):
-    decode = LAWS[law][5]
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 159, 160, g711.SHORT_DECODE_BYTES,
+                               g711.SHORT_DECODE_BYTES + 1, g711.SHORT_DECODE_BYTES + 2, 8000,
+                               8001])
+def test_decode_every_path_boundary(law, path, n, reference):
+    decode = coders(path, law)[1]
     data = bytes((i * 37 + 11) % 256 for i in range(n))
     assert samples_of(decode(data)) == [reference[law][1][b] for b in data]
 
 
 @settings(max_examples=200, deadline=None)
-@given(data=st.binary(max_size=3000), law=st.sampled_from(sorted(LAWS)))
-def test_decode_any_bytes(data, law):
-    ref_dec, decode = LAWS[law][1], LAWS[law][5]
+@given(data=st.binary(max_size=3000), law=st.sampled_from(sorted(LAWS)),
+       path=st.sampled_from(PATHS))
+def test_decode_any_bytes(data, law, path):
+    ref_dec, decode = LAWS[law][1], coders(path, law)[1]
     assert samples_of(decode(data)) == [ref_dec(b) for b in data]
 
 
 @settings(max_examples=200, deadline=None)
 @given(samples=st.lists(st.integers(-32768, 32767), max_size=1500),
-       law=st.sampled_from(sorted(LAWS)))
-def test_encode_any_samples(samples, law):
-    ref_enc, encode = LAWS[law][0], LAWS[law][4]
+       law=st.sampled_from(sorted(LAWS)), path=st.sampled_from(PATHS))
+def test_encode_any_samples(samples, law, path):
+    ref_enc, encode = LAWS[law][0], coders(path, law)[0]
     assert encode(linear(*samples)) == bytes(ref_enc(x) for x in samples)
 
 
-def test_linear_is_host_byte_order():
+@pytest.mark.parametrize("path", PATHS)
+def test_linear_is_host_byte_order(path):
     """FreeSWITCH's linear audio is ``short`` in host order; 100 must not be read as 25600."""
-    assert g711.ulaw_encode((100).to_bytes(2, sys.byteorder, signed=True)) == b"\xf2"
-    assert g711.ulaw_decode(b"\x80") == (32124).to_bytes(2, sys.byteorder, signed=True)
+    encode, decode = coders(path, "ulaw")
+    assert encode((100).to_bytes(2, sys.byteorder, signed=True)) == b"\xf2"
+    assert decode(b"\x80") == (32124).to_bytes(2, sys.byteorder, signed=True)
 
 
-def test_bytes_like_inputs():
+@pytest.mark.parametrize("path", PATHS)
+def test_bytes_like_inputs(path):
+    encode, decode = coders(path, "ulaw")
     data = linear(0, -1, 100, -100)
-    for form in (bytearray(data), memoryview(data)):
-        assert g711.ulaw_encode(form) == b"\xff\x7f\xf2\x72"
+    for form in (bytearray(data), memoryview(data), memoryview(b"\0" + data)[1:]):
+        assert encode(form) == b"\xff\x7f\xf2\x72"
     codes = b"\xff\x7f\x00\x80"
-    for form in (bytearray(codes), memoryview(codes)):
-        assert g711.ulaw_decode(form) == linear(0, 0, -32124, 32124)
+    for form in (bytearray(codes), memoryview(codes), memoryview(b"\0" + codes)[1:]):
+        assert decode(form) == linear(0, 0, -32124, 32124)
     long_codes = codes * 300
-    assert g711.ulaw_decode(bytearray(long_codes)) == linear(0, 0, -32124, 32124) * 300
+    assert decode(bytearray(long_codes)) == linear(0, 0, -32124, 32124) * 300
+    assert encode(bytearray(data * 300)) == b"\xff\x7f\xf2\x72" * 300
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_empty_input(path):
+    encode, decode = coders(path, "alaw")
+    assert encode(b"") == b"" and decode(b"") == b""
+    assert type(encode(b"")) is bytes and type(decode(b"")) is bytes
 
 
 def test_tables_are_read_only():
@@ -322,9 +358,10 @@ def test_encoder_differences_from_audioop_values(law, x, freeswitch, audioop_cod
 
 
 @needs_audioop
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("law", LAWS)
-def test_decoders_agree_with_audioop(law):
-    decode = LAWS[law][5]
+def test_decoders_agree_with_audioop(law, path):
+    decode = coders(path, law)[1]
     theirs = getattr(audioop, f"{law}2lin")
     assert decode(ALL_CODES) == theirs(ALL_CODES, 2)
     long = ALL_CODES * 40
@@ -336,53 +373,68 @@ def test_decoders_agree_with_audioop(law):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("encode", [g711.ulaw_encode, g711.alaw_encode])
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("law", LAWS)
 @pytest.mark.parametrize("n", [1, 3, 321])
-def test_odd_linear_length_is_refused(encode, n):
-    with pytest.raises(CodecError) as e:
-        encode(b"\0" * n)
-    msg = str(e.value)
-    assert f"{n} bytes" in msg and "multiple of 2" in msg and "encode" in msg
+def test_odd_linear_length_is_refused(law, path, n):
+    encode = coders(path, law)[0]
+    for data in (b"\0" * n, bytearray(n), memoryview(b"\0" * n)):
+        with pytest.raises(CodecError) as e:
+            encode(data)
+        msg = str(e.value)
+        assert f"{n} bytes" in msg and "multiple of 2" in msg and "encode" in msg
+        assert msg.startswith("PCMU encode: " if law == "ulaw" else "PCMA encode: ")
+    with pytest.raises(CodecError, match=rf"^PCMU@8000h@20i encode: {n} bytes"):
+        coders(path, law, label="PCMU@8000h@20i")[0](b"\0" * n)
 
 
-def test_stereo_encoder_wants_whole_frames():
-    encode = g711.make_encoder("ulaw", channels=2, label="PCMU@48000h@20i@2c")
+@pytest.mark.parametrize("path", PATHS)
+def test_stereo_encoder_wants_whole_frames(path):
+    encode = coders(path, "ulaw", channels=2, label="PCMU@48000h@20i@2c")[0]
     assert encode(linear(1, 2)) == bytes([ref_linear_to_ulaw(1), ref_linear_to_ulaw(2)])
     with pytest.raises(CodecError, match=r"PCMU@48000h@20i@2c encode: 6 bytes .* multiple of 4"):
         encode(b"\0" * 6)
+    with pytest.raises(CodecError, match=r"PCMU@48000h@20i@2c encode: 3 bytes .* multiple of 4"):
+        encode(b"\0" * 3)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("n", [1, 3, g711.SHORT_DECODE_BYTES + 1, 8001])
-def test_stereo_decoder_wants_whole_frames(n):
-    decode = g711.make_decoder("alaw", channels=2, label="PCMA-2ch")
+def test_stereo_decoder_wants_whole_frames(path, n):
+    decode = coders(path, "alaw", channels=2, label="PCMA-2ch")[1]
     with pytest.raises(CodecError, match=rf"PCMA-2ch decode: {n} bytes .* multiple of 2"):
         decode(b"\xd5" * n)
     assert decode(b"\xd5" * (n + 1)) == linear(8) * (n + 1)
 
 
-def test_not_bytes_is_a_type_error():
-    with pytest.raises(TypeError):
-        g711.ulaw_encode("abcd")
-    with pytest.raises(TypeError):
-        g711.ulaw_decode("ab")
+@pytest.mark.parametrize("path", PATHS)
+def test_not_bytes_is_a_type_error(path):
+    encode, decode = coders(path, "ulaw")
+    for bad in ("abcd", None, 1234, [0, 0]):
+        with pytest.raises(TypeError):
+            encode(bad)
+        with pytest.raises(TypeError):
+            decode(bad)
 
 
 # ---------------------------------------------------------------------------------------------
-# The decoder used when audioop is not available (Python >= 3.13 without audioop-lts)
+# Every implementation, stereo; which one is active
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("law", LAWS)
 @pytest.mark.parametrize("channels", [1, 2])
-def test_table_decoder_without_audioop(law, channels, reference):
-    decode = g711._table_decoder(law, channels)
+def test_every_path_every_code_mono_and_stereo(path, law, channels, reference):
+    encode, decode = coders(path, law, channels)
     table = reference[law][1]
-    for code in range(0, 256, channels):  # short path, every code
+    for code in range(0, 256, channels):  # short inputs, every code
         data = bytes(range(code, code + channels))
         assert samples_of(decode(data)) == [table[b] for b in data]
-    pairs = np.arange(65536, dtype=np.uint32).astype("=u2").tobytes()  # long path, every pair
+    pairs = np.arange(65536, dtype=np.uint32).astype("=u2").tobytes()  # long, every pair
     assert samples_of(decode(pairs)) == [table[b] for b in pairs]
-    if channels == 1:  # long and odd: the 256-entry path
+    assert encode(ALL_LINEAR) == reference[law][0]
+    if channels == 1:  # long and odd: numpy's 256-entry path, C's tail
         odd = pairs[: 2 * g711.SHORT_DECODE_BYTES + 1]
         assert samples_of(decode(odd)) == [table[b] for b in odd]
     else:
@@ -390,15 +442,24 @@ def test_table_decoder_without_audioop(law, channels, reference):
             decode(b"\x01\x02\x03")
 
 
-def test_default_decoder_is_audioop_when_it_matches():
-    assert (g711._C_DECODERS is not None) == (sys.version_info < (3, 13) or _has_audioop())
+def test_active_implementation():
+    """make_encoder/make_decoder use the C gathers exactly when the extension is built."""
+    assert set(g711._PATHS) <= {"C", "numpy"} and "numpy" in g711._PATHS
+    active = "C" if "C" in g711._PATHS else "numpy"
+    assert g711.IMPLEMENTATION == active
+    make_encoder, make_decoder = g711._PATHS[active]
+    for law in LAWS:
+        for channels in (1, 2):
+            assert (g711.make_encoder(law, channels).__code__
+                    is make_encoder(law, channels).__code__)
+            assert (g711.make_decoder(law, channels).__code__
+                    is make_decoder(law, channels).__code__)
+    assert g711.ulaw_decode.__code__ is make_decoder("ulaw").__code__
 
 
-def _has_audioop() -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import audioop  # noqa: F401
-        return True
-    except ImportError:
-        return False
+@pytest.mark.skipif(os.environ.get("SOFTSWITCH_REQUIRE_SPEEDUPS") != "1",
+                    reason="SOFTSWITCH_REQUIRE_SPEEDUPS=1 not set (tox's mod_pcm env sets it)")
+def test_speedups_are_built_where_required():
+    """In tox's mod_pcm env (so in CI) the C extension must be there: no silent fallback."""
+    importlib.import_module("mod_pcm._g711")  # its ImportError, if any, says why
+    assert g711.IMPLEMENTATION == "C"
