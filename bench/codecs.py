@@ -4,17 +4,22 @@ Run from the repository root with mod_pcm installed (``pip install plugins/mod_p
 
     python bench/codecs.py                 # about 10-30 s
     python bench/codecs.py --quick         # fewer repeats, no alternatives, a few seconds
-    python bench/codecs.py --crossover     # also: where the short and long decoders cross
+    python bench/codecs.py --crossover     # also: where the numpy path's decoders cross
 
 Prints one JSON line with every figure, then a short human summary. For PCMU and PCMA, for
 encode and decode, for one 20 ms frame (160 samples) and one 1 s batch (8000 samples), it
 times:
 
 * ``audioop`` (the stdlib C implementation, the yardstick; not bit-exact with FreeSWITCH),
-* ``mod_pcm``: ``mod_pcm.g711.ulaw_encode`` & co, called directly,
+* ``mod_pcm``: ``mod_pcm.g711.ulaw_encode`` & co, called directly, on whichever
+  implementation is active (``g711.IMPLEMENTATION``: ``C`` when the optional extension
+  ``mod_pcm._g711`` is built, else ``numpy``; the report says which),
 * ``codec``: the same through ``softswitch.Codec.encode/decode`` of an opened codec,
-* the alternatives mod_pcm chose between (numpy 256-entry take, with and without a
-  preallocated output, the 65,536-entry pair table, the charmap/UTF-16/translate string path).
+* ``numpy_fallback``: when the C extension is active, mod_pcm's numpy implementation too
+  (what an install without a C compiler gets),
+* the alternatives the numpy implementation chose between (numpy 256-entry take, with and
+  without a preallocated output, the 65,536-entry pair table, the charmap/UTF-16/translate
+  string path).
 
 Each candidate is timed ``--repeats`` times in windows of about ``--window`` seconds, the
 candidates back to back within each repeat. ``ns_median`` / ``ns_min`` are the median and the
@@ -82,8 +87,17 @@ def opened_codec(iana: str) -> softswitch.Codec:
     raise LookupError(iana)
 
 
+def fallback(law: str) -> dict[str, dict[str, object]]:
+    """mod_pcm's numpy implementation, when it is not the active one (else nothing)."""
+    if g711.IMPLEMENTATION == "numpy":
+        return {"encode": {}, "decode": {}}
+    make_encoder, make_decoder = g711._PATHS["numpy"]
+    return {"encode": {"numpy_fallback": make_encoder(law)},
+            "decode": {"numpy_fallback": make_decoder(law)}}
+
+
 def alternatives(law: str) -> dict[str, dict[str, object]]:
-    """The techniques measured against each other (what mod_pcm.g711 combines)."""
+    """The techniques measured against each other (what mod_pcm.g711's numpy path combines)."""
     enc_table = g711.ULAW_ENCODE if law == "ulaw" else g711.ALAW_ENCODE
     dec_table = g711.ULAW_DECODE if law == "ulaw" else g711.ALAW_DECODE
     pairs = g711._PAIRS[law]
@@ -176,9 +190,12 @@ def run(repeats: int, window: float, with_alternatives: bool) -> dict:
         # the decoders must agree with audioop (they do: only the encoders differ)
         assert dec(codes_batch) == ao_dec(codes_batch, 2) == codec.decode(codes_batch)
         alts = alternatives(law) if with_alternatives else {"encode": {}, "decode": {}}
-        for fn in alts["decode"].values():
+        extra = fallback(law)
+        for op in ("encode", "decode"):
+            extra[op].update(alts[op])
+        for fn in extra["decode"].values():
             assert fn(codes_batch) == dec(codes_batch) and fn(codes_frame) == dec(codes_frame)
-        for fn in alts["encode"].values():
+        for fn in extra["encode"].values():
             assert fn(linear_batch) == enc(linear_batch)
         results[iana] = {}
         for op, ours, theirs, via_codec, data in (
@@ -188,7 +205,7 @@ def run(repeats: int, window: float, with_alternatives: bool) -> dict:
             results[iana][op] = {}
             for size, arg in (("frame", data[0]), ("batch", data[1])):
                 cands = {"audioop": theirs, "mod_pcm": ours, "codec": via_codec}
-                cands.update(alts[op])
+                cands.update(extra[op])
                 r = bench_case(cands, arg, repeats, window)
                 samples = FRAME_SAMPLES if size == "frame" else BATCH_SAMPLES
                 r["samples"] = samples
@@ -209,7 +226,8 @@ def targets(results: dict) -> dict[str, bool]:
 
 
 def crossover(repeats: int) -> dict[str, dict[str, float]]:
-    """ns per call of the string and pair-table decoders by input size (SHORT_DECODE_BYTES)."""
+    """ns per call of the numpy path's string and pair-table decoders by input size
+    (where to put SHORT_DECODE_BYTES)."""
     alts = alternatives("ulaw")["decode"]
     data = bytes(range(256)) * 40
     out = {}
@@ -223,11 +241,13 @@ def crossover(repeats: int) -> dict[str, dict[str, float]]:
 
 
 def summary(report: dict) -> str:
-    lines = [f"G.711 vs audioop, {report['python']}, numpy {report['numpy']}, "
-             f"median of {report['repeats']} repeats ({report['seconds']:.0f} s). "
-             "ratio = audioop time / ours (>1: faster)"]
+    impl = report["implementation"]
+    lines = [f"G.711 vs audioop, {report['python']}, numpy {report['numpy']}, mod_pcm on its "
+             f"{impl} implementation, median of {report['repeats']} repeats "
+             f"({report['seconds']:.0f} s). ratio = audioop time / ours (>1: faster)"]
+    fallback_cols = impl != "numpy"
     lines.append(f"{'':14}{'audioop':>10}{'mod_pcm':>10}{'ratio':>8}{'Codec':>10}{'ratio':>8}"
-                 f"  target")
+                 + (f"{'numpy':>10}{'ratio':>8}" if fallback_cols else "") + "  target")
     for iana, ops in report["results"].items():
         for op, sizes in ops.items():
             for size, r in sizes.items():
@@ -235,15 +255,21 @@ def summary(report: dict) -> str:
                 need = TARGET_BATCH if size == "batch" else TARGET_FRAME
                 ok = "met" if ratio["mod_pcm"] >= need else "MISSED"
                 unit = "1s" if size == "batch" else "20ms"
+                fb = (f"{ns['numpy_fallback'] / 1e3:8.2f}us{ratio['numpy_fallback']:7.2f}x"
+                      if fallback_cols else "")
                 lines.append(f"{iana} {op:6} {unit:4} {ns['audioop'] / 1e3:8.2f}us"
                              f"{ns['mod_pcm'] / 1e3:8.2f}us{ratio['mod_pcm']:7.2f}x"
-                             f"{ns['codec'] / 1e3:8.2f}us{ratio['codec']:7.2f}x  >={need}x {ok}")
-                alts = {k: v for k, v in ratio.items() if k not in ("mod_pcm", "codec")}
+                             f"{ns['codec'] / 1e3:8.2f}us{ratio['codec']:7.2f}x{fb}"
+                             f"  >={need}x {ok}")
+                alts = {k: v for k, v in ratio.items()
+                        if k not in ("mod_pcm", "codec", "numpy_fallback")}
                 if alts:
                     lines.append(f"{'':19}alternatives: " + ", ".join(
                         f"{k} {v:.2f}x" for k, v in sorted(alts.items(), key=lambda kv: -kv[1])))
+    if fallback_cols:
+        lines.append("numpy: mod_pcm's fallback implementation (installs without a C compiler)")
     if "crossover" in report:
-        lines.append("decode crossover (ns/call): " + "; ".join(
+        lines.append("numpy decoder crossover (ns/call): " + "; ".join(
             f"{n}B string {v['charmap_utf16_translate']:.0f} pairs {v['numpy_pair_table']:.0f}"
             for n, v in report["crossover"].items()))
     return "\n".join(lines)
@@ -256,9 +282,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds per timing window (calls per window are calibrated)")
     ap.add_argument("--quick", action="store_true", help="5 repeats, no alternatives")
     ap.add_argument("--no-alternatives", action="store_true",
-                    help="time only audioop, mod_pcm and Codec")
+                    help="time only audioop, mod_pcm, Codec and the numpy fallback")
     ap.add_argument("--crossover", action="store_true",
-                    help="also time both decoders over input sizes 160..1600 bytes")
+                    help="also time the numpy path's two decoders over inputs of 160..1600 bytes")
     args = ap.parse_args(argv)
     repeats = 5 if args.quick else max(1, args.repeats)
     t0 = time.monotonic()
@@ -268,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "machine": platform.machine(),
+        "implementation": g711.IMPLEMENTATION,
         "repeats": repeats,
         "window_s": args.window,
         "short_decode_bytes": g711.SHORT_DECODE_BYTES,
