@@ -23,9 +23,9 @@ here, so bit-exactness has one source, and the tests run every input through bot
 implementations. Why C: numpy's fixed cost per call, about 1.1 µs even for two bytes, is more
 than audioop's whole call on a 20 ms frame (0.7-1.3 µs encode, 0.15-0.3 µs decode), so no
 numpy encoder reaches half audioop's frame rate; and no numpy or stdlib primitive gathers
-faster than audioop's decode loop (see below). Against ``audioop`` (median ratios on the
-development VM): encode 20 ms about 5x, 1 s about 10x; decode 20 ms about 1.6x, 1 s about
-1.7-2x.
+faster than audioop's decode loop (see below). Against ``audioop`` (medians of three full
+runs on the 2-vCPU development VM): encode 20 ms about 4.5x, 1 s about 9.5x; decode 20 ms
+about 1.7x, 1 s about 1.9x (1.6x-2.2x from run to run).
 
 **"numpy"**, without the extension (an install on a machine with no C compiler): just as
 exact, slower where numpy's per-call cost shows, and short of issue #6's targets for
@@ -43,8 +43,8 @@ single frames and for decoding:
   both samples at once from a 65,536-entry ``uint32`` pair table: half as many gathers as a
   256-entry lookup, which is what numpy spends its time on.
 
-Against ``audioop``: encode 20 ms about 0.4x, 1 s about 4-5x (audioop searches the segment
-table per sample); decode 20 ms about 0.15x, 1 s about 0.65x.
+Against ``audioop``: encode 20 ms about 0.4x, 1 s about 4x (audioop searches the segment
+table per sample); decode 20 ms about 0.17x, 1 s about 0.65x.
 
 FreeSWITCH's *decoders* are bit-identical to audioop's, and this module used to decode with
 audioop's C loop when it was there. The C extension is faster, and for installs without a
