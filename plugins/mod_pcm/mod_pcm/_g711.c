@@ -138,6 +138,10 @@ g711_decode8(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (get_data(args[1], &view, &in, &len) < 0) {
         return NULL;
     }
+    if (len > PY_SSIZE_T_MAX / 2) {                          /* 2 * len would overflow */
+        release_data(&view);
+        return PyErr_NoMemory();
+    }
     out = PyBytes_FromStringAndSize(NULL, 2 * len);
     if (out != NULL) {
         const unsigned char *pairs = (const unsigned char *)PyBytes_AS_STRING(args[0]);
