@@ -378,7 +378,9 @@ class EventSystem:
                 depth = len(q)
                 if depth > stats.queue_peak:
                     stats.queue_peak = depth
-                gevent.sleep(0)  # let sockets and timers run during a long burst
+                # Let sockets and timers run during a long burst. A due timer, not sleep(0):
+                # sleep(0) only queues a callback, and the hub polls sockets after ~50 of those.
+                gevent.sleep(1e-6)
 
     def _run_node(self, node: EventNode) -> None:
         node._busy = True

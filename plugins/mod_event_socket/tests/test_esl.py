@@ -506,6 +506,53 @@ def test_stalled_client_is_killed_and_fast_client_keeps_going(server):
         assert esl.api("t_echo ok") == "ok"
 
 
+def test_a_pipelining_flood_does_not_starve_other_connections(server):
+    """One connection pipelines api commands as fast as it can (nothing in them ever waits);
+    api round trips on another connection are answered while the flood is still being
+    served, not after it."""
+    import threading
+
+    n = 200_000
+    frame = b"api t_echo x\n\n"
+    one = len(b"Content-Type: api/response\nContent-Length: 1\n\nx")
+    flood = socket.create_connection((server.host, server.port), timeout=30)
+    read_exactly(flood, 28)
+    flood.sendall(b"auth ClueCon\n\n")
+    assert read_exactly(flood, len(reply("+OK accepted"))) == reply("+OK accepted")
+    replies = {"bytes": 0}
+
+    def read_replies():
+        while replies["bytes"] < n * one:
+            chunk = flood.recv(1 << 20)
+            if not chunk:
+                return
+            replies["bytes"] += len(chunk)
+
+    reader = threading.Thread(target=read_replies, daemon=True)
+    reader.start()
+    sender = threading.Thread(target=lambda: flood.sendall(frame * n), daemon=True)
+    sender.start()
+    try:
+        with server.client() as esl:
+            deadline = time.monotonic() + 30
+            while replies["bytes"] < 100 * one:  # the flood is being served
+                assert time.monotonic() < deadline, "the flood was not served"
+                time.sleep(0.005)
+            t0 = time.monotonic()
+            for i in range(5):
+                assert esl.api(f"t_echo {i}") == str(i)
+            took = time.monotonic() - t0
+            assert replies["bytes"] < n * one, "api answered only after the whole flood"
+            # each waited for a batch of the flood's commands at most, not for the hub to get
+            # round to polling sockets (gevent.sleep(0) put that off for up to seconds)
+            assert took < 2.5
+    finally:
+        reader.join(timeout=120)
+        sender.join(timeout=60)
+        flood.close()
+    assert replies["bytes"] == n * one  # and the flood lost nothing
+
+
 # -- configuration, ACL, shutdown ---------------------------------------------------------------
 
 
