@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Message", "FrameParser", "FrameError", "MAX_HEADER_BYTES", "MAX_BODY_BYTES", "c_atoi"]
+__all__ = ["Message", "FrameParser", "FrameError", "MAX_HEADER_BYTES", "MAX_BODY_BYTES", "c_atoi",
+           "SPECIAL", "EVENT_SUBCLASS", "CONTENT_LENGTH", "header_marks", "parse_head"]
 
 MAX_HEADER_BYTES = 10 * 1024 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -46,6 +47,8 @@ class Message:
     command: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: str | None = None
+    #: SPECIAL | EVENT_SUBCLASS | CONTENT_LENGTH: which kinds of header lines are present
+    marks: int = 0
 
     def get(self, name: str, default: str | None = None) -> str | None:
         low = name.lower()
@@ -64,16 +67,37 @@ def _text(raw: bytes) -> str:
 _HEADER = re.compile(r"^([^:\n]*): *([^\r\n]*)", re.M)
 
 
-# A header line seen before -> the (name, value) tuple made for it then. Clients repeat most
-# lines (the same headers on every sendevent), so most lines cost one dict lookup instead of a
-# split, and events built from them share the tuples, whose serialized lines are memoised
-# (softswitch.event) by that same tuple: a hit there compares by identity, not by content.
-_LINE_HEADERS: dict[str, tuple[str, str]] = {}
+# What a header line is, beyond its name and value: bits of Message.marks, worked out once per
+# distinct line (see _LINE_HEADERS), so the hot paths need not look at every header.
+#: An empty name or value (a delete), a ``name[n]`` index, an ``ARRAY::`` value or ``_body``:
+#: the event header rules treat it specially (``sendevent`` must go through ``add_header``).
+SPECIAL = 1
+EVENT_SUBCLASS = 2  #: named Event-Subclass, in any case
+CONTENT_LENGTH = 4  #: named Content-Length, in any case
+
+
+def header_marks(name: str, value: str) -> int:
+    marks = SPECIAL if (not name or not value or name[-1] == "]" or name == "_body"
+                        or value.startswith("ARRAY::")) else 0
+    if len(name) == 14:
+        low = name.lower()
+        if low == "event-subclass":
+            marks |= EVENT_SUBCLASS
+        elif low == "content-length":
+            marks |= CONTENT_LENGTH
+    return marks
+
+
+# A header line seen before -> the (name, value) tuple made for it then, and its marks. Clients
+# repeat most lines (the same headers on every sendevent), so most lines cost one dict lookup
+# instead of a split, and events built from them share the tuples, whose serialized lines are
+# memoised (softswitch.event) by that same tuple: a hit there compares by identity.
+_LINE_HEADERS: dict[str, tuple[tuple[str, str], int]] = {}
 _LINE_CACHE_MAX = 4096  # cleared when full: lines with unique values (ids, times) only churn
 
 
-def parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]]]:
-    """Split a header block into the command line and its headers."""
+def parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]], int]:
+    """Split a header block into the command line, its headers and their marks (OR-ed)."""
     if b"\0" in head:  # C strings: a NUL ends its line
         head = b"\n".join(line.split(b"\0", 1)[0] for line in head.split(b"\n"))
     text = head.decode("utf-8", "replace")
@@ -82,23 +106,29 @@ def parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]]]:
     if cut >= 0:
         first = first[:cut]
     if not nl:
-        return first, []
+        return first, [], 0
+    marks = 0
     if "\r" in rest:  # CR LF line ends (or a stray CR): the regex cuts each value at its CR
-        return first, _HEADER.findall(rest)
+        headers = _HEADER.findall(rest)
+        for name, value in headers:
+            marks |= header_marks(name, value)
+        return first, headers, marks
     cache = _LINE_HEADERS
     headers = []
     for line in rest.split("\n"):
-        h = cache.get(line)
-        if h is None:
+        hit = cache.get(line)
+        if hit is None:
             name, colon, value = line.partition(":")
             if not colon:
                 continue
-            h = (name, value.lstrip(" "))
+            value = value.lstrip(" ")
+            hit = (name, value), header_marks(name, value)
             if len(cache) >= _LINE_CACHE_MAX:
                 cache.clear()
-            cache[line] = h
-        headers.append(h)
-    return first, headers
+            cache[line] = hit
+        headers.append(hit[0])
+        marks |= hit[1]
+    return first, headers, marks
 
 
 class FrameParser:
@@ -160,12 +190,12 @@ class FrameParser:
             else:
                 head = buf[: m.start()]
                 del buf[: m.end()]
-        command, headers = parse_head(head)
-        msg = Message(command, headers)
+        command, headers, marks = parse_head(head)
+        msg = Message(command, headers, marks=marks)
         length = None
-        if b"content-length" in head.lower():  # one C-level scan instead of a lower() per header
+        if marks & CONTENT_LENGTH:
             for k, v in headers:
-                if k.lower() == "content-length":
+                if len(k) == 14 and k.lower() == "content-length":
                     length = c_atoi(v)
                     break
         if length is None or length == 0:

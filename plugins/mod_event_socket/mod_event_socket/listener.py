@@ -26,7 +26,7 @@ from softswitch.log import parse_level
 
 from . import wire
 from .directory import locate_user_params
-from .framing import FrameError, FrameParser, Message
+from .framing import EVENT_SUBCLASS, SPECIAL, FrameError, FrameParser, Message
 from .subscriber import Subscriber, parse_event_list
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ _BATCH = 256
 #: after about 50 of them), a due timer makes it poll at once.
 _POLL_YIELD = 1e-6
 _ALL = int(EventType.ALL)
+_ALL_TYPE = EventType.ALL
+_CUSTOM = EventType.CUSTOM
 _MYEVENTS = (
     EventType.CHANNEL_ANSWER, EventType.CHANNEL_APPLICATION, EventType.CHANNEL_BRIDGE,
     EventType.CHANNEL_CREATE, EventType.CHANNEL_DATA, EventType.CHANNEL_DESTROY,
@@ -625,19 +627,19 @@ class Listener(Subscriber):
 
     # -- sendevent ------------------------------------------------------------------------------
     def _cmd_sendevent(self, msg: Message, cmd: str) -> str:
-        ev = Event(EventType.CUSTOM, stamp=False)
-        # The framing already cut names at ":" and values at CR/LF/NUL, so the common case
-        # needs none of add_header()'s checks: build the list in one pass.
+        ev = Event(_CUSTOM, stamp=False)
+        # The framing already cut names at ":" and values at CR/LF/NUL, and marked the lines
+        # add_header() treats specially, so the common case builds the list in one go.
         sent = msg.headers
         sub_at = -1
         headers: list | None = None
-        for i, (k, v) in enumerate(sent):  # one pass, no generator: this runs per header
-            if not v or not k or k[-1] == "]" or v[:7] == "ARRAY::" or k == "_body":
-                break  # empty values (deleted), arrays, name[n], _body: the general path
-            if sub_at < 0 and len(k) == 14 and k.lower() == "event-subclass":
-                sub_at = i + 1
-        else:
+        if not msg.marks & SPECIAL:  # no deletes, arrays, name[n] or _body
             headers = [("Command", cmd), *sent]
+            if msg.marks & EVENT_SUBCLASS:
+                for i, (k, _) in enumerate(sent):
+                    if len(k) == 14 and k.lower() == "event-subclass":
+                        sub_at = i + 1
+                        break
         if headers is None:
             ev.headers = [("Command", cmd)]
             for name, value in msg.headers:
@@ -655,9 +657,9 @@ class Listener(Subscriber):
         ename = cmd[9:].lstrip(" \t")
         if ename:
             t = name_event(ename)
-            if t is not None and t != EventType.ALL:
+            if t is not None and t is not _ALL_TYPE:
                 ev.event_id = t
-                if t == EventType.CUSTOM and sub_at != -1:
+                if t is _CUSTOM and sub_at != -1:
                     if sub_at >= 0:  # FreeSWITCH moves Event-Subclass to the bottom
                         _, sub = ev.headers.pop(sub_at)
                         ev.subclass = sub

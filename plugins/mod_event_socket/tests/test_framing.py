@@ -151,10 +151,30 @@ def test_header_lines_split_exactly_as_the_reference_regex(lines, repeat):
     cut at the first CR; lines without ':' ignored. Parsed twice, to go through the memo."""
     import re
 
-    from mod_event_socket.framing import parse_head
+    from mod_event_socket.framing import CONTENT_LENGTH, EVENT_SUBCLASS, SPECIAL, parse_head
 
     head = ("cmd\n" + "\n".join(lines)).encode()
     reference = re.compile(r"^([^:\n]*): *([^\r\n]*)", re.M).findall("\n".join(lines))
+    marks = 0
+    for name, value in reference:
+        if not name or not value or name.endswith("]") or name == "_body" or value.startswith("ARRAY::"):
+            marks |= SPECIAL
+        marks |= {"event-subclass": EVENT_SUBCLASS, "content-length": CONTENT_LENGTH}.get(name.lower(), 0)
     for _ in range(2 if repeat else 1):
-        command, headers = parse_head(head)
-        assert command == "cmd" and headers == reference
+        assert parse_head(head) == ("cmd", reference, marks)
+
+
+@pytest.mark.parametrize("line, marks", [
+    ("Foo: bar", 0), ("Foo:", "SPECIAL"), (": bar", "SPECIAL"), ("Foo[1]: bar", "SPECIAL"),
+    ("_body: x", "SPECIAL"), ("Foo: ARRAY::a|:b", "SPECIAL"), ("EVENT-subclass: a::b", "EVENT_SUBCLASS"),
+    ("content-LENGTH: 5", "CONTENT_LENGTH"), ("Content-Length:", "SPECIAL|CONTENT_LENGTH"),
+])
+def test_header_marks(line, marks):
+    import mod_event_socket.framing as f
+
+    want = 0
+    for name in str(marks).split("|"):
+        want |= getattr(f, name) if name != "0" else 0
+    for text in (f"cmd\n{line}", f"cmd\r\n{line}\r\n"):  # the memo path and the CR LF path
+        for _ in range(2):
+            assert f.parse_head(text.encode())[2] == want
