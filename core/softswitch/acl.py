@@ -20,6 +20,7 @@ taken as a literal CIDR (or a comma-separated list of them), as FreeSWITCH does.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class NetworkList:
         return self.match(addr)[0]
 
 
+@functools.lru_cache(maxsize=4096)  # every ESL connection asks about its peer: parse it once
 def _parse_addr(ip: str) -> _Addr:
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:

@@ -663,8 +663,8 @@ _FRESH_EVERY_EVENT = frozenset({"Event-UUID", "Event-Date-Timestamp", "Event-Seq
 def _plain_line(h: tuple) -> str:
     v = h[1]
     if v.__class__ is str:
-        if h[0] in _FRESH_EVERY_EVENT:
-            return f"{h[0]}: {v if _ALL_SAFE(v) else url_encode(v)}\n"
+        if h[0] in _FRESH_EVERY_EVENT:  # digits (timestamp, sequence) need no regex
+            return f"{h[0]}: {v if (v.isascii() and v.isalnum()) or _ALL_SAFE(v) else url_encode(v)}\n"
         if len(_PLAIN_LINES) > 50_000:
             _PLAIN_LINES.clear()
         # values seen once (uuids, sequence numbers, timestamps) are mostly plain text: skip

@@ -133,23 +133,26 @@ class Listener(Subscriber):
         parser = FrameParser()
         sock = self.sock
         events = self.core.events
-        # The first complete message must arrive within 25 s; later reads have no timeout.
         loop = gevent.get_hub().loop
         fd = sock.fileno()
-        deadline: float | None = loop.now() + AUTH_TIMEOUT
+        # The first complete message must arrive within 25 s; later reads have no timeout. One
+        # timer for that whole wait (not one per recv()), cancelled when the message is in.
+        first: gevent.Timeout | None = gevent.Timeout(AUTH_TIMEOUT)
+        first.start()
+        try:
+            self._read_until_closed(parser, sock, events, loop, fd, first)
+        except gevent.Timeout as e:
+            if e is not first:
+                raise
+            log.debug("%r sent no complete command within %.0f s; closing", self, AUTH_TIMEOUT)
+            self._close_notice(wire.GOODBYE)
+        finally:
+            first.close()
+
+    def _read_until_closed(self, parser, sock, events, loop, fd, first) -> None:
         while self.running:
             seen = loop.iteration  # changes if recv() waits in the hub
-            try:
-                if deadline is not None:
-                    left = deadline - loop.now()
-                    with gevent.Timeout(max(left, 0.001)):
-                        data = sock.recv(65536)
-                else:
-                    data = sock.recv(65536)
-            except gevent.Timeout:
-                log.debug("%r sent no complete command within %.0f s; closing", self, AUTH_TIMEOUT)
-                self._close_notice(wire.GOODBYE)
-                return
+            data = sock.recv(65536)
             if not data:
                 self.running = False
                 return
@@ -163,11 +166,12 @@ class Listener(Subscriber):
                             if msg is None:
                                 more = False
                                 break
-                            deadline = None
+                            if first is not None:
+                                first.close()
+                                first = None
                             self._command(msg)
                     except FrameError as e:
                         log.warning("%r: %s; closing the connection", self, e)
-                        self._flush()
                         self._close_notice(wire.GOODBYE)
                         return
                     self._flush()
@@ -180,15 +184,17 @@ class Listener(Subscriber):
             # not: it runs callbacks only, and a flood of pipelined commands kept every other
             # connection waiting for up to a second). Only when the data was already waiting: a
             # recv() that had to wait went through the hub, so a request-and-wait client (api)
-            # costs no extra trip. (Not before auth: the next recv() has the auth timeout.)
-            if deadline is None and self.running and loop.iteration == seen:
+            # costs no extra trip.
+            if self.running and loop.iteration == seen:
                 events.throttle()
                 wait_read(fd)
 
     def _close_notice(self, text: str) -> None:
+        """End the connection with a disconnect notice, sent with any reply still queued."""
         self.running = False
+        self._out.append(wire.disconnect_notice(text))
         try:
-            self._send(wire.disconnect_notice(text))
+            self._flush()
         except OSError:
             pass
 
@@ -348,8 +354,7 @@ class Listener(Subscriber):
                 cmd, low = "api bgapi reload mod_event_socket", "api bgapi reload mod_event_socket"
         if low.startswith(("exit", "...")):
             self._reply(wire.command_reply("+OK bye"))
-            self._flush()
-            self._close_notice(wire.GOODBYE)
+            self._close_notice(wire.GOODBYE)  # the reply and the notice in one send
             return
         if not self.authed:
             self._pre_auth(cmd, low)
@@ -366,14 +371,12 @@ class Listener(Subscriber):
             else:
                 log.warning("%s:%d failed to authenticate (wrong password)", self.remote_ip, self.remote_port)
                 self._reply(wire.command_reply("-ERR invalid"))
-                self._flush()
                 self._close_notice(wire.GOODBYE)
             return
         if low.startswith("userauth "):
             reply = self._userauth(cmd[9:])
             self._reply(wire.command_reply(reply))
             if not self.authed:
-                self._flush()
                 self._close_notice(wire.GOODBYE)
             return
         self._reply(wire.command_reply("-ERR command not found"))
@@ -416,6 +419,13 @@ class Listener(Subscriber):
     def _dispatch(self, msg: Message, cmd: str, low: str) -> str | None:
         """Run an authenticated command; returns the Reply-Text ("" = command not found) or
         None when the command wrote its own reply."""
+        # The hot two first: no other command's prefix overlaps theirs, so the order of the
+        # rest (FreeSWITCH's) is unchanged.
+        if low.startswith("sendevent"):
+            return self._cmd_sendevent(msg, cmd)
+        if low.startswith("api "):
+            self._cmd_api(msg, cmd[4:])
+            return None
         if low.startswith("filter "):
             return self._cmd_filter(cmd[7:])
         if low.startswith("myevents "):
@@ -425,11 +435,6 @@ class Listener(Subscriber):
         if low.startswith("sendmsg"):
             target = cmd[7:].strip(" ") or (msg.get("session-id") or "")
             return f"-ERR invalid session id [{target}]"
-        if low.startswith("sendevent"):
-            return self._cmd_sendevent(msg, cmd)
-        if low.startswith("api "):
-            self._cmd_api(msg, cmd[4:])
-            return None
         if low.startswith("bgapi "):
             return self._cmd_bgapi(msg, cmd[6:])
         if low.startswith("log"):
