@@ -22,9 +22,11 @@ with :func:`set_time_source`.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MethodType
 from typing import Any
 
 from .interfaces import Interface
@@ -60,7 +62,14 @@ _GENERR = Status.GENERR
 
 @dataclass(eq=False)
 class TimerInterface(Interface):
-    """A timer implementation: functions taking the :class:`Timer` (``check`` also ``step``)."""
+    """A timer implementation: functions taking the :class:`Timer` (``check`` also ``step``).
+
+    ``bind_next`` (optional, no FreeSWITCH counterpart) serves the media hot path: called once
+    after a successful ``init``, it returns the zero-argument function that ``timer.next``
+    becomes for that timer (it must return ``Status.SUCCESS`` or ``Status.GENERR``, as
+    :attr:`Timer.next` does), or None to keep the generic ``next`` (``next(timer)``, its
+    result mapped to SUCCESS/GENERR).
+    """
 
     init: TimerFunc | None = None
     next: TimerFunc | None = None
@@ -68,16 +77,28 @@ class TimerInterface(Interface):
     sync: TimerFunc | None = None
     check: Callable[[Timer, bool], Status | None] | None = None
     destroy: TimerFunc | None = None
+    bind_next: Callable[[Timer], Callable[[], Status] | None] | None = None
 
     def __post_init__(self) -> None:
         self.kind = "timer"
 
 
 class Timer:
-    """An open timer (``switch_timer_t``)."""
+    """An open timer (``switch_timer_t``).
+
+    ``timer.next()`` waits (cooperatively) for the next tick and returns ``Status.SUCCESS``;
+    any failure of the timer module is ``Status.GENERR``; :class:`TimerError` when the timer was
+    destroyed or its module has no ``next``. It is the media hot path (every timer, every
+    frame), so ``next`` is an attribute holding a function, not a method: the timer module's own
+    per-timer function when its interface has ``bind_next``, else a generic one; a destroyed
+    timer's ``next`` raises. Calling it costs one Python call, no lookup by name and no flag test.
+    """
 
     __slots__ = ("name", "interface", "interval", "samples", "samplecount", "last_samplecount",
-                 "tick", "diff", "start", "private", "flags", "destroyed", "skipped", "_next")
+                 "tick", "diff", "start", "private", "flags", "destroyed", "skipped", "next",
+                 "_next")
+
+    next: Callable[[], Status]
 
     def __init__(self, interface: TimerInterface, interval: int, samples: int) -> None:
         self.name = interface.name
@@ -93,9 +114,8 @@ class Timer:
         self.flags = 0
         self.destroyed = False
         self.skipped = 0  # ticks jumped over because the caller was late
-        # next() is the media hot path (every timer, every frame): bound once, swapped for a
-        # raiser on destroy, so a call costs no lookup by name and no flag test.
         self._next: TimerFunc = interface.next or _unconfigured_next
+        self.next = MethodType(_generic_next, self)  # timer_open() may bind the module's own
 
     def _fn(self, name: str):
         if self.destroyed:
@@ -104,14 +124,6 @@ class Timer:
         if fn is None:
             raise TimerError(f"timer {self.name}: Timer is not properly configured. (no {name})")
         return fn
-
-    def next(self) -> Status:
-        """Wait (cooperatively) for the next tick. Any non-success becomes GENERR.
-
-        :raises TimerError: the timer was destroyed, or its module has no ``next``.
-        """
-        st = self._next(self)
-        return _SUCCESS if st is None or st == 0 else _GENERR
 
     def step(self) -> Status:
         """Advance one tick without waiting (``tick + 1``, ``samplecount + samples``)."""
@@ -141,6 +153,7 @@ class Timer:
         finally:
             self.destroyed = True
             self._next = _destroyed_next
+            self.next = functools.partial(_raise_destroyed, self.name)  # no cycle through self
 
     def __enter__(self) -> Timer:
         return self
@@ -152,12 +165,22 @@ class Timer:
         return f"<Timer {self.name} {self.interval}ms tick={self.tick} samplecount={self.samplecount}>"
 
 
+def _generic_next(timer: Timer) -> Status:
+    """``timer.next`` unless the module binds its own: its ``next(timer)``, mapped to a Status."""
+    st = timer._next(timer)
+    return _SUCCESS if st is None or st == 0 else _GENERR
+
+
 def _unconfigured_next(timer: Timer) -> Status:
     raise TimerError(f"timer {timer.name}: Timer is not properly configured. (no next)")
 
 
 def _destroyed_next(timer: Timer) -> Status:
-    return timer._fn("next")  # raises: the timer is destroyed
+    return _raise_destroyed(timer.name)
+
+
+def _raise_destroyed(name: str) -> Status:
+    raise TimerError(f"next() on a destroyed {name} timer (it was destroyed; open a new one)")
 
 
 def _as_status(value: object) -> Status:
@@ -194,6 +217,14 @@ def timer_open(interface: TimerInterface | None, name: str, interval: int, sampl
     if st not in (None, Status.SUCCESS):
         raise TimerError(f"timer {name} refused interval {interval} ms, {samples} samples "
                          f"({_as_status(st).name}); see the log of {interface.module_name or 'its module'}")
+    if interface.bind_next is not None:
+        try:
+            fn = interface.bind_next(timer)
+        except BaseException:
+            timer.destroy()
+            raise
+        if fn is not None:
+            timer.next = fn
     return timer
 
 
