@@ -69,6 +69,7 @@ def module_load(module: ModuleInterface, core: Core) -> Status | None:
         sync=engine.sync,
         check=engine.check,
         destroy=engine.destroy,
+        bind_next=engine.bind_next,
     ))
     module.log.debug("soft timer ready (%s clock, idle tick %d ms)", engine.mode, base)
     return None

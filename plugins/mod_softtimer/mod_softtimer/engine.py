@@ -8,6 +8,13 @@ for the earliest deadline of all clocks; on each wake-up it advances every clock
 and wakes that clock's waiters in one hub callback. So 1,000 timers at 20 ms cost one OS
 wake-up every 20 ms, not 1,000 sleeps.
 
+The hot path is the tick's delivery (see :meth:`SoftTimer._fanout`): the hub callback updates
+every waiting timer (``tick``, ``samplecount``) in one loop, then resumes the waiting greenlets
+one after the other, each handing over straight to the next when it parks again. A greenlet's
+own share is the lean ``timer.next`` this module binds to each timer
+(:meth:`SoftTimer.bind_next`): check, park, switch, return. The per-timer cost is then close
+to the cost of resuming a greenlet at all (``bench/timers.py`` measures both).
+
 Per-timer semantics follow FreeSWITCH's Linux soft timer (one timerfd per timer, ``TFD = 2``;
 see ``spec/timers-codecs.md`` §2): a timer remembers the last clock tick it consumed
 (``last``), exactly as a timerfd keeps its unread expirations:
@@ -31,6 +38,7 @@ import logging
 import sys
 import time
 from collections import deque
+from types import MethodType
 from typing import TYPE_CHECKING
 
 import gevent
@@ -53,10 +61,8 @@ __all__ = ["SoftTimer", "Clock", "TimerPrivate"]
 _U32 = 0xFFFFFFFF
 _SUCCESS = Status.SUCCESS
 _FALSE = Status.FALSE
+_GENERR = Status.GENERR
 _mono = time.monotonic_ns
-#: Values a parked ``next`` is woken with (a normal tick wakes it with None).
-WAKE_DESTROYED = "destroyed"
-WAKE_SHUTDOWN = "shutdown"
 
 
 class Clock:
@@ -72,8 +78,8 @@ class Clock:
         self.tick = (now - origin) // self.interval_ns
         #: Absolute monotonic ns of the next tick.
         self.deadline = origin + (self.tick + 1) * self.interval_ns
-        #: Greenlets parked in ``next``, woken together at the next tick.
-        self.waiters: list = []
+        #: The :class:`TimerPrivate` of the timers parked in ``next``, woken at the next tick.
+        self.waiters: list[TimerPrivate] = []
         self.count = 0  # open timers
         self.ticks = 0  # ticks delivered by the clock loop
         self.skipped = 0  # ticks the clock loop itself woke too late for
@@ -86,14 +92,17 @@ class Clock:
 class TimerPrivate:
     """What a soft timer keeps in ``timer.private``."""
 
-    __slots__ = ("clock", "last", "waiter", "closed", "last_sync")
+    __slots__ = ("clock", "last", "waiter", "closed", "last_sync", "timer")
 
-    def __init__(self, clock: Clock | None, last: int) -> None:
+    def __init__(self, clock: Clock | None, last: int, timer: Timer) -> None:
         self.clock = clock  # None for interval 1
         self.last = last  # clock tick consumed by the last next() (the timerfd's read position)
-        self.waiter = None  # the greenlet parked in next(), if any
+        #: The greenlet parked in next() while it is in ``clock.waiters``; None once the tick
+        #: is delivered (:meth:`SoftTimer._fanout`), or when it left next() otherwise.
+        self.waiter = None
         self.closed = False
         self.last_sync = -1
+        self.timer = timer  # the tick's delivery updates it
 
 
 class SoftTimer:
@@ -122,6 +131,7 @@ class SoftTimer:
             self._watcher = self.hub.loop.io(self.timerfd.fd, 1)
         self._kick = gevent.event.Event()  # the sleep fallback's early wake-up
         self._ready: deque = deque()  # greenlets of a tick not resumed yet (see _fanout)
+        self._next_fast = self._make_next_fast()
         self.stopping = False
         self.running = False
         self.timer_count = 0  # open timers, interval 1 included (FreeSWITCH's timer_count)
@@ -210,33 +220,55 @@ class SoftTimer:
         self.next_deadline = nd
 
     def _fanout(self, clock: Clock) -> None:
-        """(In the hub.) Resume every greenlet parked on ``clock``, in arrival order.
+        """(In the hub.) Deliver the clock's tick to every timer parked on it, and resume them.
 
-        The greenlets are queued on ``_ready``; each one, when it parks again in :meth:`next`,
-        switches straight to the next ready greenlet instead of back to the hub (one greenlet
-        switch per wake-up instead of two), and the last one returns to the hub, here. A
-        greenlet that yields for anything else returns here too, and this loop goes on.
+        First, in one loop, each waiting timer consumes the tick (``last``, ``tick``,
+        ``samplecount``, ``skipped``: what its ``next`` would do after waking) and its greenlet
+        is queued on ``_ready``, in arrival order. Then the greenlets are resumed one after the
+        other: each one, when it parks again in ``next``, switches straight to the next ready
+        greenlet instead of back to the hub (one greenlet switch per wake-up instead of two),
+        and the last one returns to the hub, here. A greenlet that yields for anything else
+        returns here too, and this loop goes on. A resumed ``next`` has nothing left to do
+        but return SUCCESS.
         """
         waiters = clock.waiters
         if not waiters:
             return
-        clock.waiters = []
+        clock.waiters = waiting = []
+        k = clock.tick
         ready = self._ready
-        ready.extend(waiters)
+        push = ready.append
+        for p in waiters:
+            n = k - p.last
+            if n <= 0:  # it consumed this tick ahead of the clock loop (see next): keep waiting
+                waiting.append(p)
+                continue
+            timer = p.timer
+            p.last = k
+            tick = timer.tick + n
+            timer.tick = tick
+            if n > 1:
+                timer.skipped += n - 1
+            timer.samplecount = (tick * timer.samples) & _U32
+            push(p.waiter)
+            p.waiter = None
         pop = ready.popleft
         while ready:
             g = pop()
             try:
-                g.switch(None)
+                g.switch()
             except BaseException:  # a raw greenlet that died with an error: keep waking others
                 self.hub.handle_error(g, *sys.exc_info())
 
-    def _release(self, clock: Clock, why: str) -> None:
-        """(In the hub.) Resume every greenlet parked on ``clock`` with ``why`` (not a tick)."""
+    def _release(self, clock: Clock) -> None:
+        """(In the hub.) Resume every greenlet parked on ``clock`` without a tick: shutdown."""
         waiters, clock.waiters = clock.waiters, []
-        for g in waiters:
+        for p in waiters:
+            g, p.waiter = p.waiter, None
+            if g is None:
+                continue
             try:
-                g.switch(why)
+                g.switch(_GENERR)
             except BaseException:
                 self.hub.handle_error(g, *sys.exc_info())
 
@@ -259,7 +291,7 @@ class SoftTimer:
         self.stopping = True
         for clock in list(self._clock_list):
             if clock.waiters:
-                self._run_callback(self._release, clock, WAKE_SHUTDOWN)
+                self._run_callback(self._release, clock)
         if get_time_source() is self.time_source:  # another core in this process may own it
             set_time_source(None)
         if self.running:
@@ -292,7 +324,7 @@ class SoftTimer:
         timer.start = now // 1000
         self.timer_count += 1
         if interval == 1:  # FreeSWITCH: counted only; next/step/check return FALSE
-            timer.private = TimerPrivate(None, 0)
+            timer.private = TimerPrivate(None, 0, timer)
             return _SUCCESS
         clock = self.clocks.get(interval)
         if clock is None:
@@ -301,53 +333,97 @@ class SoftTimer:
             self._rearm(clock.deadline)
         clock.count += 1
         # The first next() waits for the clock's next tick: what a fresh timerfd gives.
-        timer.private = TimerPrivate(clock, (now - self.origin) // clock.interval_ns)
+        timer.private = TimerPrivate(clock, (now - self.origin) // clock.interval_ns, timer)
         return _SUCCESS
 
     def next(self, timer: Timer) -> Status | None:
-        # The media hot path: every timer, every tick. Keep it lean.
+        """The interface's ``next(timer)``, with every case; ``timer.next`` is leaner (bind_next).
+
+        Returns None (SUCCESS) with the tick consumed, or FALSE: interval 1, a destroyed timer,
+        shutdown, or a wait ended by destroy/shutdown instead of a tick.
+        """
         p = timer.private
         clock = p.clock
         if clock is None or p.closed or self.stopping:
             return _FALSE
         last = p.last
-        if clock.tick <= last and _mono() < clock.deadline:
-            k = last  # the common case: early for the next tick (no big-int division)
-        else:  # a tick is due, maybe not yet seen by the clock loop: consume it now
+        if clock.tick > last or _mono() >= clock.deadline:
+            # A tick is due, maybe not yet seen by the clock loop: consume it now (a late
+            # caller jumps over every tick it missed, no burst).
             k = (_mono() - self.origin) // clock.interval_ns
-        while k <= last:
-            if p.waiter is not None:
-                raise TimerError(_misuse(timer, False))
-            p.waiter = g = getcurrent()
-            clock.waiters.append(g)
-            ready = self._ready
+            if k > last:
+                _consume(timer, p, k)
+                return None
+        if p.waiter is not None:
+            raise TimerError(_misuse(timer, False))
+        g = getcurrent()
+        p.waiter = g
+        clock.waiters.append(p)
+        ready = self._ready
+        try:
+            # Hand over to the next greenlet of the tick being delivered, else to the hub.
+            # (_ready is only ever non-empty while the hub runs _fanout, so the hub itself
+            # never gets here with it non-empty: it gets BlockingSwitchOutError.)
+            why = ready.popleft().switch() if ready else self._hub_switch()
+        except BlockingSwitchOutError as e:
+            self._unpark(p, g)
+            raise TimerError(_misuse(timer, True)) from e
+        except BaseException:  # gevent.Timeout, GreenletExit, ...: leave cleanly
+            self._unpark(p, g)
+            raise
+        # A tick was delivered (_fanout did the bookkeeping), or destroy/shutdown woke us.
+        return _FALSE if why else None
+
+    def bind_next(self, timer: Timer):
+        """The interface's ``bind_next``: ``timer.next`` for a timer of a clock (not interval 1)."""
+        p = timer.private
+        if p is None or p.clock is None:
+            return None
+        return MethodType(self._next_fast, timer)
+
+    def _make_next_fast(self):
+        ready = self._ready
+        hub_switch = self._hub_switch
+        slow = self.next
+        engine = self
+
+        def next_fast(timer: Timer) -> Status:
+            """``timer.next()``: the woken-by-a-tick case, every other one in :meth:`next`."""
+            p = timer.private
+            clock = p.clock
+            # While a tick is being handed over (ready not empty), the clock loop runs right
+            # after it: a next tick that fell due meanwhile (a hand-over longer than an
+            # interval) is left to it rather than read off the clock by every greenlet.
+            if (p.last != clock.tick or p.waiter is not None or p.closed or engine.stopping
+                    or (not ready and _mono() >= clock.deadline)):
+                return _SUCCESS if slow(timer) is None else _GENERR
+            g = getcurrent()
+            p.waiter = g
+            clock.waiters.append(p)
             try:
-                # Hand over to the next greenlet of the tick being delivered, else to the hub.
-                # (_ready is only ever non-empty while the hub runs _fanout, so the hub itself
-                # never gets here with it non-empty: it gets BlockingSwitchOutError.)
-                why = ready.popleft().switch(None) if ready else self._hub_switch()
-            except BaseException as e:  # gevent.Timeout, GreenletExit, ...: leave cleanly
-                p.waiter = None
-                for queue in (clock.waiters, self._ready):  # never resume it later by mistake
-                    try:
-                        queue.remove(g)
-                    except ValueError:
-                        pass
-                if isinstance(e, BlockingSwitchOutError):
-                    raise TimerError(_misuse(timer, True)) from e
+                why = ready.popleft().switch() if ready else hub_switch()
+            except BlockingSwitchOutError as e:
+                engine._unpark(p, g)
+                raise TimerError(_misuse(timer, True)) from e
+            except BaseException:
+                engine._unpark(p, g)
                 raise
+            return _GENERR if why else _SUCCESS
+
+        return next_fast
+
+    def _unpark(self, p: TimerPrivate, g) -> None:
+        """An exception took ``g`` out of next(): never resume it later by mistake."""
+        if p.waiter is g:
             p.waiter = None
-            if why is not None or p.closed or self.stopping:
-                return _FALSE
-            k = clock.tick
-        p.last = k
-        n = k - last
-        tick = timer.tick + n
-        timer.tick = tick
-        if n > 1:
-            timer.skipped += n - 1
-        timer.samplecount = (tick * timer.samples) & _U32
-        return None
+        try:
+            p.clock.waiters.remove(p)
+        except ValueError:
+            pass
+        try:
+            self._ready.remove(g)  # the tick was delivered (consumed) but not resumed yet
+        except ValueError:
+            pass
 
     def step(self, timer: Timer) -> Status:
         p = timer.private
@@ -394,11 +470,11 @@ class SoftTimer:
         if clock is None:
             return _SUCCESS
         g = p.waiter
-        if g is not None:
+        if g is not None:  # parked in next(), the tick not delivered yet
             try:
-                clock.waiters.remove(g)
+                clock.waiters.remove(p)
             except ValueError:
-                pass  # already being woken by a tick: it sees p.closed
+                pass
             else:
                 self._run_callback(_wake, p, g)
         clock.count -= 1
@@ -421,10 +497,22 @@ class SoftTimer:
         }
 
 
+def _consume(timer: Timer, p: TimerPrivate, k: int) -> None:
+    """The timer reads its clock at tick ``k`` (> ``p.last``): FreeSWITCH's timerfd ``next``."""
+    n = k - p.last
+    p.last = k
+    tick = timer.tick + n
+    timer.tick = tick
+    if n > 1:
+        timer.skipped += n - 1
+    timer.samplecount = (tick * timer.samples) & _U32
+
+
 def _wake(p: TimerPrivate, g) -> None:
     """(In the hub.) Wake the greenlet of a destroyed timer, if it still waits in next()."""
     if p.waiter is g:  # not if an exception (a gevent.Timeout) took it out in the meantime
-        g.switch(WAKE_DESTROYED)
+        p.waiter = None
+        g.switch(_GENERR)
 
 
 def _misuse(timer: Timer, in_hub: bool) -> str:

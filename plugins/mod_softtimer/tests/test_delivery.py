@@ -1,0 +1,101 @@
+"""A tick's delivery (``SoftTimer._fanout``), driven by hand on an engine whose clock loop is
+not running: the hub callback updates every waiting timer, then resumes the greenlets in
+arrival order, each handing over to the next."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from mod_softtimer.engine import SoftTimer
+from softswitch import Status, TimerError, TimerInterface
+from softswitch.timer import timer_open
+
+FAR = 2**62  # a deadline the test never reaches: only the test advances the clock
+
+
+@pytest.fixture
+def unit():
+    engine = SoftTimer(use_timerfd=False)
+    iface = TimerInterface(name="soft", init=engine.init, next=engine.next, step=engine.step,
+                           sync=engine.sync, check=engine.check, destroy=engine.destroy,
+                           bind_next=engine.bind_next)
+    yield engine, iface
+    engine.shutdown()
+
+
+def tick(engine, clock, n=1):
+    """What the clock loop does at a deadline: advance, then deliver in a hub callback."""
+    clock.tick += n
+    gevent.get_hub().loop.run_callback(engine._fanout, clock)
+    gevent.sleep(0)
+    gevent.sleep(0)
+
+
+def test_delivery_updates_every_waiter_then_resumes_them_in_order(unit):
+    engine, iface = unit
+    timers = [timer_open(iface, "soft", 20, 160) for _ in range(3)]
+    clock = timers[0].private.clock
+    clock.deadline = FAR
+    order = []
+
+    def pace(i, timer):
+        for _ in range(2):
+            assert timer.next() == Status.SUCCESS
+            order.append((i, timer.tick, timer.samplecount))
+
+    greenlets = [gevent.spawn(pace, i, t) for i, t in enumerate(timers)]
+    gevent.sleep(0)
+    assert [p.timer for p in clock.waiters] == timers
+    assert all(t.private.waiter is g for t, g in zip(timers, greenlets, strict=True))
+    tick(engine, clock)
+    assert order == [(0, 1, 160), (1, 1, 160), (2, 1, 160)]
+    assert [p.timer for p in clock.waiters] == timers  # parked again, same order
+    tick(engine, clock, 3)  # the clock loop itself woke 2 ticks late
+    assert order[3:] == [(0, 4, 640), (1, 4, 640), (2, 4, 640)]
+    assert [t.skipped for t in timers] == [2, 2, 2]
+    assert gevent.joinall(greenlets, timeout=5)
+    assert all(t.private.waiter is None for t in timers) and not engine._ready
+
+
+def test_a_timer_that_consumed_the_tick_ahead_of_the_clock_keeps_waiting(unit):
+    """next() consumes a due tick before the clock loop has seen it; that tick's delivery
+    must not wake its next wait."""
+    engine, iface = unit
+    timer = timer_open(iface, "soft", 20, 160)
+    clock, p = timer.private.clock, timer.private
+    clock.deadline = FAR
+    p.last = clock.tick + 1  # as next() leaves it after consuming tick clock.tick + 1 early
+    g = gevent.spawn(timer.next)
+    gevent.sleep(0)
+    assert clock.waiters == [p]
+    tick(engine, clock)  # the clock loop catches up with the tick already consumed
+    assert not g.dead and clock.waiters == [p] and timer.tick == 0
+    tick(engine, clock)
+    assert g.dead and g.value == Status.SUCCESS
+    assert (timer.tick, timer.skipped, p.last) == (1, 0, clock.tick)
+
+
+def test_destroyed_while_queued_for_the_tick_returns_the_delivered_tick(unit):
+    engine, iface = unit
+    a, b = timer_open(iface, "soft", 20, 160), timer_open(iface, "soft", 20, 160)
+    clock = a.private.clock
+    clock.deadline = FAR
+    results = []
+
+    def first():
+        results.append(("a", a.next()))
+        b.destroy()  # b's greenlet is queued behind this one, its tick delivered
+
+    def second():
+        results.append(("b", b.next(), b.tick))
+        with pytest.raises(TimerError, match="destroyed"):
+            b.next()
+        results.append("raised")
+
+    ga, gb = gevent.spawn(first), gevent.spawn(second)
+    gevent.sleep(0)
+    tick(engine, clock)
+    assert gevent.joinall([ga, gb], timeout=5)
+    assert results == [("a", Status.SUCCESS), ("b", Status.SUCCESS, 1), "raised"]
+    a.destroy()
