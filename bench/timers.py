@@ -6,7 +6,14 @@ them), each case runs ``--seconds`` (default 10) and measures:
 * **per-timer lateness**: for every return of ``timer.next()``, the time since the tick's ideal
   deadline (``origin + k × 20 ms`` on CLOCK_MONOTONIC, the module's absolute deadline);
   p50/p99/max. This includes waking the other timers of the same tick before this one: the
-  k-th greenlet of a tick resumes after the k−1 before it (one thread, one hub).
+  k-th greenlet of a tick resumes after the k−1 before it (one thread, one hub). A return is
+  recorded as two integers in preallocated arrays shared by all the greenlets (lateness is
+  computed after the run), and only every ``--record-every``-th greenlet records (default:
+  about 100 per tick), spread along the tick's hand-over: recording costs about as much as a
+  timer's own work, and every recording greenlet delays all those after it, so recording them
+  all would measure the benchmark;
+* **µs per timer**: the time the module's hub callback takes to deliver a tick to all the
+  timers and resume them all, over the number of timers (median over ticks);
 * **clock wake-up lateness**: how late the module's clock loop itself woke (one wake-up per
   tick, shared by all the timers);
 * **CPU**: process CPU time (user+sys, ``time.process_time``) over wall time, as % of one core;
@@ -21,13 +28,18 @@ every figure, then a human summary. Usage::
 
     python bench/timers.py [--seconds 10] [--cases 1,100,1000] [--no-timerfd] [--no-floor]
 
-A last "floor" case parks the largest number of greenlets straight on the clock, without the
-timer API: the cost of resuming that many greenlets per tick in this process, for comparison.
+A last "floor" case resumes the largest number of greenlets per tick *without* the timer API:
+one soft timer's greenlet (the clock's one wake-up) hands over to N bare greenlets that do
+nothing but park again, one after the other, the last handing back to it; they record as the
+timer cases do. Its µs per greenlet (the hand-over timed by that greenlet) is the cheapest
+resume of a greenlet in this process, and its lateness is what any design that resumes one
+greenlet per timer per tick could reach here at best.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -35,9 +47,12 @@ import platform
 import re
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+from array import array
+from collections import deque
 
 import gevent
 
@@ -58,99 +73,178 @@ def _summary(vals: list[int]) -> dict:
             "mean_ms": (sum(s) / len(s) / 1e6) if s else float("nan")}
 
 
-def run_case(core, engine, n: int, seconds: float) -> dict:
+class Recorder:
+    """Returns of a paced wait as (monotonic ns, clock tick), in two preallocated arrays."""
+
+    def __init__(self, n: int, seconds: float) -> None:
+        self.cap = n * (int((seconds + WARMUP + 1.0) * 1000 / INTERVAL_MS) + 4)
+        self.ts = array("q", bytes(8 * self.cap))
+        self.ticks = array("q", bytes(8 * self.cap))
+        self.seq = itertools.count().__next__  # next free slot: one C call
+
+    def lateness(self, t0: int, t1: int, origin: int, step: int) -> dict:
+        """Lateness of the returns recorded in [t0, t1)."""
+        used = min(self.seq(), self.cap)
+        lat = [ts - (origin + k * step)
+               for ts, k in zip(self.ts[:used], self.ticks[:used], strict=True) if t0 <= ts < t1]
+        return {"returns_recorded": len(lat), "lateness": _summary(lat)}
+
+
+def _window(seconds: float):
+    """Run for ``seconds``; return (mono ns start, end, wall s, cpu %, ctx switches/s)."""
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0, t0 = time.process_time(), time.monotonic_ns()
+    gevent.sleep(seconds)
+    cpu1, t1 = time.process_time(), time.monotonic_ns()
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = (t1 - t0) / 1e9
+    return (t0, t1, wall, round(100 * (cpu1 - cpu0) / wall, 2),
+            round((ru1.ru_nvcsw - ru0.ru_nvcsw) / wall, 1))
+
+
+WARMUP = 0.3
+
+
+def _record_every(n: int, every: int) -> int:
+    return every if every > 0 else max(1, n // 100)
+
+
+def run_case(core, engine, n: int, seconds: float, every: int) -> dict:
     """``n`` greenlets, each with its own 20 ms soft timer, for ``seconds``."""
+    from softswitch import TimerError
+
+    every = _record_every(n, every)
     timers = [core.timer_open("soft", INTERVAL_MS, 160) for _ in range(n)]
     clock = timers[0].private.clock
-    origin, step = engine.origin, clock.interval_ns
+    rec = Recorder(-(-n // every), seconds)
+    ts, ticks, seq = rec.ts, rec.ticks, rec.seq
     mono = time.monotonic_ns
-    state = {"record": False, "stop": False}
-    samples: list[list[int]] = [[] for _ in range(n)]
 
-    def pace(timer, out):
-        append = out.append
+    def pace(timer):
         nxt = timer.next
-        p = timer.private
-        while not state["stop"]:
-            if nxt():
-                return  # destroyed at the end of the case
-            if state["record"]:
-                append(mono() - (origin + p.last * step))
+        try:
+            while not nxt():  # SUCCESS is 0; GENERR once the timer is destroyed
+                pass
+        except TimerError:
+            pass
 
-    greenlets = [gevent.spawn(pace, t, s) for t, s in zip(timers, samples, strict=True)]
-    gevent.sleep(0.3)  # warm-up: every greenlet has reached its first next()
+    def pace_recording(timer):
+        nxt, p = timer.next, timer.private
+        try:
+            while not nxt():
+                t = mono()
+                i = seq()
+                ts[i] = t
+                ticks[i] = p.last  # the clock tick this return is for
+        except IndexError:  # the buffers are full (cannot happen in a bounded run): pace on
+            pace(timer)
+        except TimerError:
+            pass
+
+    # The module's hub callback that delivers a tick and resumes its timers, timed.
+    fanout, spans, pc = engine._fanout, [], time.perf_counter_ns
+
+    def timed_fanout(c):
+        t = pc()
+        fanout(c)
+        spans.append(pc() - t)
+
+    greenlets = [gevent.spawn(pace if i % every else pace_recording, t)
+                 for i, t in enumerate(timers)]
+    gevent.sleep(WARMUP)  # every greenlet has reached its first next()
     engine.lateness.clear()
     wake0, ticks0, skipped0 = engine.wakeups, clock.ticks, sum(t.skipped for t in timers)
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    state["record"] = True
-    gevent.sleep(seconds)
-    state["record"] = False
-    cpu1, wall1 = time.process_time(), time.monotonic()
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    wakeups, ticks = engine.wakeups - wake0, clock.ticks - ticks0
+    engine._fanout = timed_fanout
+    try:
+        t0, t1, wall, cpu, cs = _window(seconds)
+    finally:
+        del engine._fanout
+    wakeups, nticks = engine.wakeups - wake0, clock.ticks - ticks0
     skipped = sum(t.skipped for t in timers) - skipped0
     clock_late = list(engine.lateness)
-    state["stop"] = True
     for t in timers:
-        t.destroy()  # wakes any greenlet still parked in next()
+        t.destroy()  # wakes every greenlet parked in next()
     gevent.joinall(greenlets, timeout=5)
-    lat = [x for s in samples for x in s]
-    wall = wall1 - wall0
     return {
         "timers": n,
         "seconds": round(wall, 3),
-        "returns": len(lat),
-        "lateness": _summary(lat),
+        "record_every": every,
+        **rec.lateness(t0, t1, engine.origin, clock.interval_ns),
+        "us_per_timer": round(statistics.median(spans) / n / 1000, 3) if spans else None,
         "clock_wakeup_lateness": _summary(clock_late),
-        "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / wall, 2),
-        "voluntary_ctx_switches_per_s": round((ru1.ru_nvcsw - ru0.ru_nvcsw) / wall, 1),
+        "cpu_pct_one_core": cpu,
+        "voluntary_ctx_switches_per_s": cs,
         "clock_wakeups": wakeups,
-        "ticks": ticks,
-        "wakeups_per_tick": round(wakeups / ticks, 3) if ticks else None,
+        "ticks": nticks,
+        "wakeups_per_tick": round(wakeups / nticks, 3) if nticks else None,
         "skipped_ticks": skipped,
         "greenlets_left": sum(1 for g in greenlets if not g.dead),
     }
 
 
-def run_floor(core, engine, n: int, seconds: float) -> dict:
-    """The cost floor: ``n`` greenlets parked straight on the 20 ms clock, no timer API.
+def run_floor(core, engine, n: int, seconds: float, every: int) -> dict:
+    """The cost floor: ``n`` bare greenlets resumed per tick, without the timer API.
 
-    Same clock loop, same hand-over from greenlet to greenlet, none of the per-timer
-    bookkeeping: what resuming ``n`` greenlets per tick costs in this process by itself.
+    One soft timer's greenlet (woken by the clock, once per tick) hands over to the ``n``
+    greenlets one after the other, each handing over to the next as the module's hand-over
+    does, the last one back to it; every ``every``-th one records its return as in
+    :func:`run_case`.
     """
     from greenlet import getcurrent
 
-    keep = core.timer_open("soft", INTERVAL_MS, 160)  # keeps the 20 ms clock alive
-    clock = keep.private.clock
-    origin, step = engine.origin, clock.interval_ns
+    every = _record_every(n, every)
+    leader_timer = core.timer_open("soft", INTERVAL_MS, 160)
+    p = leader_timer.private
+    rec = Recorder(-(-n // every), seconds)
+    ts, ticks, seq = rec.ts, rec.ticks, rec.seq
     mono = time.monotonic_ns
-    state = {"record": False, "stop": False}
-    samples: list[list[int]] = [[] for _ in range(n)]
-    hub_switch, ready = engine._hub_switch, engine._ready
+    parked: list = []
+    chain: deque = deque()
+    hub_switch = gevent.get_hub().switch
+    spans: list[int] = []
 
-    def park(out):
-        append, me = out.append, getcurrent()
-        while not state["stop"]:
-            clock.waiters.append(me)
-            ready.popleft().switch(None) if ready else hub_switch()
-            if state["record"]:
-                append(mono() - (origin + clock.tick * step))
+    def bare():
+        me, append, pop = getcurrent(), parked.append, chain.popleft
+        while True:
+            append(me)
+            pop().switch() if chain else hub_switch()
 
-    greenlets = [gevent.spawn(park, s) for s in samples]
-    gevent.sleep(0.3)
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    state["record"] = True
-    gevent.sleep(seconds)
-    state["record"] = False
-    cpu1, wall1 = time.process_time(), time.monotonic()
-    state["stop"] = True
+    def recording():
+        me, append, pop = getcurrent(), parked.append, chain.popleft
+        try:
+            while True:
+                append(me)
+                pop().switch() if chain else hub_switch()
+                t = mono()
+                i = seq()
+                ts[i] = t
+                ticks[i] = p.last
+        except IndexError:
+            bare()
+
+    def lead():
+        me, nxt, pop = getcurrent(), leader_timer.next, chain.popleft
+        while not nxt():
+            t = mono()
+            chain.extend(parked)
+            parked.clear()
+            chain.append(me)
+            pop().switch()  # the n greenlets run; the last one switches back here
+            spans.append(mono() - t)
+
+    greenlets = [gevent.spawn(bare if i % every else recording) for i in range(n)]
+    gevent.sleep(0)  # all parked before the leader starts
+    leader = gevent.spawn(lead)
+    gevent.sleep(WARMUP)
+    del spans[:]
+    t0, t1, wall, cpu, cs = _window(seconds)
+    leader_timer.destroy()
+    leader.join(timeout=5)
     gevent.killall(greenlets, timeout=5)
-    keep.destroy()
-    lat = [x for s in samples for x in s]
-    return {"timers": n, "seconds": round(wall1 - wall0, 3), "returns": len(lat),
-            "lateness": _summary(lat),
-            "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 2)}
+    return {"timers": n, "seconds": round(wall, 3), "record_every": every,
+            **rec.lateness(t0, t1, engine.origin, p.clock.interval_ns),
+            "us_per_timer": round(statistics.median(spans) / n / 1000, 3) if spans else None,
+            "cpu_pct_one_core": cpu, "voluntary_ctx_switches_per_s": cs}
 
 
 def timer_test_api_reproduced(core, mss: int = 20, count: int = 100) -> dict:
@@ -186,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds per case (default 10)")
     ap.add_argument("--cases", default="1,100,1000", help="timer counts (default 1,100,1000)")
     ap.add_argument("--no-timerfd", action="store_true", help="use the sleep fallback clock")
+    ap.add_argument("--record-every", type=int, default=0, metavar="K",
+                    help="record the returns of every K-th greenlet (default: about 100 a tick)")
     ap.add_argument("--no-floor", dest="floor", action="store_false",
                     help="skip the cost-floor case (greenlets parked on the clock, no timer API)")
     args = ap.parse_args(argv)
@@ -220,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         results["loadavg_before"] = os.getloadavg()
         for n in cases:
-            results["cases"].append(run_case(core, engine, n, seconds))
+            results["cases"].append(run_case(core, engine, n, seconds, args.record_every))
         if args.floor:
-            results["floor"] = run_floor(core, engine, max(cases), min(seconds, 5.0))
+            results["floor"] = run_floor(core, engine, max(cases), min(seconds, 5.0),
+                                         args.record_every)
         results["timer_test_20_100"] = timer_test_api_reproduced(core)
         if "mod_commands" in core.modules.modules:
             results["timer_test_20_100_mod_commands"] = timer_test_via_api(core)
@@ -235,19 +332,28 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(results))
     print(f"\nsoft timer, {INTERVAL_MS} ms, {results['clock']} clock, {results['cpus']} CPUs, "
           f"{seconds:g} s per case")
-    print(f"{'timers':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} | {'clock p50':>9} "
-          f"{'p99':>6} {'max':>6} | {'CPU %':>6} {'wake/tick':>9} {'cs/s':>6} {'skipped':>7}")
+    print(f"{'timers':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'us/timer':>8} | "
+          f"{'clock p50':>9} {'p99':>6} {'max':>6} | {'CPU %':>6} {'wake/tick':>9} {'cs/s':>5} "
+          f"{'skipped':>7}")
+
+    def us(c: dict) -> str:
+        return f"{c['us_per_timer']:>8.2f}" if c.get("us_per_timer") is not None else f"{'-':>8}"
+
     for c in results["cases"]:
         la, cl = c["lateness"], c["clock_wakeup_lateness"]
-        print(f"{c['timers']:>7} {la['p50_ms']:>8.3f} {la['p99_ms']:>8.3f} {la['max_ms']:>8.3f} | "
-              f"{cl['p50_ms']:>9.3f} {cl['p99_ms']:>6.3f} {cl['max_ms']:>6.3f} | "
+        print(f"{c['timers']:>10} {la['p50_ms']:>7.3f} {la['p99_ms']:>7.3f} {la['max_ms']:>7.3f} "
+              f"{us(c)} | {cl['p50_ms']:>9.3f} {cl['p99_ms']:>6.3f} {cl['max_ms']:>6.3f} | "
               f"{c['cpu_pct_one_core']:>6.2f} {c['wakeups_per_tick']!s:>9} "
-              f"{c['voluntary_ctx_switches_per_s']:>6.0f} {c['skipped_ticks']:>7}")
+              f"{c['voluntary_ctx_switches_per_s']:>5.0f} {c['skipped_ticks']:>7}")
     fl = results.get("floor")
     if fl:
-        print(f"{'floor':>7} {fl['lateness']['p50_ms']:>8.3f} {fl['lateness']['p99_ms']:>8.3f} "
-              f"{fl['lateness']['max_ms']:>8.3f} | {'':>9} {'':>6} {'':>6} | "
-              f"{fl['cpu_pct_one_core']:>6.2f}   ({fl['timers']} bare greenlets, no timer API)")
+        la = fl["lateness"]
+        print(f"{'floor':>10} {la['p50_ms']:>7.3f} {la['p99_ms']:>7.3f} {la['max_ms']:>7.3f} "
+              f"{us(fl)} | {'':>9} {'':>6} {'':>6} | {fl['cpu_pct_one_core']:>6.2f}   "
+              f"({fl['timers']} bare greenlets resumed per tick, no timer API)")
+    every = sorted({c["record_every"] for c in results["cases"]})
+    print(f"lateness recorded for every K-th greenlet, K = {', '.join(map(str, every))} "
+          "(--record-every)")
     la0, la1 = results["loadavg_before"], results["loadavg_after"]
     print(f"load average before/after: {la0[0]:.2f} / {la1[0]:.2f} (other processes share the CPUs)")
     print(f"timer_test 20 100 (through the timer API): {results['timer_test_20_100']['output']}")
