@@ -226,8 +226,8 @@ class _Identity:
 
 
 _ID = _Identity()
-#: (code object, bytecode offset) of an event's creator -> its line number, as text.
-_CALL_LINES: dict[tuple, str] = {}
+#: (id of the code object, bytecode offset) of an event's creator -> (code, line number text).
+_CALL_LINES: dict[tuple[int, int], tuple[object, str]] = {}
 
 
 def set_identity(
@@ -313,13 +313,16 @@ class Event:
         now = time.time()
         local, gmt = ident.dates(now)
         code = frame.f_code
-        # f_lineno decodes the code's line table on every read; an offset's line never changes
-        where = (code, frame.f_lasti)
-        line = _CALL_LINES.get(where)
-        if line is None:
+        # f_lineno decodes the code's line table on every read; an offset's line never changes.
+        # Keyed by id (hashing a code object hashes its bytecode), checked by identity (the
+        # entry holds the code, so its id cannot be reused while the entry lives).
+        where = (id(code), frame.f_lasti)
+        hit = _CALL_LINES.get(where)
+        if hit is None or hit[0] is not code:
             if len(_CALL_LINES) > 10_000:
                 _CALL_LINES.clear()
-            line = _CALL_LINES[where] = str(frame.f_lineno)
+            hit = _CALL_LINES[where] = (code, str(frame.f_lineno))
+        line = hit[1]
         return [
             ("Event-Name", _NAMES[self.event_id]),
             *ident.ident,
