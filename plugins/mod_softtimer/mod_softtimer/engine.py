@@ -164,9 +164,9 @@ class SoftTimer:
         try:
             while not self.stopping:
                 if self.timerfd is not None:
+                    # Arming also clears the expiration that woke us: no read() needed.
                     self.timerfd.arm(self.next_deadline)
                     self.hub.wait(self._watcher)
-                    self.timerfd.consume()
                     now = mono()
                 else:
                     now = self._sleep_until()
@@ -174,7 +174,11 @@ class SoftTimer:
                     break
                 armed = self.next_deadline  # _rearm() may have moved it while we waited
                 if now >= armed:
-                    self._advance(now, armed)
+                    if self._advance(now, armed):
+                        # Let the hub deliver the tick first (its callbacks run in order, ours
+                        # after them), and only then re-arm: that syscall through ctypes costs
+                        # tens of µs on a cold cache, which no timer should wait for.
+                        gevent.sleep(0)
                 # else: woken early (a shutdown kick, or a spurious wake-up): wait again
         finally:
             self.running = False
@@ -192,8 +196,11 @@ class SoftTimer:
             now = mono()
         return now
 
-    def _advance(self, now: int, armed: int) -> None:
-        """Advance every due clock to ``now`` and schedule the wake-up of its waiters."""
+    def _advance(self, now: int, armed: int) -> bool:
+        """Advance every due clock to ``now`` and schedule the wake-up of its waiters.
+
+        Returns whether a delivery (:meth:`_fanout`) was scheduled.
+        """
         self.wakeups += 1
         late = now - armed
         self.lateness.append(late)
@@ -202,6 +209,7 @@ class SoftTimer:
                         "suspended machine); timers skip the ticks they missed", late // 1_000_000)
         self.timestamp = time.time_ns() // 1000
         origin = self.origin
+        delivering = False
         nd = self.base_deadline
         if now >= nd:
             nd = self.base_deadline = origin + ((now - origin) // self.base_ns + 1) * self.base_ns
@@ -219,9 +227,11 @@ class SoftTimer:
                     # The swap happens in the hub callback, so a destroy() in between still
                     # finds its greenlet in clock.waiters.
                     self._run_callback(self._fanout, clock)
+                    delivering = True
             if d < nd:
                 nd = d
         self.next_deadline = nd
+        return delivering
 
     def _fanout(self, clock: Clock) -> None:
         """(In the hub.) Deliver the clock's tick to every timer parked on it, and resume them.
