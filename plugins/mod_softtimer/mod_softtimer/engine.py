@@ -12,8 +12,11 @@ The hot path is the tick's delivery (see :meth:`SoftTimer._fanout`): the hub cal
 every waiting timer (``tick``, ``samplecount``) in one loop, then resumes the waiting greenlets
 one after the other, each handing over straight to the next when it parks again. A greenlet's
 own share is the lean ``timer.next`` this module binds to each timer
-(:meth:`SoftTimer.bind_next`): check, park, switch, return. The per-timer cost is then close
-to the cost of resuming a greenlet at all (``bench/timers.py`` measures both).
+(:meth:`SoftTimer.bind_next`): check, park, switch, return. Both halves have a C twin in the
+optional extension ``mod_softtimer._fastpath`` (:data:`IMPLEMENTATION` ``"C"``), used when it
+was built; the Python code here is the reference it is tested against, and what runs without
+it (or with ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` in the environment). In C the per-timer
+cost of a tick is close to that of resuming a bare greenlet (``bench/timers.py`` measures both).
 
 Per-timer semantics follow FreeSWITCH's Linux soft timer (one timerfd per timer, ``TFD = 2``;
 see ``spec/timers-codecs.md`` §2): a timer remembers the last clock tick it consumed
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import time
 from collections import deque
@@ -48,16 +52,33 @@ from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
 
 from softswitch import Status, TimerError
-from softswitch.timer import MAX_INTERVAL_MS, get_time_source, micro_time_now, set_time_source
+from softswitch.timer import (
+    MAX_INTERVAL_MS,
+    Timer,
+    get_time_source,
+    micro_time_now,
+    set_time_source,
+)
 
 from ._timerfd import TimerFD, open_timerfd
 
+try:
+    from . import _fastpath
+except ImportError:  # not built (no C compiler at install): the Python code below runs
+    _fastpath = None
+
 if TYPE_CHECKING:
-    from softswitch import Timer
+    from types import ModuleType
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SoftTimer", "Clock", "TimerPrivate"]
+__all__ = ["SoftTimer", "Clock", "TimerPrivate", "IMPLEMENTATION"]
+
+#: ``"C"`` when the optional extension ``mod_softtimer._fastpath`` was built, else
+#: ``"Python"``; a :class:`SoftTimer` uses it unless told otherwise (``use_c``, or
+#: ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` in the environment when it is made).
+IMPLEMENTATION = "C" if _fastpath is not None else "Python"
+PURE_PYTHON_ENV = "SOFTSWITCH_SOFTTIMER_PURE_PYTHON"
 
 _U32 = 0xFFFFFFFF
 _SUCCESS = Status.SUCCESS
@@ -117,9 +138,12 @@ class SoftTimer:
     :param base_interval: ms between clock loop wake-ups when no timer is open; also the age
         limit of :func:`softswitch.cached_micro_time_now` (FreeSWITCH's
         ``microseconds_per_tick``: 20 ms, or 1 ms with switch.conf ``1ms-timer``).
+    :param use_c: the C hot path of ``mod_softtimer._fastpath`` (True: it must be built);
+        None: when built, unless ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` is in the environment.
     """
 
-    def __init__(self, use_timerfd: bool = True, base_interval: int = 20) -> None:
+    def __init__(self, use_timerfd: bool = True, base_interval: int = 20,
+                 use_c: bool | None = None) -> None:
         self.hub = gevent.get_hub()
         self._hub_switch = self.hub.switch
         self._run_callback = self.hub.loop.run_callback
@@ -136,6 +160,11 @@ class SoftTimer:
         self._kick = gevent.event.Event()  # the sleep fallback's early wake-up
         self._ready: deque = deque()  # greenlets of a tick not resumed yet (see _fanout)
         self._next_fast = self._make_next_fast()
+        if use_c is None:
+            use_c = _fastpath is not None and os.environ.get(PURE_PYTHON_ENV, "") in ("", "0")
+        #: The C twin of bind_next/_deliver (mod_softtimer._fastpath.State), or None.
+        self._fast = self._make_fast(_fastpath) if use_c else None
+        self.implementation = "C" if self._fast is not None else "Python"
         self.stopping = False
         self.running = False
         self.timer_count = 0  # open timers, interval 1 included (FreeSWITCH's timer_count)
@@ -245,27 +274,11 @@ class SoftTimer:
         returns here too, and this loop goes on. A resumed ``next`` has nothing left to do
         but return SUCCESS.
         """
-        waiters = clock.waiters
-        if not waiters:
-            return
-        clock.waiters = waiting = []
-        k = clock.tick
+        if self._fast is not None:
+            self._fast.deliver(clock)
+        else:
+            self._deliver(clock)
         ready = self._ready
-        push = ready.append
-        for p in waiters:
-            n = k - p.last
-            if n <= 0:  # it consumed this tick ahead of the clock loop (see next): keep waiting
-                waiting.append(p)
-                continue
-            timer = p.timer
-            p.last = k
-            tick = timer.tick + n
-            timer.tick = tick
-            if n > 1:
-                timer.skipped += n - 1
-            timer.samplecount = (tick * timer.samples) & _U32
-            push(p.waiter)
-            p.waiter = None
         pop = ready.popleft
         while ready:
             g = pop()
@@ -273,6 +286,63 @@ class SoftTimer:
                 g.switch()
             except BaseException:  # a raw greenlet that died with an error: keep waking others
                 self.hub.handle_error(g, *sys.exc_info())
+
+    def _deliver(self, clock: Clock) -> None:
+        """The tick's bookkeeping for every timer waiting on ``clock``; their greenlets are
+        queued on ``_ready``. (``_fastpath.State.deliver`` is its C twin.)"""
+        waiters = clock.waiters
+        if not waiters:
+            return
+        clock.waiters = waiting = []
+        k = clock.tick
+        push = self._ready.append
+        for p in waiters:
+            n = k - p.last
+            if n <= 0:  # it consumed this tick ahead of the clock loop (see next): keep waiting
+                waiting.append(p)
+                continue
+            timer = p.timer
+            try:
+                tick = timer.tick + n
+                samplecount = (tick * timer.samples) & _U32
+                if n > 1:
+                    timer.skipped += n - 1
+            except Exception as e:  # user code stored junk in the timer: its next() raises
+                self._fail_waiter(p, e)
+                continue
+            p.last = k
+            timer.tick = tick
+            timer.samplecount = samplecount
+            push(p.waiter)
+            p.waiter = None
+
+    def _deliver_one(self, p: TimerPrivate, k: int, waiting: list) -> None:
+        """One iteration of :meth:`_deliver`: the C twin's fallback for unusual values."""
+        n = k - p.last
+        if n <= 0:
+            waiting.append(p)
+            return
+        timer = p.timer
+        try:
+            tick = timer.tick + n
+            samplecount = (tick * timer.samples) & _U32
+            if n > 1:
+                timer.skipped += n - 1
+        except Exception as e:
+            self._fail_waiter(p, e)
+            return
+        p.last = k
+        timer.tick = tick
+        timer.samplecount = samplecount
+        self._ready.append(p.waiter)
+        p.waiter = None
+
+    def _fail_waiter(self, p: TimerPrivate, exc: Exception) -> None:
+        """The tick could not be delivered to this timer: its waiting next() raises ``exc``
+        (as it would have when next() did its own bookkeeping); the other timers go on."""
+        g, p.waiter = p.waiter, None
+        if g is not None:
+            self._run_callback(g.throw, exc)
 
     def _release(self, clock: Clock) -> None:
         """(In the hub.) Resume every greenlet parked on ``clock`` without a tick: shutdown."""
@@ -303,6 +373,8 @@ class SoftTimer:
     def shutdown(self) -> None:
         """Release every waiter (their ``next`` returns FALSE) and make :meth:`run` return."""
         self.stopping = True
+        if self._fast is not None:
+            self._fast.stopping = True
         for clock in list(self._clock_list):
             if clock.waiters:
                 self._run_callback(self._release, clock)
@@ -379,11 +451,8 @@ class SoftTimer:
             # (_ready is only ever non-empty while the hub runs _fanout, so the hub itself
             # never gets here with it non-empty: it gets BlockingSwitchOutError.)
             why = _switch(ready.popleft()) if ready else self._hub_switch()
-        except BlockingSwitchOutError as e:
-            self._unpark(p, g)
-            raise TimerError(_misuse(timer, True)) from e
-        except BaseException:  # gevent.Timeout, GreenletExit, ...: leave cleanly
-            self._unpark(p, g)
+        except BaseException as e:  # gevent.Timeout, GreenletExit, ...: leave cleanly
+            self._switch_failed(timer, p, g, e)
             raise
         # A tick was delivered (_fanout did the bookkeeping), or destroy/shutdown woke us.
         return _FALSE if why else None
@@ -393,7 +462,18 @@ class SoftTimer:
         p = timer.private
         if p is None or p.clock is None:
             return None
+        if self._fast is not None:
+            return self._fast.bind(timer)
         return MethodType(self._next_fast, timer)
+
+    def _make_fast(self, fastpath: ModuleType | None):
+        if fastpath is None:
+            raise RuntimeError("mod_softtimer._fastpath is not built (no C compiler at install?)")
+        return fastpath.State(
+            ready=self._ready, hub_switch=self._hub_switch, raw_switch=_switch,
+            getcurrent=getcurrent, slow_next=self.next, on_error=self._switch_failed,
+            deliver_one=self._deliver_one, success=_SUCCESS, generr=_GENERR,
+            timer_cls=Timer, private_cls=TimerPrivate, clock_cls=Clock)
 
     def _make_next_fast(self):
         ready = self._ready
@@ -417,15 +497,18 @@ class SoftTimer:
             clock.waiters.append(p)
             try:
                 why = switch(ready.popleft()) if ready else hub_switch()
-            except BlockingSwitchOutError as e:
-                engine._unpark(p, g)
-                raise TimerError(_misuse(timer, True)) from e
-            except BaseException:
-                engine._unpark(p, g)
+            except BaseException as e:
+                engine._switch_failed(timer, p, g, e)
                 raise
             return _GENERR if why else _SUCCESS
 
         return next_fast
+
+    def _switch_failed(self, timer: Timer, p: TimerPrivate, g, exc: BaseException) -> None:
+        """An exception took ``g`` out of next(): clean up; from the hub it is misuse."""
+        self._unpark(p, g)
+        if isinstance(exc, BlockingSwitchOutError):
+            raise TimerError(_misuse(timer, True)) from exc
 
     def _unpark(self, p: TimerPrivate, g) -> None:
         """An exception took ``g`` out of next(): never resume it later by mistake."""

@@ -4,6 +4,9 @@ arrival order, each handing over to the next."""
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import gevent
 import pytest
 
@@ -12,6 +15,7 @@ from softswitch import Status, TimerError, TimerInterface
 from softswitch.timer import timer_open
 
 FAR = 2**62  # a deadline the test never reaches: only the test advances the clock
+U32 = 0xFFFFFFFF
 
 
 @pytest.fixture
@@ -99,3 +103,87 @@ def test_destroyed_while_queued_for_the_tick_returns_the_delivered_tick(unit):
     assert gevent.joinall([ga, gb], timeout=5)
     assert results == [("a", Status.SUCCESS), ("b", Status.SUCCESS, 1), "raised"]
     a.destroy()
+
+
+def test_engines_use_the_implementation_asked_for(core, engine, implementation):
+    """SOFTSWITCH_SOFTTIMER_PURE_PYTHON (set by the ``implementation`` fixture) picks the path."""
+    assert engine.implementation == implementation
+    timer = core.timer_open("soft", 20, 160)
+    kind = type(timer.next).__name__
+    assert kind == ("Pacer" if implementation == "C" else "method")
+    assert timer.next() == Status.SUCCESS
+    timer.destroy()
+
+
+def test_unusual_numbers_take_the_python_bookkeeping(unit):
+    """A tick beyond 64 bits, or not an int at all (user code may assign ``timer.tick``):
+    the delivery gives what the Python reference gives; a timer it cannot update gets the
+    error in its own next(), the others their tick."""
+    engine, iface = unit
+    big = timer_open(iface, "soft", 20, 160)
+    odd = timer_open(iface, "soft", 20, 160)
+    junk = timer_open(iface, "soft", 20, 160)
+    fine = timer_open(iface, "soft", 20, 160)
+    clock = big.private.clock
+    clock.deadline = FAR
+    big.tick, odd.tick, junk.tick = 2**70, 5.5, "junk"
+    greenlets = [gevent.spawn(t.next) for t in (big, odd, junk, fine)]
+    gevent.sleep(0)
+    tick(engine, clock, 2)
+    assert gevent.joinall(greenlets, timeout=5)
+    assert [g.value for g in greenlets] == [Status.SUCCESS, None, None, Status.SUCCESS]
+    assert (big.tick, big.skipped, big.samplecount) == (2**70 + 2, 1, ((2**70 + 2) * 160) & U32)
+    assert isinstance(greenlets[1].exception, TypeError)  # float & int
+    assert isinstance(greenlets[2].exception, TypeError)  # str + int
+    assert (fine.tick, fine.skipped, fine.samplecount) == (2, 1, 320)
+    assert clock.waiters == [] and all(t.private.waiter is None for t in (odd, junk))
+
+
+def test_the_c_state_checks_what_it_is_given():
+    from mod_softtimer import engine as mod
+
+    if mod._fastpath is None:
+        pytest.skip("mod_softtimer._fastpath is not built")
+    engine = SoftTimer(use_timerfd=False, use_c=True)
+    with pytest.raises(TypeError, match="deque"):
+        mod._fastpath.State(**{**_state_kwargs(engine), "ready": []})
+    with pytest.raises(TypeError, match="not a slot"):
+        mod._fastpath.State(**{**_state_kwargs(engine), "clock_cls": _NotAClock})
+    with pytest.raises(TypeError, match="Clock"):
+        engine._fast.deliver(object())
+    with pytest.raises(TypeError, match="Timer"):
+        engine._fast.bind(object())
+    timer = timer_open(TimerInterface(name="soft", init=engine.init, next=engine.next,
+                                      destroy=engine.destroy, bind_next=engine.bind_next),
+                       "soft", 20, 160)
+    with pytest.raises(TypeError, match="no arguments"):
+        timer.next(1)
+    timer.destroy()
+    engine.shutdown()
+
+
+class _NotAClock:
+    tick = deadline = waiters = None
+
+
+def _state_kwargs(engine):
+    from greenlet import getcurrent
+    from greenlet import greenlet as raw
+
+    from mod_softtimer.engine import Clock, TimerPrivate
+    from softswitch.timer import Timer
+
+    return dict(ready=engine._ready, hub_switch=engine._hub_switch, raw_switch=raw.switch,
+                getcurrent=getcurrent, slow_next=engine.next, on_error=engine._switch_failed,
+                deliver_one=engine._deliver_one, success=Status.SUCCESS, generr=Status.GENERR,
+                timer_cls=Timer, private_cls=TimerPrivate, clock_cls=Clock)
+
+
+@pytest.mark.skipif(os.environ.get("SOFTSWITCH_REQUIRE_SPEEDUPS") != "1",
+                    reason="SOFTSWITCH_REQUIRE_SPEEDUPS=1 not set")
+def test_fastpath_is_built_where_required():
+    """Where the C extension is required (CI), no silent fallback to the Python code."""
+    importlib.import_module("mod_softtimer._fastpath")  # its ImportError, if any, says why
+    from mod_softtimer import engine as mod
+
+    assert mod.IMPLEMENTATION == "C"
