@@ -27,6 +27,10 @@ Runs in-process on a kernel built by ``softswitch.testing.make_core``. Prints on
 every figure, then a human summary. Usage::
 
     python bench/timers.py [--seconds 10] [--cases 1,100,1000] [--no-timerfd] [--no-floor]
+                           [--record-every K]
+
+mod_softtimer runs its C hot path when its optional extension is built (the summary says
+which); ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` in the environment measures its Python code.
 
 A last "floor" case resumes the largest number of greenlets per tick *without* the timer API:
 one soft timer's greenlet (the clock's one wake-up) hands over to N bare greenlets that do
@@ -313,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             "gevent": gevent.__version__,
             "cpus": os.cpu_count(),
             "clock": engine.mode,
+            "implementation": getattr(engine, "implementation", "Python"),
             "interval_ms": INTERVAL_MS,
             "cases": [],
         }
@@ -332,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(root, ignore_errors=True)
 
     print(json.dumps(results))
-    print(f"\nsoft timer, {INTERVAL_MS} ms, {results['clock']} clock, {results['cpus']} CPUs, "
-          f"{seconds:g} s per case")
+    print(f"\nsoft timer, {INTERVAL_MS} ms, {results['clock']} clock, "
+          f"{results['implementation']} hot path, {results['cpus']} CPUs, {seconds:g} s per case")
     print(f"{'timers':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'us/timer':>8} | "
           f"{'clock p50':>9} {'p99':>6} {'max':>6} | {'CPU %':>6} {'wake/tick':>9} {'cs/s':>5} "
           f"{'skipped':>7}")
