@@ -13,15 +13,22 @@ FreeSWITCH's ``read_packet`` reads a message as:
 
 :class:`FrameParser` is incremental: ``feed()`` bytes as they arrive, ``next()`` returns each
 complete :class:`Message` (or None), raising :class:`FrameError` for a fatal framing error.
+
+:func:`parse_head` is the C version from the optional extension ``mod_event_socket._speedups``
+when it was built (:data:`IMPLEMENTATION` ``"C"``), else :func:`py_parse_head`, the reference
+the C one is tested against; ``SOFTSWITCH_ESL_PURE_PYTHON=1`` in the environment forces the
+Python code (here and in ``wire.py``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
 __all__ = ["Message", "FrameParser", "FrameError", "MAX_HEADER_BYTES", "MAX_BODY_BYTES", "c_atoi",
-           "SPECIAL", "EVENT_SUBCLASS", "CONTENT_LENGTH", "header_marks", "parse_head"]
+           "SPECIAL", "EVENT_SUBCLASS", "CONTENT_LENGTH", "header_marks", "parse_head", "py_parse_head",
+           "IMPLEMENTATION"]
 
 MAX_HEADER_BYTES = 10 * 1024 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -96,7 +103,7 @@ _LINE_HEADERS: dict[str, tuple[tuple[str, str], int]] = {}
 _LINE_CACHE_MAX = 4096  # cleared when full: lines with unique values (ids, times) only churn
 
 
-def parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]], int]:
+def py_parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]], int]:
     """Split a header block into the command line, its headers and their marks (OR-ed)."""
     if b"\0" in head:  # C strings: a NUL ends its line
         head = b"\n".join(line.split(b"\0", 1)[0] for line in head.split(b"\n"))
@@ -129,6 +136,27 @@ def parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]], int
         headers.append(hit[0])
         marks |= hit[1]
     return first, headers, marks
+
+
+def _load_speedups():
+    """The C extension, unless it was not built or SOFTSWITCH_ESL_PURE_PYTHON=1 says not to."""
+    if os.environ.get("SOFTSWITCH_ESL_PURE_PYTHON") == "1":
+        return None
+    try:
+        from . import _speedups
+    except ImportError:
+        return None
+    return _speedups
+
+
+_speedups = _load_speedups()
+#: ``"C"`` when parse_head (and wire's plain serialization) run in ``_speedups``, else ``"Python"``
+IMPLEMENTATION = "C" if _speedups is not None else "Python"
+#: The C parse_head returns what py_parse_head does for any bytes or bytearray. It has no line
+#: memo, it builds each (name, value) tuple anew, and is still ~3x faster than py_parse_head
+#: with every line a memo hit (0.8 vs 2.5 us for bench/esl.py's 10-header block), 4-6x on new
+#: lines.
+parse_head = _speedups.parse_head if _speedups is not None else py_parse_head
 
 
 class FrameParser:

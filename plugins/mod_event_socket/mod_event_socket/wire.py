@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from softswitch import Event, LogLine
 
+from .framing import _speedups
+
+#: ``_speedups.plain(headers, body, framed)``: the UTF-8 bytes of ``Event._plain()`` (framed:
+#: after the Content-Length and Content-Type lines of event_message), or None (no C)
+_c_plain = _speedups.plain if _speedups is not None else None
+
 AUTH_REQUEST = b"Content-Type: auth/request\n\n"
 RUDE_REJECTION = (b"Content-Type: text/rude-rejection\nContent-Length: 24\n\n"
                   b"Access Denied, go away.\n")
@@ -46,13 +52,22 @@ def event_message(event: Event, fmt: str) -> bytes:
     """``Content-Length`` first, then ``Content-Type``, then the serialized event.
 
     Cached on the (frozen) event: every listener that wants this format shares these bytes.
+    Plain events are serialized by the C extension when it is built; ``event.serialize`` does
+    it otherwise, and for what the C code refuses (a header that is not a (str, str | list of
+    str) tuple, lone surrogates), which then raises the same error or gives the same text.
     """
     key = ("esl", fmt)
     cache = event.cache
     data = cache.get(key)
     if data is None:
-        body = event.serialize(fmt).encode()
-        data = b"Content-Length: %d\nContent-Type: %s\n\n%s" % (len(body), _CONTENT_TYPES[fmt], body)
+        if fmt == "plain" and _c_plain is not None:
+            try:  # the whole message, framing lines included, in one allocation
+                data = _c_plain(event.headers, event.body, True)
+            except (TypeError, ValueError):
+                pass
+        if data is None:
+            body = event.serialize(fmt).encode()
+            data = b"Content-Length: %d\nContent-Type: %s\n\n%s" % (len(body), _CONTENT_TYPES[fmt], body)
         if event.frozen:
             cache[key] = data
     return data
