@@ -120,6 +120,7 @@ header_marks(const char *name, Py_ssize_t nlen, const char *value, Py_ssize_t vl
 {
     long marks = 0;
     if (nlen == 0 || vlen == 0 || name[nlen - 1] == ']'
+        || memchr(name, '\r', (size_t)nlen) != NULL
         || (nlen == 5 && memcmp(name, "_body", 5) == 0)
         || (vlen >= 7 && memcmp(value, "ARRAY::", 7) == 0)) {
         marks = MARK_SPECIAL;

@@ -76,8 +76,9 @@ _HEADER = re.compile(r"^([^:\n]*): *([^\r\n]*)", re.M)
 
 # What a header line is, beyond its name and value: bits of Message.marks, worked out once per
 # distinct line (see _LINE_HEADERS), so the hot paths need not look at every header.
-#: An empty name or value (a delete), a ``name[n]`` index, an ``ARRAY::`` value or ``_body``:
-#: the event header rules treat it specially (``sendevent`` must go through ``add_header``).
+#: An empty name or value (a delete), a ``name[n]`` index, an ``ARRAY::`` value, ``_body``, or
+#: a name with a CR in it (CR LF blocks only; ``add_header`` refuses it): the event header rules
+#: treat it specially (``sendevent`` must go through ``add_header``).
 SPECIAL = 1
 EVENT_SUBCLASS = 2  #: named Event-Subclass, in any case
 CONTENT_LENGTH = 4  #: named Content-Length, in any case
@@ -85,7 +86,7 @@ CONTENT_LENGTH = 4  #: named Content-Length, in any case
 
 def header_marks(name: str, value: str) -> int:
     marks = SPECIAL if (not name or not value or name[-1] == "]" or name == "_body"
-                        or value.startswith("ARRAY::")) else 0
+                        or value.startswith("ARRAY::") or "\r" in name) else 0
     if len(name) == 14:
         low = name.lower()
         if low == "event-subclass":

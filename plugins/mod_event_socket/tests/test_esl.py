@@ -357,6 +357,19 @@ def test_sendevent_round_trip(server, esl):
         assert ev.body.startswith(b"Command: sendevent\nX: a%20b\nEvent-UUID: ")
 
 
+def test_sendevent_crlf_block_header_name_with_a_cr_is_dropped_like_add_header_does(server, esl):
+    esl.command("event plain CUSTOM crlf::test")
+    raw = server.raw()
+    read_exactly(raw, 28)
+    raw.sendall(b"auth ClueCon\r\n\r\n"
+                b"sendevent CUSTOM\r\nEvent-Subclass: crlf::test\r\nX-Good: 1\r\nBad\rName: 2\r\n\r\n")
+    ev = next_event(esl, "CUSTOM", **{"Event-Subclass": "crlf::test"})
+    headers = ev.event_headers()
+    assert headers["X-Good"] == "1" and not any("\r" in k or k.startswith("Bad") for k in headers)
+    assert b"\r" not in ev.body
+    raw.close()
+
+
 def test_sendevent_named_type(esl):
     esl.command("event plain HEARTBEAT")
     esl.command("sendevent heartbeat", {"Fake": "yes"})

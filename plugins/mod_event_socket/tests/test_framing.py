@@ -157,7 +157,8 @@ def test_header_lines_split_exactly_as_the_reference_regex(lines, repeat):
     reference = re.compile(r"^([^:\n]*): *([^\r\n]*)", re.M).findall("\n".join(lines))
     marks = 0
     for name, value in reference:
-        if not name or not value or name.endswith("]") or name == "_body" or value.startswith("ARRAY::"):
+        if (not name or not value or name.endswith("]") or name == "_body"
+                or value.startswith("ARRAY::") or "\r" in name):
             marks |= SPECIAL
         marks |= {"event-subclass": EVENT_SUBCLASS, "content-length": CONTENT_LENGTH}.get(name.lower(), 0)
     for _ in range(2 if repeat else 1):
@@ -168,6 +169,7 @@ def test_header_lines_split_exactly_as_the_reference_regex(lines, repeat):
     ("Foo: bar", 0), ("Foo:", "SPECIAL"), (": bar", "SPECIAL"), ("Foo[1]: bar", "SPECIAL"),
     ("_body: x", "SPECIAL"), ("Foo: ARRAY::a|:b", "SPECIAL"), ("EVENT-subclass: a::b", "EVENT_SUBCLASS"),
     ("content-LENGTH: 5", "CONTENT_LENGTH"), ("Content-Length:", "SPECIAL|CONTENT_LENGTH"),
+    ("Bad\rName: x", "SPECIAL"),
 ])
 def test_header_marks(line, marks):
     import mod_event_socket.framing as f
