@@ -9,6 +9,7 @@ Configuration ``event_socket.conf`` (FreeSWITCH's defaults)::
         <param name="password" value="ClueCon"/>
         <param name="apply-inbound-acl" value="loopback.auto"/>  <!-- repeatable; all must pass -->
         <param name="stop-on-bind-error" value="false"/>
+        <param name="busy-poll-usec" value="200"/>  <!-- softswitch: see busypoll.py; 0 = off -->
       </settings>
     </configuration>
 
@@ -37,6 +38,7 @@ import softswitch
 from softswitch import Event, EventType, Status, params, switch_true
 
 from . import wire
+from .busypoll import DEFAULT_USEC, BusyPoll
 from .listener import Listener
 from .sink import SinkListener, event_sink
 
@@ -63,6 +65,7 @@ class EventSocket:
         self.acls: list[str] = []
         self.stop_on_bind_error = False
         self.debug = 0
+        self.busy: BusyPoll | None = BusyPoll(DEFAULT_USEC)
         self.listeners: tuple[Listener, ...] = ()
         self.ready = False
         self.done = False
@@ -120,6 +123,14 @@ class EventSocket:
                     acls.append(value)
             elif lname == "stop-on-bind-error":
                 self.stop_on_bind_error = switch_true(value)
+            elif lname == "busy-poll-usec":
+                try:
+                    usec = int(value)
+                except ValueError:
+                    log.error("event_socket.conf: busy-poll-usec %r is not a number; using %d",
+                              value, DEFAULT_USEC)
+                    usec = DEFAULT_USEC
+                self.busy = BusyPoll(usec) if usec > 0 else None
             elif name == "debug":
                 try:
                     self.debug = int(value)
@@ -283,6 +294,8 @@ class EventSocket:
         gevent.joinall([g for g in list(self.pool)], timeout=2.0)
         self.pool.kill(timeout=1.0)
         self.listeners = ()
+        if self.busy is not None:
+            self.busy.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ _BATCH = 256
 #: A yield that lets the hub poll sockets: gevent.sleep(0) only runs callbacks (the hub polls
 #: after about 50 of them), a due timer makes it poll at once.
 _POLL_YIELD = 1e-6
+_mono = time.monotonic
 _ALL = int(EventType.ALL)
 _ALL_TYPE = EventType.ALL
 _CUSTOM = EventType.CUSTOM
@@ -150,12 +152,16 @@ class Listener(Subscriber):
             first.close()
 
     def _read_until_closed(self, parser, sock, events, loop, fd, first) -> None:
+        busy = self.module.busy
+        replied_at = -1.0
         while self.running:
             seen = loop.iteration  # changes if recv() waits in the hub
             data = sock.recv(65536)
             if not data:
                 self.running = False
                 return
+            # a client in a tight request/reply loop: its command came right after our reply
+            hot = busy is not None and _mono() - replied_at < busy.window
             parser.feed(data)
             more = True
             while more:
@@ -178,6 +184,10 @@ class Listener(Subscriber):
                 if more:  # a long run of pipelined commands in one read: let the others in
                     events.throttle()
                     gevent.sleep(_POLL_YIELD)
+            if busy is not None:
+                replied_at = _mono()
+                if hot:
+                    busy.after_reply(replied_at)  # poll for its next command, do not sleep
             # A pipelining client keeps data waiting, so recv() would never yield: keep the
             # dispatch queue short, and let the hub poll every other socket before the next
             # read (waiting for our own socket to be readable does that; gevent.sleep(0) does
