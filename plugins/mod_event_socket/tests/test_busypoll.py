@@ -11,6 +11,7 @@ import pytest
 from gevent import socket as gsocket
 
 from mod_event_socket.busypoll import DEFAULT_USEC, BusyPoll
+from softswitch import ApiInterface
 
 AUTH_REQUEST = b"Content-Type: auth/request\n\n"
 API_REPLY = b"Content-Type: api/response\nContent-Length: %d\n\n%s"
@@ -20,10 +21,12 @@ def start(kernel_factory, wait_for, extra=""):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    core = kernel_factory(modules=["mod_event_socket", "mod_commands"], conf={
+    core = kernel_factory(modules=["mod_event_socket"], conf={
         "event_socket.conf.xml": '<configuration name="event_socket.conf"><settings>'
                                  f'<param name="listen-port" value="{port}"/>{extra}'
                                  '</settings></configuration>'})
+    # an API to call (this module's tox env has no mod_commands)
+    core.registry.add(ApiInterface(name="echo", function=lambda cmd, session, stream: stream.write(cmd)))
     es = core.modules.modules["mod_event_socket"].state.es
     wait_for(lambda: es.ready)
     return es, port
