@@ -55,6 +55,7 @@ and the import of a deprecated module.
 from __future__ import annotations
 
 import codecs
+import functools
 import sys
 from collections.abc import Callable
 
@@ -226,18 +227,18 @@ def make_encoder(law: str, channels: int = 1, label: str | None = None) -> Trans
     return _numpy_encoder(law, channels, label)
 
 
-def _c_encoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
-    """The encoder on the C gather ``_g711.encode16`` over the same 65,536-code table."""
-    table = _ENCODE_BYTES[law]
-    encode16 = _speedups.encode16  # type: ignore[union-attr]
+def _encoder(law: str, channels: int, label: str | None, gather: Transcode) -> Transcode:
+    """An encoder around ``gather`` (codes for whole host-order 16-bit samples; ValueError for
+    an odd byte count), with the error messages of :func:`make_encoder`."""
     unit = 2 * channels
     name = label or ("PCMU" if law == "ulaw" else "PCMA")
 
     if channels == 1:
-        # encode16 refuses an odd byte count (ValueError), as np.frombuffer does below
+        # gather already refuses an odd byte count (ValueError): turning that into a CodecError
+        # costs nothing on the good path, unlike a length check on every call.
         def encode(linear: bytes) -> bytes:
             try:
-                return encode16(table, linear)
+                return gather(linear)
             except ValueError:
                 if len(linear) & 1:
                     raise CodecError(_whole_samples(name, "encode", len(linear), 2, 1,
@@ -248,41 +249,27 @@ def _c_encoder(law: str, channels: int = 1, label: str | None = None) -> Transco
             n = len(linear)
             if n % unit:
                 raise CodecError(_whole_samples(name, "encode", n, unit, channels, linear=True))
-            return encode16(table, linear)
+            return gather(linear)
 
     encode.__doc__ = f"G.711 {law} encode ({channels} ch): 16-bit host-order linear -> codes."
     encode.__qualname__ = encode.__name__ = f"{law}_encode"
     return encode
+
+
+def _c_encoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
+    """The encoder on the C gather ``_g711.encode16`` over the same 65,536-code table."""
+    return _encoder(law, channels, label,
+                    functools.partial(_speedups.encode16, _ENCODE_BYTES[law]))  # type: ignore[union-attr]
 
 
 def _numpy_encoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
     """The encoder without the C extension: one ``numpy.take`` from the 65,536-code table."""
-    table = _LAWS[law][0]
-    take, frombuffer, u16 = table.take, np.frombuffer, _U16
-    unit = 2 * channels
-    name = label or ("PCMU" if law == "ulaw" else "PCMA")
+    take, frombuffer, u16 = _LAWS[law][0].take, np.frombuffer, _U16
 
-    if channels == 1:
-        # np.frombuffer already refuses an odd byte count (ValueError): turning that into a
-        # CodecError costs nothing on the good path, unlike a length check on every call.
-        def encode(linear: bytes) -> bytes:
-            try:
-                return take(frombuffer(linear, u16)).tobytes()
-            except ValueError:
-                if len(linear) & 1:
-                    raise CodecError(_whole_samples(name, "encode", len(linear), 2, 1,
-                                                    linear=True)) from None
-                raise
-    else:
-        def encode(linear: bytes) -> bytes:
-            n = len(linear)
-            if n % unit:
-                raise CodecError(_whole_samples(name, "encode", n, unit, channels, linear=True))
-            return take(frombuffer(linear, u16)).tobytes()
+    def gather(linear: bytes) -> bytes:  # np.frombuffer refuses an odd byte count
+        return take(frombuffer(linear, u16)).tobytes()
 
-    encode.__doc__ = f"G.711 {law} encode ({channels} ch): 16-bit host-order linear -> codes."
-    encode.__qualname__ = encode.__name__ = f"{law}_encode"
-    return encode
+    return _encoder(law, channels, label, gather)
 
 
 def make_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
@@ -296,23 +283,28 @@ def make_decoder(law: str, channels: int = 1, label: str | None = None) -> Trans
     return _numpy_decoder(law, channels, label)
 
 
-def _c_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
-    """The decoder on the C gather ``_g711.decode8`` over the 65,536-entry pair table."""
-    pairs = _PAIRS_BYTES[law]
-    decode8 = _speedups.decode8  # type: ignore[union-attr]
+def _decoder(law: str, channels: int, label: str | None, gather: Transcode) -> Transcode:
+    """A decoder around ``gather`` (samples for any number of codes), with the error messages
+    of :func:`make_decoder`."""
     name = label or ("PCMU" if law == "ulaw" else "PCMA")
     if channels == 1:  # every byte count is whole mono samples
         def decode(codes: bytes) -> bytes:
-            return decode8(pairs, codes)
+            return gather(codes)
     else:
         def decode(codes: bytes) -> bytes:
             n = len(codes)
             if n % channels:
                 raise CodecError(_whole_samples(name, "decode", n, channels, channels))
-            return decode8(pairs, codes)
+            return gather(codes)
     decode.__doc__ = f"G.711 {law} decode ({channels} ch): codes -> 16-bit host-order linear."
     decode.__qualname__ = decode.__name__ = f"{law}_decode"
     return decode
+
+
+def _c_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
+    """The decoder on the C gather ``_g711.decode8`` over the 65,536-entry pair table."""
+    return _decoder(law, channels, label,
+                    functools.partial(_speedups.decode8, _PAIRS_BYTES[law]))  # type: ignore[union-attr]
 
 
 def _numpy_decoder(law: str, channels: int = 1, label: str | None = None) -> Transcode:
@@ -322,31 +314,18 @@ def _numpy_decoder(law: str, channels: int = 1, label: str | None = None) -> Tra
     pairs = _PAIRS[law]
     charmap_decode, utf16, short = codecs.charmap_decode, _utf16_host, SHORT_DECODE_BYTES
     take, take_pairs, frombuffer, u8, u16 = table.take, pairs.take, np.frombuffer, _U8, _U16
-    name = label or ("PCMU" if law == "ulaw" else "PCMA")
 
-    if channels == 1:  # every byte count is whole mono samples
-        def decode(codes: bytes) -> bytes:
-            if len(codes) <= short:
-                return utf16(charmap_decode(codes, None, chars)[0])[0].translate(perm)
-            # mode="wrap": the indices are in range by construction (uint8 into 256 entries,
-            # uint16 into 65,536); numpy's wrap loop skips the check mode="raise" makes.
-            if len(codes) & 1:
-                return take(frombuffer(codes, u8), mode="wrap").tobytes()
-            return take_pairs(frombuffer(codes, u16), mode="wrap").tobytes()
-    else:
-        def decode(codes: bytes) -> bytes:
-            n = len(codes)
-            if n % channels:
-                raise CodecError(_whole_samples(name, "decode", n, channels, channels))
-            if n <= short:
-                return utf16(charmap_decode(codes, None, chars)[0])[0].translate(perm)
-            if n & 1:
-                return take(frombuffer(codes, u8), mode="wrap").tobytes()
-            return take_pairs(frombuffer(codes, u16), mode="wrap").tobytes()
+    def gather(codes: bytes) -> bytes:
+        n = len(codes)
+        if n <= short:
+            return utf16(charmap_decode(codes, None, chars)[0])[0].translate(perm)
+        # mode="wrap": the indices are in range by construction (uint8 into 256 entries,
+        # uint16 into 65,536); numpy's wrap loop skips the check mode="raise" makes.
+        if n & 1:
+            return take(frombuffer(codes, u8), mode="wrap").tobytes()
+        return take_pairs(frombuffer(codes, u16), mode="wrap").tobytes()
 
-    decode.__doc__ = f"G.711 {law} decode ({channels} ch): codes -> 16-bit host-order linear."
-    decode.__qualname__ = decode.__name__ = f"{law}_decode"
-    return decode
+    return _decoder(law, channels, label, gather)
 
 
 def _whole_samples(name: str, op: str, n: int, unit: int, channels: int,
