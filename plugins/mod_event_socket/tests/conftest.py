@@ -244,3 +244,23 @@ def esl(server):
     c = server.client()
     yield c
     c.close()
+
+
+@pytest.fixture
+def inprocess_es(kernel_factory, wait_for):
+    """Start mod_event_socket in an in-process kernel on a free loopback port; returns
+    ``(core, es, port)`` (``es``: the module's EventSocket state). ``params``: extra
+    ``<param>`` elements for event_socket.conf. Clients must be gevent sockets."""
+
+    def start(params: str = ""):
+        port = free_port("127.0.0.1")
+        core = kernel_factory(modules=["mod_event_socket"], conf={
+            "event_socket.conf.xml": '<configuration name="event_socket.conf"><settings>'
+                                     f'<param name="listen-port" value="{port}"/>{params}'
+                                     '</settings></configuration>'})
+        es = core.modules.modules["mod_event_socket"].state.es
+        # as in FreeSWITCH, the module hands out events once its listening socket is up
+        wait_for(lambda: es.ready)
+        return core, es, port
+
+    return start

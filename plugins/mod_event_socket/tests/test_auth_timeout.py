@@ -3,8 +3,6 @@ constant shortened, since a real process would make the test wait 25 s."""
 
 from __future__ import annotations
 
-import socket
-
 import gevent
 import pytest
 from gevent import socket as gsocket
@@ -15,18 +13,11 @@ AUTH_REQUEST = b"Content-Type: auth/request\n\n"
 
 
 @pytest.fixture
-def port(kernel_factory, wait_for, monkeypatch):
+def port(inprocess_es, monkeypatch):
     import mod_event_socket.listener as listener
 
     monkeypatch.setattr(listener, "AUTH_TIMEOUT", 0.3)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    core = kernel_factory(modules=["mod_event_socket"], conf={
-        "event_socket.conf.xml": '<configuration name="event_socket.conf"><settings>'
-                                 f'<param name="listen-port" value="{port}"/></settings></configuration>'})
-    wait_for(lambda: core.modules.modules["mod_event_socket"].state.es.ready)
-    return port
+    return inprocess_es()[2]
 
 
 def read_until_closed(s) -> bytes:

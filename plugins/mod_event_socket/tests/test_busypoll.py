@@ -3,7 +3,6 @@ itself, and its configuration."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import gevent
@@ -17,18 +16,10 @@ AUTH_REQUEST = b"Content-Type: auth/request\n\n"
 API_REPLY = b"Content-Type: api/response\nContent-Length: %d\n\n%s"
 
 
-def start(kernel_factory, wait_for, extra=""):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    core = kernel_factory(modules=["mod_event_socket"], conf={
-        "event_socket.conf.xml": '<configuration name="event_socket.conf"><settings>'
-                                 f'<param name="listen-port" value="{port}"/>{extra}'
-                                 '</settings></configuration>'})
+def start(inprocess_es, params=""):
+    core, es, port = inprocess_es(params)
     # an API to call (this module's tox env has no mod_commands)
     core.registry.add(ApiInterface(name="echo", function=lambda cmd, session, stream: stream.write(cmd)))
-    es = core.modules.modules["mod_event_socket"].state.es
-    wait_for(lambda: es.ready)
     return es, port
 
 
@@ -56,8 +47,8 @@ def api(s, text=b"hello"):
     assert recv_exactly(s, len(want)) == want
 
 
-def test_a_tight_request_reply_loop_starts_it_and_it_ends_by_itself(kernel_factory, wait_for):
-    es, port = start(kernel_factory, wait_for)
+def test_a_tight_request_reply_loop_starts_it_and_it_ends_by_itself(inprocess_es, wait_for):
+    es, port = start(inprocess_es)
     assert es.busy is not None and es.busy.window == DEFAULT_USEC / 1e6
     s = connect(port)
     for _ in range(50):
@@ -68,8 +59,8 @@ def test_a_tight_request_reply_loop_starts_it_and_it_ends_by_itself(kernel_facto
     s.close()
 
 
-def test_a_client_that_pauses_between_commands_never_starts_it(kernel_factory, wait_for):
-    es, port = start(kernel_factory, wait_for)
+def test_a_client_that_pauses_between_commands_never_starts_it(inprocess_es):
+    es, port = start(inprocess_es)
     s = connect(port)
     for _ in range(5):
         gevent.sleep(0.01)  # 10 ms after each reply (auth's too): 50 times the window
@@ -79,8 +70,8 @@ def test_a_client_that_pauses_between_commands_never_starts_it(kernel_factory, w
 
 
 @pytest.mark.parametrize("value, window", [("0", None), ("500", 500e-6), ("junk", DEFAULT_USEC / 1e6)])
-def test_busy_poll_usec_setting(kernel_factory, wait_for, value, window):
-    es, port = start(kernel_factory, wait_for, f'<param name="busy-poll-usec" value="{value}"/>')
+def test_busy_poll_usec_setting(inprocess_es, value, window):
+    es, port = start(inprocess_es, f'<param name="busy-poll-usec" value="{value}"/>')
     assert (es.busy.window if es.busy else None) == window
     s = connect(port)
     for _ in range(20):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import pytest
 
@@ -23,16 +22,8 @@ def sink(core, **params) -> str:
 
 
 @pytest.fixture
-def core(kernel_factory, wait_for):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    core = kernel_factory(modules=["mod_event_socket"], conf={
-        "event_socket.conf.xml": '<configuration name="event_socket.conf"><settings>'
-                                 f'<param name="listen-port" value="{port}"/></settings></configuration>'})
-    # as in FreeSWITCH, the module hands out events once its listening socket is up
-    wait_for(lambda: core.modules.modules["mod_event_socket"].state.es.ready)
-    return core
+def core(inprocess_es):
+    return inprocess_es()[0]
 
 
 XML_HEAD = 'Content-Type: text/xml\n\n<?xml version="1.0"?>\n<root>\n'
