@@ -295,31 +295,14 @@ class SoftTimer:
             return
         clock.waiters = waiting = []
         k = clock.tick
-        push = self._ready.append
+        one = self._deliver_one
         for p in waiters:
-            n = k - p.last
-            if n <= 0:  # it consumed this tick ahead of the clock loop (see next): keep waiting
-                waiting.append(p)
-                continue
-            timer = p.timer
-            try:
-                tick = timer.tick + n
-                samplecount = (tick * timer.samples) & _U32
-                if n > 1:
-                    timer.skipped += n - 1
-            except Exception as e:  # user code stored junk in the timer: its next() raises
-                self._fail_waiter(p, e)
-                continue
-            p.last = k
-            timer.tick = tick
-            timer.samplecount = samplecount
-            push(p.waiter)
-            p.waiter = None
+            one(p, k, waiting)
 
     def _deliver_one(self, p: TimerPrivate, k: int, waiting: list) -> None:
-        """One iteration of :meth:`_deliver`: the C twin's fallback for unusual values."""
+        """One timer of :meth:`_deliver` (also the C twin's fallback for unusual values)."""
         n = k - p.last
-        if n <= 0:
+        if n <= 0:  # it consumed this tick ahead of the clock loop (see next): keep waiting
             waiting.append(p)
             return
         timer = p.timer
@@ -328,7 +311,7 @@ class SoftTimer:
             samplecount = (tick * timer.samples) & _U32
             if n > 1:
                 timer.skipped += n - 1
-        except Exception as e:
+        except Exception as e:  # user code stored junk in the timer: its next() raises
             self._fail_waiter(p, e)
             return
         p.last = k
