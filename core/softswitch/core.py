@@ -44,10 +44,13 @@ from .interfaces import ApiInterface, ApiResult, Interface, Registry, Stream
 from .log import CONSOLE, LogBus, LogLevel, parse_level
 from .modules import ModuleInterface, ModuleLoader
 from .scheduler import Scheduler, Task
-from .status import Status
+from .status import Status, as_status
 from .timer import Timer, TimerInterface, timer_open
 
 log = logging.getLogger(__name__)
+
+_SUCCESS = Status.SUCCESS
+_API = EventType.API
 
 __all__ = ["Core", "Settings", "version_full", "version_revision"]
 
@@ -117,6 +120,7 @@ class Core:
         self.events = EventSystem(cpu_count)
         self.scheduler = Scheduler(self.events.fire)
         self.registry = Registry()
+        self._apis = self.registry.table("api")
         self.acl = NetworkLists()
         self.modules = ModuleLoader(self)
         if modules is not None:
@@ -465,16 +469,26 @@ class Core:
         that raises is logged with its traceback and gives status GENERR with ``error`` set.
         """
         # C strings end at a NUL: so do FreeSWITCH's command and argument
-        cmd = (cmd or "").split("\0", 1)[0].strip()
-        arg = (arg or "").split("\0", 1)[0].strip()
-        stream = stream if stream is not None else Stream()
-        iface = self.registry.get("api", cmd)
-        if not isinstance(iface, ApiInterface) or iface.function is None:
-            result = ApiResult(Status.NOTFOUND, f"-ERR {cmd} Command not found!\n", found=False)
+        cmd = cmd or ""
+        if "\0" in cmd:
+            cmd = cmd.split("\0", 1)[0]
+        cmd = cmd.strip()
+        arg = arg or ""
+        if "\0" in arg:
+            arg = arg.split("\0", 1)[0]
+        arg = arg.strip()
+        if stream is None:
+            stream = Stream()
+        iface = self._apis.get(cmd.lower())
+        if iface is None or iface.function is None or not isinstance(iface, ApiInterface):
+            result = ApiResult(Status.NOTFOUND, f"-ERR {cmd} Command not found!\n", False)
         else:
+            mod = iface.module
+            if mod is not None:  # in use: an unload waits for it (FreeSWITCH's rwlock)
+                mod.refs += 1
             error = None
             try:
-                status = self.modules.run_api(iface, arg, session, stream)
+                status = iface.function(arg, session, stream)
             except gevent.GreenletExit:
                 raise
             except Exception as e:
@@ -482,12 +496,20 @@ class Core:
                 log.error("API %s %s (module %s) raised %s", cmd, arg, iface.module_name, error,
                           exc_info=True)
                 status = Status.GENERR
+            finally:
+                if mod is not None:
+                    mod.refs -= 1
+            if status is None:
+                status = _SUCCESS
+            elif status.__class__ is not Status:
+                status = as_status(status)
             result = ApiResult(status, stream.getvalue(), True, error)
-        if self.events.running and self.events.has_listeners(EventType.API):
-            ev = Event(EventType.API)
+        events = self.events
+        if events.running and events.has_listeners(_API):
+            ev = Event(_API)
             ev.add_header("API-Command", cmd)
             ev.add_header("API-Command-Argument", arg)
-            self.events.fire(ev)
+            events.fire(ev)
         return result
 
     def api(self, line: str) -> str:

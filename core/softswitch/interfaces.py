@@ -149,7 +149,13 @@ class Registry:
         return False
 
     def get(self, kind: str, name: str) -> Interface | None:
-        return self._by_kind.get(kind, {}).get(name.lower())
+        table = self._by_kind.get(kind)
+        return table.get(name.lower()) if table is not None else None
+
+    def table(self, kind: str) -> dict[str, Interface]:
+        """The live table of one kind, lower-case name -> interface, for lookups on hot paths
+        (the core's ``api_execute``); read it, change it only through add/remove."""
+        return self._by_kind.setdefault(kind, {})
 
     def all(self, kind: str) -> list[Interface]:
         return list(self._by_kind.get(kind, {}).values())

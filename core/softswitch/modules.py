@@ -35,9 +35,9 @@ import pluggy
 from . import hookspecs
 from .config import switch_true
 from .event import Event, EventType
-from .interfaces import ApiInterface, ApplicationInterface, Interface, Stream
+from .interfaces import ApiInterface, ApplicationInterface, Interface
 from .log import NOTICE
-from .status import Status
+from .status import Status, as_status
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -435,7 +435,7 @@ class ModuleLoader:
                 "Error Loading module %s\n**Module load routine raised %s: %s** (%s; traceback at DEBUG level)",
                 mod.name, type(e).__name__, e, mod.filename)
             return Status.GENERR
-        status = Status.SUCCESS if result is None else _as_status(result)
+        status = Status.SUCCESS if result is None else as_status(result)
         if status not in (Status.SUCCESS, Status.NOUNLOAD):
             log.error("Error Loading module %s\n**Module load routine returned an error** (%s)",
                       mod.name, status.name)
@@ -551,7 +551,7 @@ class ModuleLoader:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
-            if result is not None and _as_status(result) == Status.TERM:
+            if result is not None and as_status(result) == Status.TERM:
                 break
             if time.monotonic() - t0 < 0.001:
                 quick += 1
@@ -595,7 +595,7 @@ class ModuleLoader:
         try:
             result = self.call(mod, "module_shutdown", module=mod)
             if result is not None:
-                status = _as_status(result)
+                status = as_status(result)
         except Exception as e:
             log.error("module_shutdown of %s raised %s: %s", mod.name, type(e).__name__, e, exc_info=True)
         mod._shutdown_status = status  # type: ignore[attr-defined]
@@ -664,25 +664,6 @@ class ModuleLoader:
             except Exception:
                 log.exception("shutting down %s failed; continuing", mod.name)
         self.modules.clear()
-
-    # -- API execution helpers ------------------------------------------------------------------
-    def run_api(self, iface: ApiInterface, arg: str, session: Any, stream: Stream) -> Status:
-        mod = iface.module
-        if mod is not None:
-            mod.refs += 1
-        try:
-            result = iface.function(arg, session, stream)
-        finally:
-            if mod is not None:
-                mod.refs -= 1
-        return Status.SUCCESS if result is None else _as_status(result)
-
-
-def _as_status(value: Any) -> Status:
-    try:
-        return Status(int(value))
-    except (TypeError, ValueError):
-        return Status.GENERR
 
 
 def _instantiate(obj: object) -> object:

@@ -34,3 +34,11 @@ class Status(enum.IntEnum):
     TOO_LATE = 23
     XBREAK = 35
     WINBREAK = 36
+
+
+def as_status(value: object) -> Status:
+    """What a hook, API or timer function returned, as a Status (GENERR when it is none)."""
+    try:
+        return Status(int(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return Status.GENERR

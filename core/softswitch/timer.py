@@ -30,7 +30,7 @@ from types import MethodType
 from typing import Any
 
 from .interfaces import Interface
-from .status import Status
+from .status import Status, as_status
 
 __all__ = [
     "Timer",
@@ -128,12 +128,12 @@ class Timer:
     def step(self) -> Status:
         """Advance one tick without waiting (``tick + 1``, ``samplecount + samples``)."""
         st = self._fn("step")(self)
-        return _SUCCESS if st is None else _as_status(st)
+        return _SUCCESS if st is None else as_status(st)
 
     def sync(self) -> Status:
         """Re-derive the position (``tick``, ``samplecount``) from the clock."""
         st = self._fn("sync")(self)
-        return _SUCCESS if st is None else _as_status(st)
+        return _SUCCESS if st is None else as_status(st)
 
     def check(self, step: bool = False) -> Status:
         """Non-blocking: SUCCESS (``diff`` 0) when the next tick has come, else FALSE (``diff``>0).
@@ -141,7 +141,7 @@ class Timer:
         With ``step``, a SUCCESS also steps the timer.
         """
         st = self._fn("check")(self, step)
-        return _SUCCESS if st is None else _as_status(st)
+        return _SUCCESS if st is None else as_status(st)
 
     def destroy(self) -> None:
         if self.destroyed:
@@ -183,13 +183,6 @@ def _raise_destroyed(name: str) -> Status:
     raise TimerError(f"next() on a destroyed {name} timer (it was destroyed; open a new one)")
 
 
-def _as_status(value: object) -> Status:
-    try:
-        return Status(int(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return _GENERR
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -216,7 +209,7 @@ def timer_open(interface: TimerInterface | None, name: str, interval: int, sampl
     st = interface.init(timer)
     if st not in (None, Status.SUCCESS):
         raise TimerError(f"timer {name} refused interval {interval} ms, {samples} samples "
-                         f"({_as_status(st).name}); see the log of {interface.module_name or 'its module'}")
+                         f"({as_status(st).name}); see the log of {interface.module_name or 'its module'}")
     if interface.bind_next is not None:
         try:
             fn = interface.bind_next(timer)
