@@ -34,6 +34,7 @@ MAX_HEADER_BYTES = 10 * 1024 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 _END = re.compile(rb"\n\r*\n")
+_BLANK = (10, 13)  # LF, CR
 _ATOI = re.compile(r"\s*([+-]?\d+)")
 
 
@@ -194,15 +195,12 @@ class FrameParser:
             nul = body.find(b"\0")
             msg.body = _text(body if nul < 0 else body[:nul])
             return msg
-        # skip blank lines between messages
-        i = 0
-        n = len(buf)
-        while i < n and buf[i] in (10, 13):
-            i += 1
-        if i:
-            del buf[:i]
         if not buf:
             return None
+        if buf[0] in _BLANK:  # skip blank lines between messages
+            del buf[:len(buf) - len(buf.lstrip(b"\r\n"))]
+            if not buf:
+                return None
         # The block ends at "\n\n", or "\n\r…\n": two C-level finds for LF-only clients,
         # the regex only when a "\n\r" comes first (CR LF clients) or no "\n\n" is buffered.
         end = buf.find(b"\n\n")
@@ -220,7 +218,7 @@ class FrameParser:
                 head = buf[: m.start()]
                 del buf[: m.end()]
         command, headers, marks = parse_head(head)
-        msg = Message(command, headers, marks=marks)
+        msg = Message(command, headers, None, marks)
         length = None
         if marks & CONTENT_LENGTH:
             for k, v in headers:

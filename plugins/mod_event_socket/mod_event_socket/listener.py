@@ -10,6 +10,7 @@ so a reply always precedes the events it caused (``bgapi``'s reply before its BA
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 import gevent
 import gevent.event
 import gevent.lock
-from gevent.socket import wait_read
+import gevent.socket
 
 from softswitch import Event, EventType, LogLine, Status, name_event
 from softswitch.event import new_uuid
@@ -58,6 +59,22 @@ _MYEVENTS = (
     EventType.TALK,
 )
 _SNEAKY = ("bgapi", "sched_api", "eval", "expand", "xml_wrap")
+_TRUE = ("true", "yes", "on", "1", "t")
+_SUCCESS = Status.SUCCESS
+
+
+def _raw_socket(sock):
+    """The ``_socket.socket`` inside a gevent socket (non-blocking), or ``sock`` itself.
+
+    The hot paths call its ``recv``/``send`` directly: every attribute of a gevent socket goes
+    through its Python ``__getattr__`` hook, and its ``recv`` turns "nothing yet" into a raised
+    and caught EAGAIN. Waiting stays gevent's (:meth:`Listener._wait_readable`), so closing the
+    socket from another greenlet still wakes a waiting reader. Once gevent closes the socket,
+    this object's descriptor is -1: a late call fails with EBADF, never reaches another
+    connection that reused the number.
+    """
+    raw = getattr(sock, "_sock", None)
+    return raw if isinstance(raw, socket.SocketType) else sock
 
 
 class Listener(Subscriber):
@@ -89,6 +106,7 @@ class Listener(Subscriber):
         self._wake = gevent.event.Event()
         self._writer: gevent.Greenlet | None = None
         self._out: list[bytes] = []
+        self._raw = _raw_socket(sock)
 
     def __repr__(self) -> str:
         return f"<Listener {self.id} {self.remote_ip}:{self.remote_port}>"
@@ -133,16 +151,12 @@ class Listener(Subscriber):
 
     def _read_loop(self) -> None:
         parser = FrameParser()
-        sock = self.sock
-        events = self.core.events
-        loop = gevent.get_hub().loop
-        fd = sock.fileno()
         # The first complete message must arrive within 25 s; later reads have no timeout. One
         # timer for that whole wait (not one per recv()), cancelled when the message is in.
         first: gevent.Timeout | None = gevent.Timeout(AUTH_TIMEOUT)
         first.start()
         try:
-            self._read_until_closed(parser, sock, events, loop, fd, first)
+            self._read_until_closed(parser, first)
         except gevent.Timeout as e:
             if e is not first:
                 raise
@@ -151,12 +165,24 @@ class Listener(Subscriber):
         finally:
             first.close()
 
-    def _read_until_closed(self, parser, sock, events, loop, fd, first) -> None:
+    def _read_until_closed(self, parser: FrameParser, first: gevent.Timeout | None) -> None:
         busy = self.module.busy
+        events = self.core.events
+        recv = self._raw.recv
+        wait = self._wait_readable
         replied_at = -1.0
         while self.running:
-            seen = loop.iteration  # changes if recv() waits in the hub
-            data = sock.recv(65536)
+            # Wait first, then read: a request-and-wait client (api) has sent nothing yet when
+            # we get here, and a read that finds nothing costs more than asking the hub. A
+            # pipelining client's data is already waiting: the wait still lets the hub poll
+            # every other socket before we read more (gevent.sleep(0) would not: it runs
+            # callbacks only, and a flood of pipelined commands kept every other connection
+            # waiting for up to a second).
+            wait()
+            try:
+                data = recv(65536)
+            except BlockingIOError:  # readable, then not (another reader cannot exist): wait
+                continue
             if not data:
                 self.running = False
                 return
@@ -188,16 +214,22 @@ class Listener(Subscriber):
                 replied_at = _mono()
                 if hot:
                     busy.after_reply(replied_at)  # poll for its next command, do not sleep
-            # A pipelining client keeps data waiting, so recv() would never yield: keep the
-            # dispatch queue short, and let the hub poll every other socket before the next
-            # read (waiting for our own socket to be readable does that; gevent.sleep(0) does
-            # not: it runs callbacks only, and a flood of pipelined commands kept every other
-            # connection waiting for up to a second). Only when the data was already waiting: a
-            # recv() that had to wait went through the hub, so a request-and-wait client (api)
-            # costs no extra trip.
-            if self.running and loop.iteration == seen:
-                events.throttle()
-                wait_read(fd)
+            events.throttle()  # a pipelining sender keeps the dispatch queue short
+
+    def _wait_readable(self) -> None:
+        """Wait in the hub until the socket is readable (or closed: EOF or an error to read).
+
+        On gevent's own read watcher of the socket: when another greenlet closes the socket,
+        the wait ends with an OSError (gevent's ``cancel_wait``) instead of hanging.
+        """
+        sock = self.sock
+        watcher = getattr(sock, "_read_event", False)
+        if watcher is False:  # not a gevent socket as we know it: the public way
+            gevent.socket.wait_read(sock.fileno())
+        elif watcher is None:
+            raise OSError(errno.EBADF, "the connection was closed")
+        else:
+            sock._wait(watcher)
 
     def _close_notice(self, text: str) -> None:
         """End the connection with a disconnect notice, sent with any reply still queued."""
@@ -209,10 +241,14 @@ class Listener(Subscriber):
             pass
 
     def _send(self, data: bytes) -> None:
-        # one send() is one system call; gevent's sendall() adds a getsockopt() to every call
-        sent = self.sock.send(data)
+        # One send() is one system call (gevent's sendall() adds a getsockopt() to every
+        # call); gevent waits for room only when the socket buffer is full.
+        try:
+            sent = self._raw.send(data)
+        except BlockingIOError:
+            sent = 0
         if sent < len(data):
-            self.sock.sendall(data[sent:])
+            self.sock.sendall(data[sent:] if sent else data)
 
     def _reply(self, data: bytes) -> None:
         self._out.append(data)
@@ -614,23 +650,24 @@ class Listener(Subscriber):
             return True
 
     def _cmd_api(self, msg: Message, line: str) -> None:
-        console = (msg.get("console_execute") or "").lower() in ("true", "yes", "on", "1", "t")
+        console = msg.headers and (msg.get("console_execute") or "").lower() in _TRUE
         api_cmd, _, arg = line.partition(" ")
-        if not self._api_allowed(api_cmd, arg or None):
+        if self.allowed_api is not None and not self._api_allowed(api_cmd, arg or None):
             self._reply(wire.command_reply("-ERR permission denied"))
             return
-        self._flush()  # an API may take a while: earlier replies go out first
+        if self._out:
+            self._flush()  # an API may take a while: earlier replies go out first
         if console:
             body = self.module.console_execute(line)
         else:
             result = self.core.api_execute(api_cmd, arg)
             if result.error:
                 body = f"-ERR {api_cmd.strip()} failed: {result.error}\n"
-            elif not result.found or result.status != Status.SUCCESS:
+            elif not result.found or result.status != _SUCCESS:
                 body = f"-ERR {api_cmd.strip()} Command not found!\n"
             else:
                 body = result.output or "-ERR no reply\n"
-        self._reply(wire.api_response(body))
+        self._out.append(wire.api_response(body))
 
     def _cmd_bgapi(self, msg: Message, line: str) -> str:
         api_cmd, _, arg = line.partition(" ")

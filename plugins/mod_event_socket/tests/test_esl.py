@@ -519,6 +519,30 @@ def test_stalled_client_is_killed_and_fast_client_keeps_going(server):
         assert esl.api("t_echo ok") == "ok"
 
 
+def test_reply_bigger_than_the_socket_buffer_waits_without_blocking_others(server):
+    """An 8 MB api reply to a client that does not read yet: the server sends what fits and
+    waits for room in the hub (other connections are served meanwhile); the client then gets
+    every byte, in order, followed by its next reply."""
+    body = "".join(f"{i:07d}," for i in range(1_000_000))  # 8 MB on one line: past the send buffer
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
+    slow.settimeout(10)
+    slow.connect((server.host, server.port))
+    read_exactly(slow, 28)
+    slow.sendall(b"auth ClueCon\n\n")
+    assert read_exactly(slow, len(reply("+OK accepted"))) == reply("+OK accepted")
+    slow.sendall(b"api t_echo " + body.encode() + b"\n\napi t_echo after\n\n")
+    with server.client() as other:  # served while the big reply waits for the slow reader
+        for i in range(3):
+            assert other.api(f"t_echo {i}") == str(i)
+    head = b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body)
+    assert read_exactly(slow, len(head), timeout=30) == head
+    assert read_exactly(slow, len(body), timeout=30) == body.encode()
+    tail = b"Content-Type: api/response\nContent-Length: 5\n\nafter"
+    assert read_exactly(slow, len(tail), timeout=30) == tail
+    slow.close()
+
+
 def test_a_pipelining_flood_does_not_starve_other_connections(server):
     """One connection pipelines api commands as fast as it can (nothing in them ever waits);
     api round trips on another connection are answered while the flood is still being
