@@ -18,6 +18,9 @@ them), each case runs ``--seconds`` (default 10) and measures:
   tick, shared by all the timers);
 * **CPU**: process CPU time (user+sys, ``time.process_time``) over wall time, as % of one core;
   voluntary context switches (≈ OS wake-ups), the clock loop's wake-ups, skipped ticks;
+* **spin window** (switch.conf ``softtimer-spin-usec``): the share of wall time the hub spent
+  polling between an early OS wake-up and the deadline (part of the CPU above, as % of one
+  core), how many ticks had a window, and how many were woken after the deadline anyway;
 * **timer_test 20 100**: mod_commands' measurement reproduced through the timer API (open
   ``soft`` 20 ms with 1 sample, ``next`` once, then 100 × ``next`` timing µs between returns;
   ``Avg: %0.3fms Total Time: %0.3fms``), and through ``core.api_execute("timer_test", "20
@@ -158,12 +161,14 @@ def run_case(core, engine, n: int, seconds: float, every: int) -> dict:
     gevent.sleep(WARMUP)  # every greenlet has reached its first next()
     engine.lateness.clear()
     wake0, ticks0, skipped0 = engine.wakeups, clock.ticks, sum(t.skipped for t in timers)
+    spin0 = _spin_counters(engine)
     engine._fanout = timed_fanout
     try:
         t0, t1, wall, cpu, cs = _window(seconds)
     finally:
         del engine._fanout
     wakeups, nticks = engine.wakeups - wake0, clock.ticks - ticks0
+    spin = [b - a for a, b in zip(spin0, _spin_counters(engine), strict=True)]
     skipped = sum(t.skipped for t in timers) - skipped0
     clock_late = list(engine.lateness)
     for t in timers:
@@ -182,8 +187,18 @@ def run_case(core, engine, n: int, seconds: float, every: int) -> dict:
         "ticks": nticks,
         "wakeups_per_tick": round(wakeups / nticks, 3) if nticks else None,
         "skipped_ticks": skipped,
+        "spin_usec": getattr(engine, "spin_ns", 0) // 1000,
+        "spin_cpu_pct_one_core": round(100 * spin[0] / (t1 - t0), 2),
+        "spin_windows": spin[1],
+        "spin_missed": spin[2],
         "greenlets_left": sum(1 for g in greenlets if not g.dead),
     }
+
+
+def _spin_counters(engine) -> tuple[int, int, int]:
+    """The engine's spin-window counters: ns spent polling, windows, windows missed."""
+    return (getattr(engine, "spin_ns_total", 0), getattr(engine, "spins", 0),
+            getattr(engine, "spin_missed", 0))
 
 
 def run_floor(core, engine, n: int, seconds: float, every: int) -> dict:
@@ -352,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{us(c)} | {cl['p50_ms']:>9.3f} {cl['p99_ms']:>6.3f} {cl['max_ms']:>6.3f} | "
               f"{c['cpu_pct_one_core']:>6.2f} {c['wakeups_per_tick']!s:>9} "
               f"{c['voluntary_ctx_switches_per_s']:>5.0f} {c['skipped_ticks']:>7}")
+    for c in results["cases"]:
+        if c["spin_usec"]:
+            print(f"{c['timers']:>10} spin window {c['spin_usec']} us: {c['spin_windows']} ticks "
+                  f"polled, {c['spin_missed']} woken after the deadline; "
+                  f"{c['spin_cpu_pct_one_core']:.2f} % of a core (in CPU %)")
     fl = results.get("floor")
     if fl:
         la = fl["lateness"]

@@ -9,6 +9,9 @@
  *   State.deliver(clock): the bookkeeping half of SoftTimer._fanout (every waiting timer
  *       consumes the tick, its greenlet is queued on ready); SoftTimer._deliver in Python.
  *
+ * ``ready`` is a list used as a stack: the greenlets of a tick are queued in reverse arrival
+ * order, so that the next one to resume is its last item (a pop without a Python call).
+ *
  * Why C: called from the user's loop, a Pacer adds no Python frame between that loop and the
  * greenlet switch (so greenlet does not materialise a new frame object per switch) and runs
  * its checks without the interpreter; the per-timer cost of a tick drops to about that of
@@ -16,8 +19,10 @@
  *
  * The objects it works on are the engine's slotted classes (Timer, TimerPrivate, Clock): their
  * slots are read and written at the offsets their member descriptors give, checked once when
- * the State is made. Greenlets are switched through the Python-level greenlet.switch and
- * getcurrent (no build-time dependency on greenlet's headers). */
+ * the State is made. Greenlets are switched through greenlet's C API (the capsule
+ * greenlet._C_API, looked up at run time: no build-time dependency on greenlet's headers),
+ * which keeps two call frames off the C stack greenlet copies at each switch; where that
+ * capsule is missing, through the Python-level greenlet.switch and getcurrent. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
@@ -28,9 +33,7 @@
 
 typedef struct {
     PyObject_HEAD
-    PyObject *ready;          /* collections.deque */
-    PyObject *ready_popleft;  /* ready.popleft */
-    PyObject *ready_append;   /* ready.append */
+    PyObject *ready;          /* list: the greenlets of the tick, the next one to resume last */
     PyObject *hub_switch;     /* the hub's switch */
     PyObject *raw_switch;     /* greenlet.greenlet.switch */
     PyObject *getcurrent;     /* greenlet.getcurrent */
@@ -40,6 +43,10 @@ typedef struct {
     PyObject *success, *generr;
     PyTypeObject *timer_type, *private_type, *clock_type;
     int stopping;
+    /* greenlet's C API (PyGreenlet_Switch, PyGreenlet_GetCurrent), or NULL */
+    PyObject *(*gl_switch)(PyObject *g, PyObject *args, PyObject *kwargs);
+    PyObject *(*gl_getcurrent)(void);
+    char c_api;  /* both found (the member c_api) */
     Py_ssize_t t_private, t_tick, t_samplecount, t_samples, t_skipped;
     Py_ssize_t p_clock, p_last, p_waiter, p_closed, p_timer;
     Py_ssize_t c_tick, c_deadline, c_waiters;
@@ -105,6 +112,77 @@ pacer_slow(StateObject *st, PyObject *timer)
     return Py_NewRef(out);
 }
 
+/* An exception took the greenlet out of its wait (the switch returned NULL): on_error cleans
+ * up. Out of line, so that pacer_park's frame (copied by greenlet at every switch) stays small. */
+static Py_NO_INLINE PyObject *
+pacer_switch_failed(StateObject *st, PyObject *timer, PyObject *p, PyObject *g)
+{
+    PyObject *type, *value, *tb, *r = NULL;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL) {
+        if (tb != NULL)
+            PyException_SetTraceback(value, tb);
+        PyObject *args4[4] = {timer, p, g, value};
+        r = PyObject_Vectorcall(st->on_error, args4, 4, NULL);
+    }
+    Py_DECREF(timer);
+    Py_DECREF(p);
+    Py_DECREF(g);
+    if (value != NULL && r == NULL) {  /* it raised the exception to raise instead */
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(type, value, tb);  /* the original exception, traceback and all */
+    return NULL;
+}
+
+/* The park-and-switch half of pacer_vectorcall (which tail-calls it): every check passed. */
+static Py_NO_INLINE PyObject *
+pacer_park(StateObject *st, PyObject *timer, PyObject *p, PyObject *waiters)
+{
+    PyObject *g = st->gl_getcurrent ? st->gl_getcurrent() : PyObject_CallNoArgs(st->getcurrent);
+    if (g == NULL)
+        return NULL;
+    Py_INCREF(timer);  /* all three stay alive while this greenlet is switched out */
+    Py_INCREF(p);
+    slot_set(p, st->p_waiter, Py_NewRef(g));
+    if (PyList_Append(waiters, p) < 0) {
+        slot_set(p, st->p_waiter, Py_NewRef(Py_None));
+        Py_DECREF(timer);
+        Py_DECREF(p);
+        Py_DECREF(g);
+        return NULL;
+    }
+    PyObject *why;
+    Py_ssize_t nready = PyList_GET_SIZE(st->ready);
+    if (nready) {
+        /* pop the last item: its reference is now ours */
+        PyObject *next = PyList_GET_ITEM(st->ready, nready - 1);
+        Py_SET_SIZE(st->ready, nready - 1);
+        why = st->gl_switch ? st->gl_switch(next, NULL, NULL)
+                            : PyObject_CallOneArg(st->raw_switch, next);
+        Py_DECREF(next);
+    }
+    else {
+        why = PyObject_CallNoArgs(st->hub_switch);
+    }
+    if (why == NULL)
+        return pacer_switch_failed(st, timer, p, g);
+    Py_DECREF(timer);
+    Py_DECREF(p);
+    Py_DECREF(g);
+    /* a tick's delivery switches with no arguments: () */
+    int truth = PyTuple_CheckExact(why) ? PyTuple_GET_SIZE(why) != 0 : PyObject_IsTrue(why);
+    Py_DECREF(why);
+    if (truth < 0)
+        return NULL;
+    return Py_NewRef(truth ? st->generr : st->success);
+}
+
 static PyObject *
 pacer_vectorcall(PyObject *self_, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -133,7 +211,7 @@ pacer_vectorcall(PyObject *self_, PyObject *const *args, size_t nargsf, PyObject
     }
     if (SLOT(p, st->p_waiter) != Py_None || SLOT(p, st->p_closed) != Py_False || st->stopping)
         return pacer_slow(st, timer);
-    Py_ssize_t nready = Py_SIZE(st->ready);
+    Py_ssize_t nready = PyList_GET_SIZE(st->ready);
     if (nready == 0) {
         PyObject *dl = SLOT(clock, st->c_deadline);
         if (dl == NULL || !PyLong_CheckExact(dl))
@@ -150,64 +228,7 @@ pacer_vectorcall(PyObject *self_, PyObject *const *args, size_t nargsf, PyObject
     PyObject *waiters = SLOT(clock, st->c_waiters);
     if (waiters == NULL || !PyList_CheckExact(waiters))
         return pacer_slow(st, timer);
-    PyObject *g = PyObject_CallNoArgs(st->getcurrent);
-    if (g == NULL)
-        return NULL;
-    Py_INCREF(timer);  /* all three stay alive while this greenlet is switched out */
-    Py_INCREF(p);
-    slot_set(p, st->p_waiter, Py_NewRef(g));
-    if (PyList_Append(waiters, p) < 0) {
-        slot_set(p, st->p_waiter, Py_NewRef(Py_None));
-        Py_DECREF(timer);
-        Py_DECREF(p);
-        Py_DECREF(g);
-        return NULL;
-    }
-    PyObject *why;
-    if (nready) {
-        PyObject *next = PyObject_CallNoArgs(st->ready_popleft);
-        if (next == NULL) {
-            why = NULL;
-        }
-        else {
-            why = PyObject_CallOneArg(st->raw_switch, next);
-            Py_DECREF(next);
-        }
-    }
-    else {
-        why = PyObject_CallNoArgs(st->hub_switch);
-    }
-    if (why == NULL) {  /* an exception took us out of the wait: on_error cleans up */
-        PyObject *type, *value, *tb, *r = NULL;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        if (value != NULL) {
-            if (tb != NULL)
-                PyException_SetTraceback(value, tb);
-            PyObject *args4[4] = {timer, p, g, value};
-            r = PyObject_Vectorcall(st->on_error, args4, 4, NULL);
-        }
-        Py_DECREF(timer);
-        Py_DECREF(p);
-        Py_DECREF(g);
-        if (value != NULL && r == NULL) {  /* it raised the exception to raise instead */
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(tb);
-            return NULL;
-        }
-        Py_XDECREF(r);
-        PyErr_Restore(type, value, tb);  /* the original exception, traceback and all */
-        return NULL;
-    }
-    Py_DECREF(timer);
-    Py_DECREF(p);
-    Py_DECREF(g);
-    int truth = PyObject_IsTrue(why);
-    Py_DECREF(why);
-    if (truth < 0)
-        return NULL;
-    return Py_NewRef(truth ? st->generr : st->success);
+    return pacer_park(st, timer, p, waiters);  /* a tail call: no frame of ours stays below */
 }
 
 static PyObject *
@@ -275,7 +296,8 @@ state_bind(StateObject *st, PyObject *timer)
 /* One waiter of deliver(): 1 done, 0 not plain machine ints (or not our objects: the Python
  * code decides), -1 error. */
 static int
-deliver_fast(StateObject *st, PyObject *p, PyObject *k, long long kk, PyObject *waiting)
+deliver_fast(StateObject *st, PyObject *p, PyObject *k, long long kk, PyObject *waiting,
+             PyObject *batch)
 {
     PyObject *timer, *last_o, *tick_o, *samples_o, *skipped_o, *g;
     if (Py_TYPE(p) != st->private_type
@@ -309,15 +331,12 @@ deliver_fast(StateObject *st, PyObject *p, PyObject *k, long long kk, PyObject *
         vsk = extra ? PyNumber_Add(skipped_o, extra) : NULL;
         Py_XDECREF(extra);
     }
-    PyObject *r = NULL;
-    if (vtick == NULL || vsc == NULL || (n > 1 && vsk == NULL)
-        || (r = PyObject_CallOneArg(st->ready_append, g)) == NULL) {
+    if (vtick == NULL || vsc == NULL || (n > 1 && vsk == NULL) || PyList_Append(batch, g) < 0) {
         Py_XDECREF(vtick);
         Py_XDECREF(vsc);
         Py_XDECREF(vsk);
         return -1;
     }
-    Py_DECREF(r);
     slot_set(p, st->p_last, Py_NewRef(k));
     slot_set(timer, st->t_tick, vtick);
     if (vsk != NULL)
@@ -349,16 +368,21 @@ state_deliver(StateObject *st, PyObject *clock)
     PyObject *waiting = PyList_New(0);
     if (waiting == NULL)
         return NULL;
+    PyObject *batch = PyList_New(0);  /* the greenlets to resume, in arrival order */
+    if (batch == NULL) {
+        Py_DECREF(waiting);
+        return NULL;
+    }
     Py_INCREF(waiters);
     Py_INCREF(k);
     slot_set(clock, st->c_waiters, waiting);  /* the clock owns the new list */
     PyObject *result = Py_None;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *p = PyList_GET_ITEM(waiters, i);
-        int done = deliver_fast(st, p, k, kk, waiting);
+        int done = deliver_fast(st, p, k, kk, waiting, batch);
         if (done == 0) {
-            PyObject *args3[3] = {p, k, waiting};
-            PyObject *r = PyObject_Vectorcall(st->deliver_one, args3, 3, NULL);
+            PyObject *args4[4] = {p, k, waiting, batch};
+            PyObject *r = PyObject_Vectorcall(st->deliver_one, args4, 4, NULL);
             done = r == NULL ? -1 : 1;
             Py_XDECREF(r);
         }
@@ -367,6 +391,13 @@ state_deliver(StateObject *st, PyObject *clock)
             break;
         }
     }
+    /* Queue them under whatever is on ready (nothing, unless a delivery runs inside another):
+     * reversed, so that the first to arrive is popped first. Even after an error: the timers
+     * done so far consumed the tick, their greenlets must be resumed. */
+    if (PyList_GET_SIZE(batch) && (PyList_Reverse(batch) < 0
+                                   || PyList_SetSlice(st->ready, 0, 0, batch) < 0))
+        result = NULL;
+    Py_DECREF(batch);
     Py_DECREF(k);
     Py_DECREF(waiters);
     return Py_XNewRef(result);
@@ -389,9 +420,8 @@ state_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_TypeError, "timer_cls, private_cls and clock_cls must be classes");
         return NULL;
     }
-    /* Py_SIZE(ready) is its length: a collections.deque, exactly */
-    if (strcmp(Py_TYPE(ready)->tp_name, "collections.deque") != 0) {
-        PyErr_SetString(PyExc_TypeError, "ready must be a collections.deque");
+    if (!PyList_CheckExact(ready)) {  /* read and popped in place */
+        PyErr_SetString(PyExc_TypeError, "ready must be a list");
         return NULL;
     }
     StateObject *st = (StateObject *)type->tp_alloc(type, 0);
@@ -409,10 +439,18 @@ state_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     st->timer_type = (PyTypeObject *)Py_NewRef(timer_cls);
     st->private_type = (PyTypeObject *)Py_NewRef(private_cls);
     st->clock_type = (PyTypeObject *)Py_NewRef(clock_cls);
-    st->ready_popleft = PyObject_GetAttrString(ready, "popleft");
-    st->ready_append = PyObject_GetAttrString(ready, "append");
-    if (st->ready_popleft == NULL || st->ready_append == NULL
-        || member_offset(timer_cls, "private", &st->t_private) < 0
+    /* greenlet's C API: PyGreenlet_GetCurrent is pointer 4, PyGreenlet_Switch pointer 6 of
+     * the capsule (greenlet.h; unchanged since greenlet 0.4) */
+    void **api = (void **)PyCapsule_Import("greenlet._C_API", 0);
+    if (api != NULL) {
+        st->gl_getcurrent = (PyObject *(*)(void))api[4];
+        st->gl_switch = (PyObject *(*)(PyObject *, PyObject *, PyObject *))api[6];
+        st->c_api = 1;
+    }
+    else {
+        PyErr_Clear();
+    }
+    if (member_offset(timer_cls, "private", &st->t_private) < 0
         || member_offset(timer_cls, "tick", &st->t_tick) < 0
         || member_offset(timer_cls, "samplecount", &st->t_samplecount) < 0
         || member_offset(timer_cls, "samples", &st->t_samples) < 0
@@ -435,8 +473,6 @@ static int
 state_traverse(StateObject *st, visitproc visit, void *arg)
 {
     Py_VISIT(st->ready);
-    Py_VISIT(st->ready_popleft);
-    Py_VISIT(st->ready_append);
     Py_VISIT(st->hub_switch);
     Py_VISIT(st->raw_switch);
     Py_VISIT(st->getcurrent);
@@ -455,8 +491,6 @@ static int
 state_clear(StateObject *st)
 {
     Py_CLEAR(st->ready);
-    Py_CLEAR(st->ready_popleft);
-    Py_CLEAR(st->ready_append);
     Py_CLEAR(st->hub_switch);
     Py_CLEAR(st->raw_switch);
     Py_CLEAR(st->getcurrent);
@@ -488,6 +522,8 @@ static PyMethodDef state_methods[] = {
 
 static PyMemberDef state_members[] = {
     {"stopping", T_BOOL, offsetof(StateObject, stopping), 0, "next() always takes the slow path"},
+    {"c_api", T_BOOL, offsetof(StateObject, c_api), READONLY,
+     "greenlets are switched through greenlet's C API"},
     {NULL}
 };
 

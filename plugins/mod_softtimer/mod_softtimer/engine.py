@@ -3,10 +3,17 @@
 Every timer of the same interval shares one :class:`Clock`. Clock deadlines are absolute,
 ``origin + k × interval`` for the k-th tick, so lateness never accumulates, and all clocks
 share one ``origin``, so a 20 ms and a 40 ms clock tick together (as in FreeSWITCH's matrix
-mode). The module's runtime greenlet (:meth:`SoftTimer.run`) sleeps on **one** timerfd armed
-for the earliest deadline of all clocks; on each wake-up it advances every clock that is due
-and wakes that clock's waiters in one hub callback. So 1,000 timers at 20 ms cost one OS
-wake-up every 20 ms, not 1,000 sleeps.
+mode). The module waits on **one** timerfd armed for the earliest deadline of all clocks; on
+each wake-up the hub itself (the timerfd's io watcher, :meth:`SoftTimer._on_wake`) advances
+every clock that is due and delivers its tick to its waiters. So 1,000 timers at 20 ms cost
+one OS wake-up every 20 ms, not 1,000 sleeps.
+
+An OS wake-up comes late (~0.15-0.3 ms on a VM), so the timerfd is armed ``spin_usec``
+(switch.conf ``softtimer-spin-usec``, default 300 µs, 0 = off) *before* a clock's deadline.
+Woken early, the hub leaves the timerfd expired: it stays readable, so the hub's loop keeps
+polling without blocking (every other watcher, I/O included, is served as usual) and calls
+the watcher again each iteration, until the deadline is reached; then the tick is delivered
+at once. The deadline itself never moves: no timer returns before it.
 
 The hot path is the tick's delivery (see :meth:`SoftTimer._fanout`): the hub callback updates
 every waiting timer (``tick``, ``samplecount``) in one loop, then resumes the waiting greenlets
@@ -85,6 +92,11 @@ _SUCCESS = Status.SUCCESS
 _FALSE = Status.FALSE
 _GENERR = Status.GENERR
 _mono = time.monotonic_ns
+#: switch.conf ``softtimer-spin-usec`` default: how early (µs) the timerfd wakes the hub before
+#: a clock's deadline, to poll without sleeping until it (0: wake at the deadline itself).
+DEFAULT_SPIN_USEC = 300
+#: Upper bound of ``softtimer-spin-usec``: the window costs up to that much CPU per tick.
+MAX_SPIN_USEC = 2000
 #: ``greenlet.switch`` itself: ``_switch(g)`` skips the lookup of "switch" in the instance
 #: dict every gevent Greenlet has (a cache miss per greenlet per tick).
 _switch = RawGreenlet.switch
@@ -140,10 +152,14 @@ class SoftTimer:
         ``microseconds_per_tick``: 20 ms, or 1 ms with switch.conf ``1ms-timer``).
     :param use_c: the C hot path of ``mod_softtimer._fastpath`` (True: it must be built);
         None: when built, unless ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` is in the environment.
+    :param spin_usec: with a timerfd, wake up this many µs before a clock's deadline and keep
+        the hub polling (without sleeping) until the deadline, so that the tick is delivered
+        as soon as it is due rather than when the OS gets round to waking us (0: off; clamped
+        to 0..:data:`MAX_SPIN_USEC`). Not used by the sleep fallback.
     """
 
     def __init__(self, use_timerfd: bool = True, base_interval: int = 20,
-                 use_c: bool | None = None) -> None:
+                 use_c: bool | None = None, spin_usec: int = DEFAULT_SPIN_USEC) -> None:
         self.hub = gevent.get_hub()
         self._hub_switch = self.hub.switch
         self._run_callback = self.hub.loop.run_callback
@@ -158,7 +174,15 @@ class SoftTimer:
         if self.timerfd is not None:
             self._watcher = self.hub.loop.io(self.timerfd.fd, 1)
         self._kick = gevent.event.Event()  # the sleep fallback's early wake-up
-        self._ready: deque = deque()  # greenlets of a tick not resumed yet (see _fanout)
+        self._stop = gevent.event.Event()  # run() waits on it while the hub drives the timerfd
+        self.spin_ns = min(max(int(spin_usec), 0), MAX_SPIN_USEC) * 1000
+        #: How early the timerfd is armed before ``next_deadline``: ``spin_ns`` when a clock
+        #: ticks then, 0 for a deadline of the idle tick alone (nobody waits for it).
+        self._spin_next = 0
+        self._spin_from = 0  # mono ns of the early wake-up whose window is open, else 0
+        #: The greenlets of a tick not resumed yet (see _fanout), used as a stack: in reverse
+        #: arrival order, the next one to resume last (popped without a Python call in C).
+        self._ready: list = []
         self._next_fast = self._make_next_fast()
         if use_c is None:
             use_c = _fastpath is not None and os.environ.get(PURE_PYTHON_ENV, "") in ("", "0")
@@ -174,6 +198,9 @@ class SoftTimer:
         # statistics (bench/timers.py, tests)
         self.wakeups = 0
         self.lateness: deque[int] = deque(maxlen=65536)  # ns past the deadline, per wake-up
+        self.spins = 0  # ticks whose early wake-up came before the deadline: a window polled
+        self.spin_ns_total = 0  # time spent in those windows (the CPU cost of spin_usec)
+        self.spin_missed = 0  # ticks with a window whose OS wake-up came after the deadline
 
     @property
     def mode(self) -> str:
@@ -183,37 +210,93 @@ class SoftTimer:
     # the clock loop (module_runtime)
     # ------------------------------------------------------------------------------------------
     def run(self) -> Status:
-        """Drive the clocks until shutdown; returns TERM. One wake-up per distinct deadline."""
+        """Drive the clocks until shutdown; returns TERM. One wake-up per distinct deadline.
+
+        With a timerfd, the hub drives the clocks (:meth:`_on_wake`, the timerfd's io watcher)
+        and this greenlet only waits for shutdown; without one it is the sleep fallback's loop.
+        """
         if self.stopping:
             return Status.TERM
         self.running = True
         self.timestamp = micro_time_now()
         set_time_source(self.time_source)
-        mono = time.monotonic_ns
         try:
-            while not self.stopping:
-                if self.timerfd is not None:
-                    # Arming also clears the expiration that woke us: no read() needed.
-                    self.timerfd.arm(self.next_deadline)
-                    self.hub.wait(self._watcher)
-                    now = mono()
-                else:
-                    now = self._sleep_until()
-                if self.stopping:
-                    break
-                armed = self.next_deadline  # _rearm() may have moved it while we waited
-                if now >= armed:
-                    if self._advance(now, armed):
-                        # Let the hub deliver the tick first (its callbacks run in order, ours
-                        # after them), and only then re-arm: that syscall through ctypes costs
-                        # tens of µs on a cold cache, which no timer should wait for.
-                        gevent.sleep(0)
-                # else: woken early (a shutdown kick, or a spurious wake-up): wait again
+            if self.timerfd is not None:
+                self._arm()
+                self._watcher.start(self._on_wake)
+                self._stop.wait()
+            else:
+                self._sleep_loop()
         finally:
             self.running = False
+            if self._watcher is not None:
+                self._watcher.stop()  # also when this greenlet is killed: no more ticks
             if self.stopping:
                 self._close()
         return Status.TERM
+
+    def _arm(self) -> None:
+        """Arm the timerfd for ``next_deadline``, early by the spin window if a clock ticks then.
+
+        The ctypes syscall costs tens of µs on a cold cache: it is done after a tick's delivery,
+        never before it.
+        """
+        self.timerfd.arm(self.next_deadline - self._spin_next)
+
+    def _on_wake(self) -> None:
+        """(In the hub: the timerfd's io watcher.) Deliver the tick that is due, if it is.
+
+        Woken early (the spin window), the timerfd is left expired: not read, not re-armed, it
+        stays readable, so the hub's next loop iteration polls without blocking (serving every
+        other watcher as usual) and calls this again, until the deadline is reached. Then every
+        due clock is advanced and its tick delivered (:meth:`_fanout`) right here, and only
+        after that is the timerfd re-armed.
+        """
+        if self.stopping:
+            self._watcher.stop()  # run() closes it
+            return
+        now = _mono()
+        armed = self.next_deadline
+        if now < armed:
+            if now + self._spin_next < armed:
+                # Not our early wake-up (a stale readiness of a timerfd re-armed since): wait.
+                self.timerfd.arm(armed - self._spin_next)
+            elif not self._spin_from:
+                self._spin_from = now
+            return
+        spin_from = self._spin_from
+        if spin_from:
+            self._spin_from = 0
+            self.spins += 1
+            self.spin_ns_total += now - spin_from
+        elif self._spin_next:
+            self.spin_missed += 1
+        try:
+            for clock in self._advance(now, armed):
+                try:
+                    self._fanout(clock)  # (an attribute lookup: bench/timers.py times it)
+                except BaseException:
+                    self.hub.handle_error(self._fanout, *sys.exc_info())
+        finally:
+            if not self.stopping:
+                self._arm()
+
+    def _sleep_loop(self) -> None:
+        """The clock loop without a timerfd: sleep until each deadline, deliver in the hub."""
+        while not self.stopping:
+            now = self._sleep_until()
+            if self.stopping:
+                break
+            armed = self.next_deadline  # _rearm() may have moved it while we waited
+            if now >= armed:
+                due = self._advance(now, armed)
+                for clock in due:
+                    # The swap happens in the hub callback, so a destroy() in between still
+                    # finds its greenlet in clock.waiters.
+                    self._run_callback(self._fanout, clock)
+                if due:
+                    gevent.sleep(0)  # let the hub deliver the tick before we sleep again
+            # else: woken early (a shutdown kick, or a spurious wake-up): wait again
 
     def _sleep_until(self) -> int:
         """The fallback wait: gevent's timer (ms granularity), re-checked against the clock."""
@@ -225,10 +308,11 @@ class SoftTimer:
             now = mono()
         return now
 
-    def _advance(self, now: int, armed: int) -> bool:
-        """Advance every due clock to ``now`` and schedule the wake-up of its waiters.
+    def _advance(self, now: int, armed: int) -> list[Clock]:
+        """Advance every due clock to ``now``; set the next deadline.
 
-        Returns whether a delivery (:meth:`_fanout`) was scheduled.
+        Returns the advanced clocks that have waiters: the caller delivers their tick
+        (:meth:`_fanout`).
         """
         self.wakeups += 1
         late = now - armed
@@ -238,10 +322,11 @@ class SoftTimer:
                         "suspended machine); timers skip the ticks they missed", late // 1_000_000)
         self.timestamp = time.time_ns() // 1000
         origin = self.origin
-        delivering = False
+        due = []
         nd = self.base_deadline
         if now >= nd:
             nd = self.base_deadline = origin + ((now - origin) // self.base_ns + 1) * self.base_ns
+        cd = nd + 1  # the earliest clock deadline
         for clock in self._clock_list:
             d = clock.deadline
             if now >= d:
@@ -253,21 +338,24 @@ class SoftTimer:
                 clock.ticks += 1
                 d = clock.deadline = origin + (k + 1) * step
                 if clock.waiters:
-                    # The swap happens in the hub callback, so a destroy() in between still
-                    # finds its greenlet in clock.waiters.
-                    self._run_callback(self._fanout, clock)
-                    delivering = True
-            if d < nd:
-                nd = d
+                    due.append(clock)
+            if d < cd:
+                cd = d
+        if cd <= nd:
+            nd = cd
+            self._spin_next = self.spin_ns
+        else:
+            self._spin_next = 0  # only the idle tick: nobody to deliver to, no window
         self.next_deadline = nd
-        return delivering
+        return due
 
     def _fanout(self, clock: Clock) -> None:
         """(In the hub.) Deliver the clock's tick to every timer parked on it, and resume them.
 
         First, in one loop, each waiting timer consumes the tick (``last``, ``tick``,
         ``samplecount``, ``skipped``: what its ``next`` would do after waking) and its greenlet
-        is queued on ``_ready``, in arrival order. Then the greenlets are resumed one after the
+        is queued on ``_ready`` (a stack: the first to arrive on top). Then the greenlets are
+        resumed in arrival order, one after the
         other: each one, when it parks again in ``next``, switches straight to the next ready
         greenlet instead of back to the hub (one greenlet switch per wake-up instead of two),
         and the last one returns to the hub, here. A greenlet that yields for anything else
@@ -279,7 +367,7 @@ class SoftTimer:
         else:
             self._deliver(clock)
         ready = self._ready
-        pop = ready.popleft
+        pop = ready.pop
         while ready:
             g = pop()
             try:
@@ -296,11 +384,17 @@ class SoftTimer:
         clock.waiters = waiting = []
         k = clock.tick
         one = self._deliver_one
-        for p in waiters:
-            one(p, k, waiting)
+        batch: list = []  # the greenlets to resume, in arrival order
+        try:
+            for p in waiters:
+                one(p, k, waiting, batch)
+        finally:  # (even after an error: those in batch consumed the tick)
+            batch.reverse()
+            self._ready[0:0] = batch  # under whatever is queued (nothing, normally)
 
-    def _deliver_one(self, p: TimerPrivate, k: int, waiting: list) -> None:
-        """One timer of :meth:`_deliver` (also the C twin's fallback for unusual values)."""
+    def _deliver_one(self, p: TimerPrivate, k: int, waiting: list, batch: list) -> None:
+        """One timer of :meth:`_deliver` (also the C twin's fallback for unusual values): its
+        greenlet goes on ``batch``, or ``p`` back on ``waiting``."""
         n = k - p.last
         if n <= 0:  # it consumed this tick ahead of the clock loop (see next): keep waiting
             waiting.append(p)
@@ -317,7 +411,7 @@ class SoftTimer:
         p.last = k
         timer.tick = tick
         timer.samplecount = samplecount
-        self._ready.append(p.waiter)
+        batch.append(p.waiter)
         p.waiter = None
 
     def _fail_waiter(self, p: TimerPrivate, exc: Exception) -> None:
@@ -341,12 +435,14 @@ class SoftTimer:
 
     def _rearm(self, deadline: int) -> None:
         """A new clock ticks before the armed deadline: wake the clock loop earlier."""
-        if deadline < self.next_deadline:
+        if deadline < self.next_deadline or (deadline == self.next_deadline
+                                             and self._spin_next != self.spin_ns):
             self.next_deadline = deadline
+            self._spin_next = self.spin_ns
             if not self.running:
                 return
             if self.timerfd is not None:
-                self.timerfd.arm(deadline)
+                self._arm()
             else:
                 self._kick.set()
 
@@ -364,10 +460,10 @@ class SoftTimer:
         if get_time_source() is self.time_source:  # another core in this process may own it
             set_time_source(None)
         if self.running:
-            if self.timerfd is not None:
-                self.timerfd.arm(1)  # expire now: the loop wakes, sees stopping, returns TERM
-            else:
-                self._kick.set()
+            if self._watcher is not None:
+                self._watcher.stop()  # no more ticks; run() closes it
+            self._stop.set()  # run() returns TERM
+            self._kick.set()  # (the sleep fallback's loop)
         else:
             self._close()
 
@@ -433,7 +529,7 @@ class SoftTimer:
             # Hand over to the next greenlet of the tick being delivered, else to the hub.
             # (_ready is only ever non-empty while the hub runs _fanout, so the hub itself
             # never gets here with it non-empty: it gets BlockingSwitchOutError.)
-            why = _switch(ready.popleft()) if ready else self._hub_switch()
+            why = _switch(ready.pop()) if ready else self._hub_switch()
         except BaseException as e:  # gevent.Timeout, GreenletExit, ...: leave cleanly
             self._switch_failed(timer, p, g, e)
             raise
@@ -479,7 +575,7 @@ class SoftTimer:
             p.waiter = g
             clock.waiters.append(p)
             try:
-                why = switch(ready.popleft()) if ready else hub_switch()
+                why = switch(ready.pop()) if ready else hub_switch()
             except BaseException as e:
                 engine._switch_failed(timer, p, g, e)
                 raise
@@ -572,6 +668,10 @@ class SoftTimer:
             "mode": self.mode,
             "running": self.running,
             "wakeups": self.wakeups,
+            "spin_usec": self.spin_ns // 1000,
+            "spins": self.spins,
+            "spin_ns_total": self.spin_ns_total,
+            "spin_missed": self.spin_missed,
             "timers": self.timer_count,
             "clocks": {c.interval: {"timers": c.count, "waiting": len(c.waiters), "ticks": c.ticks,
                                     "skipped": c.skipped} for c in self._clock_list},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections import deque
 
 import gevent
 import pytest
@@ -145,8 +146,8 @@ def test_the_c_state_checks_what_it_is_given():
     if mod._fastpath is None:
         pytest.skip("mod_softtimer._fastpath is not built")
     engine = SoftTimer(use_timerfd=False, use_c=True)
-    with pytest.raises(TypeError, match="deque"):
-        mod._fastpath.State(**{**_state_kwargs(engine), "ready": []})
+    with pytest.raises(TypeError, match="ready must be a list"):
+        mod._fastpath.State(**{**_state_kwargs(engine), "ready": deque()})
     with pytest.raises(TypeError, match="not a slot"):
         mod._fastpath.State(**{**_state_kwargs(engine), "clock_cls": _NotAClock})
     with pytest.raises(TypeError, match="Clock"):
