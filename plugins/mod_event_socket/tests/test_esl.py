@@ -481,12 +481,18 @@ def test_ten_thousand_events_in_order(server):
             assert msg.event_headers()["N"] == str(n)
 
 
+def slow_reader(server) -> socket.socket:
+    """A raw connection with a 4 KiB receive window that has read the auth/request."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
+    sock.settimeout(10)
+    sock.connect((server.host, server.port))
+    assert read_exactly(sock, 28) == b"Content-Type: auth/request\n\n"
+    return sock
+
+
 def test_stalled_client_is_killed_and_fast_client_keeps_going(server):
-    stalled = socket.socket()
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
-    stalled.settimeout(10)
-    stalled.connect((server.host, server.port))
-    read_exactly(stalled, 28)
+    stalled = slow_reader(server)
     stalled.sendall(b"auth ClueCon\n\nevent plain CUSTOM stall::test\n\n")
     with server.client() as fast:
         fast.command("event plain CUSTOM stall::test")
@@ -524,11 +530,7 @@ def test_reply_bigger_than_the_socket_buffer_waits_without_blocking_others(serve
     waits for room in the hub (other connections are served meanwhile); the client then gets
     every byte, in order, followed by its next reply."""
     body = "".join(f"{i:07d}," for i in range(1_000_000))  # 8 MB on one line: past the send buffer
-    slow = socket.socket()
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
-    slow.settimeout(10)
-    slow.connect((server.host, server.port))
-    read_exactly(slow, 28)
+    slow = slow_reader(server)
     slow.sendall(b"auth ClueCon\n\n")
     assert read_exactly(slow, len(reply("+OK accepted"))) == reply("+OK accepted")
     slow.sendall(b"api t_echo " + body.encode() + b"\n\napi t_echo after\n\n")
