@@ -220,7 +220,9 @@ class Listener(Subscriber):
         """Wait in the hub until the socket is readable (or closed: EOF or an error to read).
 
         On gevent's own read watcher of the socket: when another greenlet closes the socket,
-        the wait ends with an OSError (gevent's ``cancel_wait``) instead of hanging.
+        the wait ends with an OSError (gevent's ``cancel_wait``) instead of hanging. The
+        watcher is looked up each time, never kept: gevent drops it when the socket closes,
+        and waiting on a closed socket's watcher aborts the process (a libev assertion).
         """
         sock = self.sock
         watcher = getattr(sock, "_read_event", False)
