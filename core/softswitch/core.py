@@ -480,7 +480,7 @@ class Core:
         if stream is None:
             stream = Stream()
         iface = self._apis.get(cmd.lower())
-        if iface is None or iface.function is None or not isinstance(iface, ApiInterface):
+        if not isinstance(iface, ApiInterface) or iface.function is None:
             result = ApiResult(Status.NOTFOUND, f"-ERR {cmd} Command not found!\n", False)
         else:
             mod = iface.module
