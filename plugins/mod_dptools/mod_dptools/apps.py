@@ -213,7 +213,7 @@ def info(session, data: str) -> None:
     level = _str2level(data) if data else 6
     if level >= 64:
         return  # an invalid level logs nothing, as switch_log_printf drops it
-    ev = Event(EventType.CHANNEL_DATA)
+    ev = Event(EventType.CHANNEL_DATA, stamp=False)  # switch_event_create_plain
     session.channel.event_set_data(ev)
     body = "".join(f"{name}: [{value}]\n" for name, value in ev.items())
     log.log(to_python(level), "CHANNEL_DATA:\n%s\n", body,
@@ -222,32 +222,34 @@ def info(session, data: str) -> None:
 
 def make_event(core):
     def event(session, data: str) -> None:
-        ev = Event(EventType.CHANNEL_APPLICATION)
-        for var, val in parse_event(data):
+        """CHANNEL_APPLICATION with the pairs; ``Event-Name=X`` retypes it (that header then
+        comes after the standard ones), ``Event-Subclass=Y`` sets the subclass (its header
+        first), as FreeSWITCH's wire order shows [obs]."""
+        pairs = parse_event(data)
+        etype = EventType.CHANNEL_APPLICATION
+        subclass = None
+        renamed = False
+        for var, val in pairs:
             low = var.lower()
             if low == "event-name":
-                etype = name_event(val)
-                if etype is not None:
-                    ev = _retype(ev, etype)
-                ev.del_header(var)
-                ev.add_header(var, val)
+                t = name_event(val)
+                if t is not None:
+                    etype = t
+                renamed = True
             elif low == "event-subclass":
-                ev.set_subclass(val)
-                ev.add_header(var, val)
-            else:
+                subclass = val
+        ev = Event(etype, subclass if etype == EventType.CUSTOM else None, stamp=False)
+        if subclass is not None:
+            ev.add_header("Event-Subclass", subclass)
+        ev.stamp()
+        if renamed:
+            ev.del_header("Event-Name")
+        for var, val in pairs:
+            if var.lower() != "event-subclass":
                 ev.add_header(var, val)
         session.channel.event_set_data(ev)
         core.events.fire(ev)
     return event
-
-
-def _retype(ev: Event, etype) -> Event:
-    """A new event of type ``etype`` with ``ev``'s headers (``switch_name_event`` on the
-    event id) — :class:`Event` fixes its type at creation."""
-    new = Event(etype, ev.subclass) if getattr(ev, "subclass", None) else Event(etype)
-    for name, value in ev.items():
-        new.add_header(name, value)
-    return new
 
 
 # ----------------------------------------------------------------------------------------------
