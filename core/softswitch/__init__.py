@@ -32,12 +32,38 @@ import pluggy
 from ._version import FREESWITCH_COMPAT, __version__
 
 if TYPE_CHECKING:
+    # call model (docs/calls.md)
+    from .callif import (
+        AppFlag,
+        DialplanInterface,
+        EndpointInterface,
+        FileError,
+        FileInterface,
+        Message,
+        MessageId,
+        Signal,
+        StateHandlers,
+    )
+    from .causes import Cause, cause2str, cause_q850, str2cause
+    from .channel import (
+        CallerProfile,
+        CallState,
+        Channel,
+        ChannelCap,
+        ChannelFlag,
+        ChannelState,
+        Timetable,
+    )
     from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
     from .config import ConfigError, params, switch_true
     from .event import Event, EventError, EventType, Priority, event_name, name_event
+    from .frame import Frame, FrameFlag
     from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
     from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
     from .modules import ModuleInterface
+    from .originate import DialString, DialStringError, Leg, parse_dialstring
+    from .session import Session
+    from .sessions import SessionManager, SessionRefused
     from .status import Status
     from .timer import (
         Timer,
@@ -65,6 +91,19 @@ _LAZY = {
     "Timer": "timer", "TimerError": "timer", "TimerInterface": "timer",
     "cached_micro_time_now": "timer", "epoch_time_now": "timer", "micro_time_now": "timer",
     "mono_micro_time_now": "timer",
+    # call model (docs/calls.md)
+    "AppFlag": "callif", "DialplanInterface": "callif", "EndpointInterface": "callif",
+    "FileError": "callif", "FileInterface": "callif", "Message": "callif", "MessageId": "callif",
+    "Signal": "callif", "StateHandlers": "callif",
+    "Cause": "causes", "cause2str": "causes", "cause_q850": "causes", "str2cause": "causes",
+    "CallerProfile": "channel", "CallState": "channel", "Channel": "channel",
+    "ChannelCap": "channel", "ChannelFlag": "channel", "ChannelState": "channel",
+    "Timetable": "channel",
+    "Frame": "frame", "FrameFlag": "frame",
+    "DialString": "originate", "DialStringError": "originate", "Leg": "originate",
+    "parse_dialstring": "originate",
+    "Session": "session",
+    "SessionManager": "sessions", "SessionRefused": "sessions",
 }
 
 
@@ -126,4 +165,13 @@ __all__ = [
     "epoch_time_now",
     "mono_micro_time_now",
     "cached_micro_time_now",
+    # call model (docs/calls.md)
+    "AppFlag", "DialplanInterface", "EndpointInterface", "FileError", "FileInterface", "Message",
+    "MessageId", "Signal", "StateHandlers",
+    "Cause", "cause2str", "cause_q850", "str2cause",
+    "CallerProfile", "CallState", "Channel", "ChannelCap", "ChannelFlag", "ChannelState",
+    "Timetable",
+    "Frame", "FrameFlag",
+    "DialString", "DialStringError", "Leg", "parse_dialstring",
+    "Session", "SessionManager", "SessionRefused",
 ]

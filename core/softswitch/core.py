@@ -95,6 +95,13 @@ def _uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
+def _register_kernel_files(core: Core) -> None:
+    """The kernel's own file interface: ``silence_stream://`` (call model)."""
+    from .files import silence_stream_interface
+
+    core.registry.add(silence_stream_interface())
+
+
 class Core:
     """One running softswitch. Modules reach it as ``module.core`` (and the hooks' ``core``)."""
 
@@ -150,6 +157,10 @@ class Core:
         self.sps_last = 0
         self.sps_peak = 0
         self.sps_peak_fivemin = 0
+        # -- the call model (issue #14: sessions.py, session.py, docs/calls.md) --
+        from .sessions import SessionManager
+        self.sessions = SessionManager(self)
+        _register_kernel_files(self)
 
     # ------------------------------------------------------------------------------------------
     # start-up
@@ -176,6 +187,7 @@ class Core:
         for _ in range(1, min(self.settings.initial_event_threads, self.events.max_dispatch - 1)):
             self.events._launch()
         self.events.fire(Event(EventType.RELOADXML))
+        self.sessions.start()  # call model: the sps budget's once-a-second reset
         self.scheduler.start()
         self.scheduler.add_task(time.time(), self._heartbeat, "heartbeat", "core", no_del=True)
         self.scheduler.add_task(60, self._check_ip, "check_ip", "core", no_del=True, own_thread=True)
@@ -327,6 +339,7 @@ class Core:
         s = self.settings
         self.db = open_core_db(self.dirs.db_dir, s.core_db_name, s.core_db_dsn)
         self.db.create_schema(self.hostname, clear=s.auto_clear_sql)
+        self.sessions.db.ensure_views()  # call model: basic_calls / detailed_calls
         self.modules.flush_db_rows()
 
     def load_modules(self) -> None:
@@ -535,6 +548,13 @@ class Core:
         iface, impl = find_implementation(self.registry, spec)
         return Codec(iface, impl, flags, spec.fmtp)
 
+    def file_open(self, path: str, rate: int = 8000, channels: int = 1):
+        """Open a playback source (``tone_stream://…``, ``silence_stream://…``, a file by its
+        extension). :raises FileError: no file interface for it, or its open failed."""
+        from .files import file_open
+
+        return file_open(self.registry, path, rate, channels)
+
     def reloadxml(self) -> tuple[bool, str]:
         """Re-read the conf tree; on failure the old one stays. Fires RELOADXML on success."""
         try:
@@ -562,6 +582,10 @@ class Core:
             ev.add_header("Event-Info", "System Shutting Down")
             self.events.fire(ev)
             self.events.drain(2.0)  # so ESL clients get SHUTDOWN before their disconnect notice
+        try:  # call model: hang up every call (SYSTEM_SHUTDOWN) before the modules go
+            self.sessions.shutdown()
+        except Exception:
+            log.exception("hanging up the calls at shutdown failed")
         try:
             self.modules.shutdown_all()
         except Exception:

@@ -162,6 +162,52 @@ class ModuleInterface:
         """Add a codec interface (:class:`softswitch.codec.CodecInterface`)."""
         return self.add_interface(iface)
 
+    # -- call model (docs/calls.md) ---------------------------------------------------------------
+    def add_endpoint(self, name: str, *, outgoing_channel: Callable | None = None,
+                     read_frame: Callable | None = None, write_frame: Callable | None = None,
+                     kill_channel: Callable | None = None, receive_message: Callable | None = None,
+                     send_dtmf: Callable | None = None, state_handlers: Any = None,
+                     description: str = "") -> Any:
+        """Add an endpoint (docs/calls.md §2)."""
+        from .callif import EndpointInterface
+
+        if state_handlers is not None:
+            state_handlers.module = self
+        return self.add_interface(EndpointInterface(
+            "endpoint", name, description, outgoing_channel=outgoing_channel,
+            read_frame=read_frame, write_frame=write_frame, kill_channel=kill_channel,
+            receive_message=receive_message, send_dtmf=send_dtmf, state_handlers=state_handlers))
+
+    def add_dialplan(self, name: str, hunt: Callable | None = None, description: str = "") -> Any:
+        """Add a dialplan ``hunt(session, arg) -> [(app, data), …] | None`` (decorator when no
+        function)."""
+        from .callif import DialplanInterface
+
+        if hunt is None:
+            self._undecorated.add(("dialplan", name))
+
+            def deco(fn: Callable) -> Callable:
+                self._undecorated.discard(("dialplan", name))
+                self.add_dialplan(name, fn, description)
+                return fn
+            return deco
+        return self.add_interface(DialplanInterface("dialplan", name, description, hunt=hunt))
+
+    def add_file(self, name: str, open: Callable, extensions: tuple[str, ...] = (),
+                 description: str = "") -> Any:
+        """Add a file interface ``open(path, rate, channels) -> handle`` (docs/calls.md §6)."""
+        from .callif import FileInterface
+
+        return self.add_interface(FileInterface("file", name, description, open=open,
+                                                extensions=tuple(e.lower() for e in extensions)))
+
+    def add_state_handler(self, table: Any) -> Any:
+        """Add a global state handler table (:class:`softswitch.StateHandlers`); removed at
+        unload."""
+        table.module = self
+        self.core.sessions.add_state_handler(table)
+        return table
+
     # -- resources the kernel cleans up ----------------------------------------------------------
     def bind_event(self, event_type: int, callback: Callable, subclass: str | None = None,
                    user_data: object = None):
@@ -625,6 +671,7 @@ class ModuleLoader:
             core.logbus.unbind(node)
         mod._log_nodes.clear()
         core.scheduler.del_owner(mod.name)
+        core.sessions.remove_owner(mod)  # call model: its global state handlers
         me = gevent.getcurrent()
         for g in list(mod._greenlets):
             if g is not me:
