@@ -1,0 +1,590 @@
+"""The applications, the ``inline`` dialplan and the ``error`` endpoint of mod_dptools.
+
+Every application is ``fn(session, data)`` run by the kernel's envelope on the session's
+greenlet; ``data`` is already ``${}``-expanded. Log lines are FreeSWITCH's, word for word.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gevent
+
+from softswitch import (
+    AppFlag,
+    Cause,
+    ChannelFlag,
+    Event,
+    EventType,
+    FileError,
+    Frame,
+    Message,
+    MessageId,
+    Status,
+    name_event,
+    str2cause,
+)
+from softswitch.log import parse_level, to_python
+
+from .args import (
+    atoi,
+    export_display_name,
+    inline_extension,
+    parse_event,
+    parse_export,
+    parse_extension_target,
+    parse_global,
+    parse_log,
+    parse_multiset,
+    parse_park_timeout,
+    parse_set,
+    parse_transfer,
+    separate_string,
+)
+
+log = logging.getLogger(__name__)
+
+N = AppFlag.SAF_SUPPORT_NOMEDIA
+R = AppFlag.SAF_ROUTING_EXEC
+Z = AppFlag.SAF_ZOMBIE_EXEC
+T = AppFlag.SAF_SUPPORT_TEXT_ONLY
+
+#: ``SWITCH_MAX_STACKS``: nested execute_extension levels
+MAX_STACKS = 32
+_SUCCESS = Status.SUCCESS
+
+
+def slog(session, level: int, message: str, *args: Any) -> None:
+    """A session log line (``SWITCH_CHANNEL_SESSION_LOG``): tagged with the call's uuid."""
+    if log.isEnabledFor(level):
+        log.log(level, message, *args, extra={"fs_user_data": session.uuid})
+
+
+def _str2level(text: str) -> int:
+    """``switch_log_str2level``: a name or a number; 64 (invalid) otherwise."""
+    return parse_level(text)
+
+
+# ----------------------------------------------------------------------------------------------
+# answer, pre_answer, ring_ready, hangup
+# ----------------------------------------------------------------------------------------------
+def answer(session, data: str) -> None:
+    # answer_flags (is_conference, decode_video, debug_video) concern conferences and video,
+    # which softswitch does not have; they are read and ignored
+    session.answer()
+
+
+def pre_answer(session, data: str) -> None:
+    session.pre_answer()
+
+
+def ring_ready(session, data: str) -> None:
+    # "queued" rings with the queued flavour (SIP 182); a null/loopback leg shows no difference
+    session.ring_ready()
+
+
+def hangup(session, data: str) -> None:
+    cause = str2cause(data) if data else Cause.NORMAL_CLEARING
+    session.hangup(cause)
+
+
+# ----------------------------------------------------------------------------------------------
+# park, sleep, echo
+# ----------------------------------------------------------------------------------------------
+def park(session, data: str) -> None:
+    ch = session.channel
+    if ch.test_flag(ChannelFlag.CF_CONTROLLED):
+        slog(session, logging.ERROR, "Cannot park channels that are under control already.")
+        return
+    timeout = None
+    to = ch.get_variable("park_timeout")
+    if to is not None:
+        timeout = parse_park_timeout(to)
+        ch.set_variable("park_timeout", None)
+        ch.set_variable("park_after_bridge", None)
+    timer = None
+    if timeout is not None:
+        secs, cause_text = timeout
+        cause = str2cause(cause_text) if cause_text else Cause.NORMAL_CLEARING
+        # FreeSWITCH compares whole epoch seconds each 20 ms turn; a monotonic timer is exact
+        timer = gevent.spawn_later(secs, session.hangup, cause)
+    try:
+        session.park()
+    finally:
+        if timer is not None:
+            timer.kill(block=False)
+
+
+def sleep(session, data: str) -> None:
+    if not data:
+        slog(session, logging.ERROR, "No timeout specified.")
+        return
+    ms = atoi(data)
+    if ms > 0:
+        session.sleep(ms)
+
+
+def echo(session, data: str) -> None:
+    """Every frame read is written back, until the call ends or moves on."""
+    read = session.read_frame
+    write = session.write_frame
+    ready = session.ready
+    while ready():
+        st, frame = read()
+        if st != _SUCCESS or frame is None:
+            break
+        if write(frame) != _SUCCESS:
+            break
+
+
+# ----------------------------------------------------------------------------------------------
+# variables
+# ----------------------------------------------------------------------------------------------
+def _base_set(session, data: str | None) -> None:
+    parsed = parse_set(data)
+    if parsed is None:
+        slog(session, logging.ERROR, "No variable name specified.")
+        return
+    ch = session.channel
+    var, val = parsed
+    expanded = ch.expand(val) if val is not None else None
+    slog(session, logging.DEBUG, "SET %s [%s]=[%s]", ch.name, var,
+         expanded if expanded is not None else "UNDEF")
+    ch.set_variable(var, expanded)
+
+
+def set_(session, data: str) -> None:
+    _base_set(session, data)
+
+
+def multiset(session, data: str) -> None:
+    for item in parse_multiset(data):
+        _base_set(session, item)
+
+
+def unset(session, data: str) -> None:
+    if not data:
+        slog(session, logging.ERROR, "No variable name specified.")
+        return
+    slog(session, logging.DEBUG, "UNSET [%s]", data)
+    session.channel.set_variable(data, None)
+
+
+def export(session, data: str) -> None:
+    parsed = parse_export(data)
+    if parsed is None:
+        slog(session, logging.ERROR, "No variable name specified.")
+        return
+    var, val, local = parsed
+    ch = session.channel
+    slog(session, logging.DEBUG, "EXPORT (export_vars) %s[%s]=[%s]", "" if local else "(REMOTE ONLY) ",
+         export_display_name(var), val if val is not None else "UNDEF")
+    ch.set_variable(var, val)
+    if val is not None:
+        exports = ch.get_variable("export_vars")
+        ch.set_variable("export_vars", f"{exports},{var}" if exports else var)
+
+
+def make_set_global(core):
+    def set_global(session, data: str) -> None:
+        parsed = parse_global(data)
+        if parsed is None:
+            slog(session, logging.ERROR, "No variable name specified.")
+            return
+        var, val = parsed
+        slog(session, logging.DEBUG, "SET GLOBAL [%s]=[%s]", var, val if val is not None else "UNDEF")
+        core.vars.set(var, val)
+    return set_global
+
+
+# ----------------------------------------------------------------------------------------------
+# log, info, event
+# ----------------------------------------------------------------------------------------------
+def log_app(session, data: str) -> None:
+    parsed = parse_log(data, _str2level)
+    if parsed is None:
+        return
+    level, text = parsed
+    log.log(to_python(level), "%s", text, extra={"fs_user_data": session.uuid, "fs_level": level})
+
+
+def info(session, data: str) -> None:
+    level = _str2level(data) if data else 6
+    if level >= 64:
+        return  # an invalid level logs nothing, as switch_log_printf drops it
+    ev = Event(EventType.CHANNEL_DATA)
+    session.channel.event_set_data(ev)
+    body = "".join(f"{name}: [{value}]\n" for name, value in ev.items())
+    log.log(to_python(level), "CHANNEL_DATA:\n%s\n", body,
+            extra={"fs_user_data": session.uuid, "fs_level": level})
+
+
+def make_event(core):
+    def event(session, data: str) -> None:
+        ev = Event(EventType.CHANNEL_APPLICATION)
+        for var, val in parse_event(data):
+            low = var.lower()
+            if low == "event-name":
+                etype = name_event(val)
+                if etype is not None:
+                    ev = _retype(ev, etype)
+                ev.del_header(var)
+                ev.add_header(var, val)
+            elif low == "event-subclass":
+                ev.set_subclass(val)
+                ev.add_header(var, val)
+            else:
+                ev.add_header(var, val)
+        session.channel.event_set_data(ev)
+        core.events.fire(ev)
+    return event
+
+
+def _retype(ev: Event, etype) -> Event:
+    """A new event of type ``etype`` with ``ev``'s headers (``switch_name_event`` on the
+    event id) — :class:`Event` fixes its type at creation."""
+    new = Event(etype, ev.subclass) if getattr(ev, "subclass", None) else Event(etype)
+    for name, value in ev.items():
+        new.add_header(name, value)
+    return new
+
+
+# ----------------------------------------------------------------------------------------------
+# playback
+# ----------------------------------------------------------------------------------------------
+def make_playback(core):
+    l16_cache: dict[int, Any] = {}
+
+    def l16(rate: int):
+        c = l16_cache.get(rate)
+        if c is None:
+            c = l16_cache[rate] = core.codec_open(f"L16@{rate}h@20i")
+        return c
+
+    def playback(session, data: str) -> None:
+        ch = session.channel
+        ch.set_variable("playback_terminator_used", "")
+        path = data or ""
+        if "@@" in path:
+            path, _, _offset = path.partition("@@")  # sample offsets: files only, not streams
+        wc = session.write_codec
+        impl = wc.implementation if wc is not None else None
+        rate = impl.actual_samples_per_second or impl.samples_per_second if impl else 8000
+        samples = impl.samples_per_packet if impl else 160
+        if not path or not session.ready():
+            ch.set_variable("current_application_response", "PLAYBACK ERROR")
+            return
+        try:
+            fh = core.file_open(path, rate=rate)
+        except FileError as e:
+            slog(session, logging.ERROR, "%s", e)
+            ch.set_variable("current_application_response", "FILE NOT FOUND")
+            return
+        ftype = "tone_stream" if path[:12].lower() == "tone_stream:" else None
+        _playback_event(session, EventType.PLAYBACK_START, path, ftype, None)
+        status = _play(session, fh, l16(fh.samplerate), samples * fh.samplerate // rate or samples)
+        slog(session, logging.DEBUG, "done playing file %s", path)
+        total = getattr(fh, "samples_read", 0)
+        ch.set_variable("playback_last_offset_pos", "0")
+        ch.set_variable("playback_seconds", str(total // fh.samplerate))
+        ch.set_variable("playback_ms", str(total // (fh.samplerate // 1000)))
+        ch.set_variable("playback_samples", str(total))
+        _playback_event(session, EventType.PLAYBACK_STOP, path, ftype,
+                        "break" if status == Status.BREAK else "done")
+        try:
+            fh.close()
+        except Exception:
+            log.debug("closing %s failed", path, exc_info=True)
+        ch.set_variable("current_application_response", "FILE PLAYED")
+
+    return playback
+
+
+def _playback_event(session, etype, path: str, ftype: str | None, status: str | None) -> None:
+    after = []
+    if ftype:
+        after.append(("Playback-File-Type", ftype))
+    after.append(("Playback-File-Path", path))
+    if status:
+        after.append(("Playback-Status", status))
+    session.fire_event(etype, after=after)
+
+
+def _play(session, fh, codec, samples: int) -> Status:
+    """The media loop: a file frame, the session's read (its timer paces it), the write.
+
+    The hot path of a playing call: everything it touches is bound to locals first, the one
+    :class:`Frame` is reused, and a tone frame is a ready ``bytes`` object from the tone cache.
+    """
+    ch = session.channel
+    read_file = fh.read
+    read = session.read_frame
+    write = session.write_frame
+    frame = Frame(b"", samples, fh.samplerate, codec)
+    full = samples * 2
+    brk = ChannelFlag.CF_BREAK
+    test = ch.test_flag
+    ready = session.ready
+    while ready():
+        if test(brk):
+            ch.clear_flag(brk)
+            return Status.BREAK
+        data = read_file(samples)
+        if data is None:
+            return _SUCCESS
+        if len(data) < full:
+            # FreeSWITCH pads a short last read (with 0xFF bytes, a units mix-up); silence here
+            data = data + bytes(full - len(data))
+        st, _rf = read()
+        if st != _SUCCESS:
+            return st
+        frame.data = data
+        if write(frame) != _SUCCESS:
+            return Status.FALSE
+    return Status.FALSE
+
+
+# ----------------------------------------------------------------------------------------------
+# transfer, execute_extension, bridge
+# ----------------------------------------------------------------------------------------------
+def make_transfer(core):
+    def transfer(session, data: str) -> None:
+        parsed = parse_transfer(data)
+        if parsed is None:
+            if data:
+                slog(session, logging.ERROR, "No extension specified.")
+            return
+        mode, (ext, dp, ctx) = parsed
+        if mode:
+            partner = _partner(core, session)
+            if partner is not None:
+                session_transfer(partner, ext, dp, ctx)
+            else:
+                slog(session, logging.WARNING, "No B-leg present.")
+            if mode == "both":
+                session_transfer(session, ext, dp, ctx)
+        else:
+            session_transfer(session, ext, dp, ctx)
+    return transfer
+
+
+def _partner(core, session):
+    uuid = session.channel.get_variable("signal_bond") or session.channel.get_variable("bridge_uuid")
+    partner = getattr(session, "bridge_partner", None)
+    if partner is not None:
+        return partner
+    return core.sessions.locate(uuid) if uuid else None
+
+
+def session_transfer(session, ext: str, dp: str | None, ctx: str | None) -> Status:
+    """``switch_ivr_session_transfer``: the ``max_forwards`` guard, the dialplan and context
+    defaults, the NOTICE line, then the kernel's transfer (new profile, CS_ROUTING)."""
+    ch = session.channel
+    p = ch.caller_profile
+    if p is None:
+        return Status.FALSE
+    fwd_var = "max_session_transfers" if ch.get_variable("max_session_transfers") else "max_forwards"
+    fwd = ch.get_variable(fwd_var)
+    forwards = atoi(fwd) if fwd else 70
+    forwards -= 1
+    if forwards <= 0:
+        session.hangup(Cause.EXCHANGE_ROUTING_ERROR)
+        return Status.FALSE
+    ch.set_variable(fwd_var, str(forwards))
+    if not dp:
+        dp = ch.get_variable("force_transfer_dialplan") or p.dialplan or ""
+        if dp.lower() == "inline" or not dp:
+            dp = "XML"
+    if not ctx:
+        ctx = ch.get_variable("force_transfer_context") or p.context or "default"
+    slog(session, 25, "Transfer %s to %s[%s@%s]", ch.name, dp, ext, ctx)
+    return session.transfer(ext, dp, ctx)
+
+
+def make_execute_extension(core):
+    stacks: dict[str, int] = {}  # nesting depth per session uuid (FreeSWITCH's stack_count)
+
+    def execute_extension(session, data: str) -> None:
+        target = parse_extension_target(data)
+        if target is None:
+            slog(session, logging.ERROR, "Usage: <extension> <dialplan> <context>")
+            return
+        ext, dp, ctx = target
+        execute_exten(core, session, ext, dp, ctx, stacks)
+    return execute_extension
+
+
+def execute_exten(core, session, exten: str, dialplan: str, context: str,
+                  stacks: dict[str, int]) -> Status:
+    """``switch_core_session_execute_exten``: hunt ``exten`` with a cloned caller profile and
+    run what it finds nested, here, then return to the caller's list."""
+    ch = session.channel
+    profile = ch.caller_profile
+    if profile is None:
+        return Status.FALSE
+    depth = stacks.get(session.uuid, 0)
+    if depth > MAX_STACKS:
+        slog(session, logging.ERROR, "Error %s too many stacked extensions [depth=%d]", ch.name, depth)
+        return Status.FALSE
+    new = profile.clone()
+    new.destination_number = exten
+    if dialplan:
+        new.dialplan = dialplan
+    if context:
+        new.context = context
+    apps = None
+    for entry in separate_string(new.dialplan or "XML", ",", 25):
+        name, _, arg = entry.partition(":")
+        iface = core.registry.get("dialplan", name)
+        if iface is None or getattr(iface, "hunt", None) is None:
+            continue
+        apps = _hunt_with_profile(iface, session, arg, new)
+        if apps:
+            break
+    if not apps:
+        return Status.FALSE
+    stacks[session.uuid] = depth + 1
+    try:
+        for app, arg in apps:
+            if not session.ready():
+                break
+            slog(session, 25, "Execute [depth=%d] %s(%s)", depth + 1, app, arg or "")
+            session.execute_application(app, arg or "")
+    finally:
+        if depth:
+            stacks[session.uuid] = depth
+        else:
+            stacks.pop(session.uuid, None)
+    return _SUCCESS
+
+
+def _hunt_with_profile(iface, session, arg: str, profile):
+    """Hunt with a caller profile other than the channel's: mod_dptools' and mod_dialplan_xml's
+    hunts take it as a keyword; another module's dialplan sees the channel's own profile."""
+    if getattr(iface.hunt, "accepts_profile", False):
+        return iface.hunt(session, arg, profile=profile)
+    return iface.hunt(session, arg)
+
+
+def make_bridge(core):
+    def bridge(session, data: str) -> None:
+        ch = session.channel
+        if not data:
+            slog(session, logging.ERROR, "No dial string specified.")
+            return
+        cause, peer = core.sessions.originate(data, originator=session)
+        if peer is None:
+            name = Cause(cause).name if cause in Cause._value2member_map_ else str(cause)
+            slog(session, logging.INFO, "Originate Failed.  Cause: %s", name)
+            ch.set_variable("originate_failed_cause", name)
+            _handle_cause(session, cause)
+            return
+        core.sessions.bridge(session, peer)
+    return bridge
+
+
+def _handle_cause(session, cause) -> None:
+    """``switch_channel_handle_cause``: hang up with the failure's cause unless
+    ``continue_on_fail`` says to go on (``true``, or a list of causes / numbers)."""
+    ch = session.channel
+    if not session.ready():
+        return
+    cof = ch.get_variable("continue_on_fail")
+    if cof:
+        low = cof.strip().lower()
+        if low in ("true", "yes", "on", "1"):
+            return
+        name = Cause(cause).name if cause in Cause._value2member_map_ else ""
+        for item in cof.split(","):
+            item = item.strip()
+            if item.upper() == name or (item.isdigit() and int(item) == int(cause)):
+                return
+    session.hangup(cause)
+
+
+# ----------------------------------------------------------------------------------------------
+# send_dtmf, respond
+# ----------------------------------------------------------------------------------------------
+def send_dtmf(session, data: str) -> None:
+    if not data:
+        return
+    if len(data.lstrip("~")) > 99:
+        slog(session, logging.ERROR, "Attempt to send very large dtmf string ignored!")
+        return
+    session.pre_answer()
+    for part in data.lstrip("~").split("+"):
+        digits, at, dur = part.partition("@")
+        session.send_dtmf(digits, atoi(dur) if at else 0)
+
+
+def respond(session, data: str) -> None:
+    session.receive_message(Message(MessageId.INDICATE_RESPOND, string_arg=data or "",
+                                    numeric_arg=-1, from_="mod_dptools"))
+
+
+# ----------------------------------------------------------------------------------------------
+# the inline dialplan and the error endpoint
+# ----------------------------------------------------------------------------------------------
+def inline_hunt(session, arg: str, profile=None):
+    """``inline``: ``app[:data],app2[:data2]`` from the argument or the destination."""
+    if profile is None:
+        profile = session.channel.caller_profile
+    if profile is None:
+        return None
+    target = arg or profile.destination_number
+    if not target:
+        return None
+    apps = inline_extension(target)
+    profile.destination_number = profile.rdnis or ""
+    profile.rdnis = ""
+    return [(app, data or "") for app, data in apps]
+
+
+inline_hunt.accepts_profile = True
+
+
+def error_outgoing(core, originator, var_event, profile, flags):
+    """``error/<cause>``: no session, the cause named (``error/USER_BUSY``, ``error/17``)."""
+    dest = (profile.destination_number if profile is not None else "") or ""
+    return str2cause(dest), None
+
+
+APPS = (
+    # name, short description, syntax, function or factory, flags, needs core
+    ("answer", "Answer the call", "", answer, N, False),
+    ("pre_answer", "Pre-Answer the call", "", pre_answer, N, False),
+    ("ring_ready", "Indicate Ring_Ready", "[queued]", ring_ready, N, False),
+    ("hangup", "Hangup the call", "[<cause>]", hangup, N, False),
+    ("park", "Park", "", park, N, False),
+    ("sleep", "Pause a channel", "<pausemilliseconds>", sleep, N, False),
+    ("set", "Set a channel variable", "<varname>=<value>", set_, N | R | Z, False),
+    ("unset", "Unset a channel variable", "<varname>", unset, N | R | Z, False),
+    ("multiset", "Set many channel variables", "[^^]<varname>=<value> <var2>=<val2>", multiset,
+     N | R | Z, False),
+    ("export", "Export a channel variable across a bridge", "<varname>=<value>", export,
+     N | R | Z, False),
+    ("set_global", "Set a global variable", "<varname>=<value>", make_set_global, N | R | Z, True),
+    ("log", "Logs to the logger", "<log_level> <log_string>", log_app, N | R | Z, False),
+    ("info", "Display Call Info", "", info, N | R | Z, False),
+    ("event", "Fire an event", "", make_event, N | R | Z, True),
+    ("echo", "Echo", "", echo, T, False),
+    ("playback", "Playback File", "<path>", make_playback, AppFlag.SAF_NONE, True),
+    ("bridge", "Bridge Audio", "<channel_url>", make_bridge, N | T, True),
+    ("transfer", "Transfer a channel", "<exten> [<dialplan> <context>]", make_transfer, N, True),
+    ("execute_extension", "Execute an extension", "<extension> <dialplan> <context>",
+     make_execute_extension, N, True),
+    ("send_dtmf", "Send dtmf to be sent", "<dtmf_data>", send_dtmf, N, False),
+    ("respond", "Send session respond", "<respond_data>", respond, N, False),
+)
+
+
+def register(module, core) -> None:
+    for name, short, syntax, fn, flags, factory in APPS:
+        function = fn(core) if factory else fn
+        module.add_application(name, short, short, syntax, function, int(flags))
+    module.add_dialplan("inline")(inline_hunt)
+    module.add_endpoint("error", outgoing_channel=error_outgoing)
+
+
+__all__ = ["register", "inline_hunt", "session_transfer", "execute_exten", "error_outgoing", "APPS"]
