@@ -57,6 +57,8 @@ def _locate(module, uuid: str | None):
 
 
 def _ok(status) -> bool:
+    if status is True or status is False:
+        return status
     return status is None or status == softswitch.Status.SUCCESS
 
 
@@ -134,8 +136,9 @@ def originate(module, cmd, session, stream):
         stream.write(f"-ERR {softswitch.cause2str(cause)}\n")
         return
     if args.app is not None:
-        app, arg = args.app
-        sessions.route_originated(leg, f"&{app}({arg or ''})")
+        # a one-app extension (CALL_UPDATE, CS_EXECUTE), the app and its arguments read as
+        # FreeSWITCH reads them (parse_app)
+        leg.set_caller_extension([args.app])
     else:
         sessions.route_originated(leg, args.exten, args.dialplan, args.context)
     stream.write(f"+OK {leg.uuid}\n")
