@@ -342,12 +342,12 @@ def test_replies_on_a_parked_leg(esl):
             "-ERR No variable specified\n-USAGE: <uuid> <var>=<value>;<var>=<value>...\n")
         dump = ctl.api(f"uuid_dump {uuid}")
         assert dump.startswith("Event-Name: CHANNEL_DATA\n") and dump.endswith("\n\n")
-        assert f"Unique-ID: {uuid}\n" in dump and "Channel-Name: null%2F1000\n" in dump
+        assert f"Unique-ID: {uuid}\n" in dump and "Channel-Name: null/1000\n" in dump
         plain = ctl.api(f"uuid_dump {uuid} plain")
         assert "Channel-Name: [null/1000]\n" in plain
         assert json.loads(ctl.api(f"uuid_dump {uuid} json"))["Channel-Name"] == "null/1000"
         xml = ctl.api(f"uuid_dump {uuid} xml")
-        assert xml.startswith("<event>\n  <headers>\n") and "<Channel-Name>null%2F1000</Channel-Name>" in xml
+        assert xml.startswith("<event>\n  <headers>\n") and "<Channel-Name>null/1000</Channel-Name>" in xml
         assert ctl.api(f"uuid_answer {uuid}") == "+OK\n"      # a no-op on an outbound leg
         assert ctl.api(f"uuid_pre_answer {uuid}") == "+OK\n"
         assert ctl.api(f"uuid_outgoing_answer {uuid}") == "+OK\n"

@@ -206,7 +206,7 @@ def on_init(session):
         channel.set_variable("other_loopback_leg_uuid", b.uuid)
         bch.set_variable("other_loopback_leg_uuid", session.uuid)
         bch.set_variable("other_loopback_from_uuid", channel.get_variable("loopback_from_uuid"))
-        b.thread_launch()
+        b.launch()
     elif leg.other is None or leg.other.session.channel.down():
         leg.linked = False
         session.hangup(Cause.DESTINATION_OUT_OF_ORDER)
