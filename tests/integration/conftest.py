@@ -88,3 +88,22 @@ def fresh_system(tmp_path):
     s = make_system(tmp_path)
     yield s
     s.stop()
+
+
+def add_loads(conf, modules) -> None:
+    """Add ``<load module="…"/>`` to the conf tree's modules.conf.xml for each of ``modules``."""
+    path = conf / "autoload_configs" / "modules.conf.xml"
+    text = path.read_text()
+    extra = "".join(f'    <load module="{m}"/>\n' for m in modules if f'"{m}"' not in text)
+    path.write_text(text.replace("  </modules>", extra + "  </modules>", 1))
+
+
+@pytest.fixture(scope="module")
+def calls_system(tmp_path_factory):
+    """A running softswitch that also loads mod_loopback (null, loopback) and mod_dptools (park)."""
+    s = make_system(tmp_path_factory.mktemp("calls"))
+    add_loads(s.conf, ("mod_loopback", "mod_dptools"))
+    s.start()
+    yield s
+    code = s.stop()
+    assert code == 0, s.out.read_text()[-4000:]

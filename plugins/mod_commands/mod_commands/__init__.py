@@ -9,7 +9,7 @@ How the module is put together (read it as an example module):
 
 * each command family lives in its own file and declares its commands in a
   :class:`~mod_commands._api.CommandTable` (``info``, ``show``, ``modctl``, ``variables``,
-  ``control``, ``jobs``, ``strings``, ``system``);
+  ``control``, ``jobs``, ``strings``, ``system``, ``calls``);
 * :func:`module_load` adds them all to the :class:`~softswitch.ModuleInterface` and keeps the
   module's state on ``module.state`` (no module globals);
 * it returns :data:`softswitch.Status.NOUNLOAD`: like FreeSWITCH's mod_commands the module is
@@ -28,7 +28,7 @@ import gevent.lock
 
 import softswitch
 
-from . import control, info, jobs, modctl, show, strings, system, variables
+from . import calls, control, info, jobs, modctl, show, strings, system, variables
 
 __all__ = ["module_load", "TABLES"]
 
@@ -42,6 +42,7 @@ TABLES = (
     jobs.commands,
     strings.commands,
     system.commands,
+    calls.commands,
 )
 
 

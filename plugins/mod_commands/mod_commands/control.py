@@ -57,7 +57,18 @@ def _ok(module, argv, stream):
     stream.write("+OK\n")
 
 
-_sub("hupall", "flush_db_handles", "calibrate_clock", "save_history", "reclaim_mem")(_ok)
+_sub("flush_db_handles", "calibrate_clock", "save_history", "reclaim_mem")(_ok)
+
+
+@_sub("hupall")
+def _hupall(module, argv, stream):
+    # SCSC_HUPALL: switch_core_session_hupall(SWITCH_CAUSE_MANAGER_REQUEST)
+    sessions = getattr(module.core, "sessions", None)
+    if sessions is not None:
+        from softswitch import Cause
+
+        sessions.hupall(Cause.MANAGER_REQUEST)
+    stream.write("+OK\n")
 
 
 @_sub("recover")
@@ -76,8 +87,11 @@ def _direction(argv) -> tuple[str, ...]:
 
 def _set_paused(module, argv, value: bool) -> None:
     paused = module.state.paused
+    sessions = getattr(module.core, "sessions", None)
     for d in _direction(argv):
         paused[d] = value
+        if sessions is not None:  # the kernel refuses new sessions of a paused direction (§9)
+            sessions.pause(d, value)
     module.core.no_new_sessions = paused["inbound"] and paused["outbound"]
 
 

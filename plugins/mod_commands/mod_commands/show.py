@@ -29,13 +29,13 @@ _CHANNEL_COLS = (
     "uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num",
     "ip_addr", "dest", "application", "application_data", "dialplan", "context", "read_codec",
     "read_rate", "read_bit_rate", "write_codec", "write_rate", "write_bit_rate", "secure",
-    "hostname", "presence_id", "presence_data", "callstate", "callee_name", "callee_num",
-    "callee_direction", "call_uuid", "sent_callee_name", "sent_callee_num",
+    "hostname", "presence_id", "presence_data", "accountcode", "callstate", "callee_name",
+    "callee_num", "callee_direction", "call_uuid", "sent_callee_name", "sent_callee_num",
 )
 _BASIC_COLS = (
     "uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num",
-    "ip_addr", "dest", "presence_id", "presence_data", "callstate", "callee_name", "callee_num",
-    "callee_direction", "call_uuid", "hostname", "sent_callee_name", "sent_callee_num",
+    "ip_addr", "dest", "presence_id", "presence_data", "accountcode", "callstate", "callee_name",
+    "callee_num", "callee_direction", "call_uuid", "hostname", "sent_callee_name", "sent_callee_num",
 )
 _BASIC_B_COLS = tuple(c for c in _BASIC_COLS if c not in ("call_uuid", "hostname"))
 
@@ -146,6 +146,10 @@ def render_delim(cols: Sequence[str], rows: Sequence[Sequence], delim: str, titl
 
 
 def _query(module, sql: str, params: Sequence) -> tuple[list[str], list[tuple]]:
+    sessions = getattr(module.core, "sessions", None)
+    if sessions is not None:
+        # the channels/calls rows are written in batches: make every accepted event visible
+        sessions.flush_db()
     if sql == "tasks":
         core = module.core
         tasks = sorted(core.scheduler.tasks.values(), key=lambda t: t.id)
