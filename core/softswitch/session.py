@@ -21,7 +21,7 @@ import gevent.event
 from .callevents import add_channel_data
 from .callif import STATE_HANDLER_NAMES, AppFlag, Message, MessageId, Signal, StateHandlers
 from .causes import Cause, cause2str, cause_q850
-from .channel import CallState, Channel, ChannelFlag, ChannelState, state_name
+from .channel import CF, CallState, Channel, ChannelState, state_name
 from .event import Event, EventType, new_uuid
 from .frame import Frame, FrameFlag
 from .log import NOTICE
@@ -39,12 +39,13 @@ log = logging.getLogger(__name__)
 __all__ = ["Session"]
 
 CS = ChannelState
-F = ChannelFlag
+F = CF
 ET = EventType
 _SUCCESS = Status.SUCCESS
 _FALSE = Status.FALSE
 _HANGUP = CS.CS_HANGUP
 MAX_STATE_HANDLERS = 30
+_CNG = int(FrameFlag.CNG)
 
 _HANDLER_OF = {
     CS.CS_INIT: "on_init", CS.CS_ROUTING: "on_routing", CS.CS_EXECUTE: "on_execute",
@@ -995,7 +996,7 @@ class Session:
         ch = self.channel
         if ch.state >= _HANGUP:
             return _FALSE
-        if frame.flags & FrameFlag.CNG and not ch.flags & F.CF_ACCEPT_CNG:
+        if frame.flags & _CNG and not ch.flags & F.CF_ACCEPT_CNG:
             return _SUCCESS
         wc = self.write_codec
         if wc is None:
