@@ -39,9 +39,9 @@ monkey.patch_all()
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
+from _common import Targets, emit, environment, series, vm_status  # noqa: E402
 
 import softswitch  # noqa: E402
-from _common import Targets, emit, environment, series, vm_status  # noqa: E402
 from softswitch import (  # noqa: E402
     Cause,
     ChannelState,
