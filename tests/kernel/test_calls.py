@@ -419,8 +419,7 @@ def test_channels_row_of_a_parked_leg(core, wait_for):
     r = Recorder(core)
     s = originate_park(core)
     wait_parked(wait_for, r, s)
-    core.sessions.flush_db()
-    cols, rows = core.db.query("SELECT * FROM channels")
+    cols, rows = core.db.query("SELECT * FROM channels")  # a read commits the queued writes
     assert len(rows) == 1
     row = dict(zip(cols, rows[0], strict=True))
     assert row["uuid"] == s.uuid and row["state"] == "CS_EXECUTE"
