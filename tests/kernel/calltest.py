@@ -14,6 +14,7 @@ import gevent
 
 import softswitch
 from softswitch import (
+    AppFlag,
     Cause,
     ChannelFlag,
     ChannelState,
@@ -167,19 +168,21 @@ def module(record: dict | None = None) -> types.ModuleType:
             kill_channel=kill, send_dtmf=send_dtmf,
             state_handlers=StateHandlers(on_init=on_init, on_consume_media=on_consume_media))
 
-        @module.add_application("park", "Park")
+        nomedia = AppFlag.SAF_SUPPORT_NOMEDIA
+
+        @module.add_application("park", "Park", flags=nomedia)
         def park(session, data):
             session.park()
 
-        @module.add_application("answer", "Answer")
+        @module.add_application("answer", "Answer", flags=nomedia)
         def answer(session, data):
             session.answer()
 
-        @module.add_application("hangup", "Hangup")
+        @module.add_application("hangup", "Hangup", flags=nomedia)
         def hangup(session, data):
             session.hangup(str2cause(data))
 
-        @module.add_application("set", "Set a variable")
+        @module.add_application("set", "Set a variable", flags=nomedia)
         def set_(session, data):
             name, _, value = data.partition("=")
             session.set_variable(name, value)
@@ -208,7 +211,7 @@ def module(record: dict | None = None) -> types.ModuleType:
                 count += 1
             rec["echoed"] = count
 
-        @module.add_application("record_vars", "Record the variables")
+        @module.add_application("record_vars", "Record the variables", flags=nomedia)
         def record_vars(session, data):
             rec["vars"] = session.channel.variables()
 
@@ -217,6 +220,7 @@ def module(record: dict | None = None) -> types.ModuleType:
             dest = session.channel.caller_profile.destination_number
             rec.setdefault("hunts", []).append((dest, arg))
             table = {"1000": [("answer", ""), ("park", "")],
+                     "media": [("echo", "1")],
                      "echo": [("answer", ""), ("echo", "")],
                      "set": [("set", "x=${uuid}"), ("respond", "fine"), ("record_vars", "")],
                      "boom": [("boom", "")],

@@ -587,3 +587,84 @@ def test_sleep_returns_on_hangup(core, wait_for):
     g = gevent.spawn(s.hangup)
     g.join(5)
     wait_gone(wait_for, r, s.uuid)
+
+
+def inbound_call(core, dest, dialplan="tdp"):
+    """An inbound leg as a signalling endpoint creates one: request, codecs, profile, INIT."""
+    from softswitch import CallerProfile
+
+    ep = core.registry.get("endpoint", "tnull")
+    s = core.sessions.request(ep, "inbound")
+    s.set_read_codec(core.codec_open("L16@8000h@20i"))
+    s.set_write_codec(core.codec_open("L16@8000h@20i"))
+    s.channel.set_name(f"tnull/in-{dest}")
+    s.private = calltest.TNull()
+    s.private.auto_answer = False
+    s.channel.set_caller_profile(CallerProfile(
+        caller_id_name="Alice", caller_id_number="2000", destination_number=dest,
+        dialplan=dialplan, context="default", source="mod_calltest"))
+    s.set_state(CS.CS_INIT)
+    s.launch()
+    return s
+
+
+def test_inbound_call_routes_and_answers(core, rec, wait_for):
+    r = Recorder(core)
+    s = inbound_call(core, "1000")
+    wait_parked(wait_for, r, s)
+    assert r.names(s.uuid) == [
+        "CODEC CS_NONE/0", "CODEC CS_NONE/0", "STATE CS_INIT/1", "CHANNEL_CREATE CS_INIT/2", "STATE CS_ROUTING/2",
+        "CALLSTATE DOWN->RINGING/2", "STATE CS_EXECUTE/4", "EXECUTE answer",
+        "CHANNEL_ANSWER CS_EXECUTE/4", "CALLSTATE RINGING->ACTIVE/4",
+        "CHANNEL_EXECUTE_COMPLETE CS_EXECUTE/4", "EXECUTE park", "CHANNEL_PARK CS_EXECUTE/4"]
+    create = r.of(s.uuid)[3]
+    assert create.get_header("Channel-HIT-Dialplan") == "true"
+    assert create.get_header("Caller-Orig-Caller-ID-Name") == "Alice"
+    assert create.get_header("variable_is_outbound") is None
+    assert rec["hunts"] == [("1000", "")]
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_media_app_pre_answers_an_inbound_call(core, wait_for):
+    r = Recorder(core)
+    s = inbound_call(core, "media")
+    wait_gone(wait_for, r, s.uuid)
+    labels = r.names(s.uuid)
+    assert labels.index("CHANNEL_PROGRESS_MEDIA CS_EXECUTE/4") < labels.index("EXECUTE echo")
+
+
+def test_uuid_park_sequence(core, wait_for):
+    """Spec §8 uuid_park: UNPARK, EXECUTE_COMPLETE, STATE CS_PARK/6, PARK."""
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    n = len(r.of(s.uuid))
+    s.set_state(CS.CS_PARK)
+    wait_for(lambda: len(r.of(s.uuid)) >= n + 4)
+    assert r.names(s.uuid)[n:n + 4] == [
+        "CHANNEL_UNPARK CS_EXECUTE/6", "CHANNEL_EXECUTE_COMPLETE CS_EXECUTE/6", "STATE CS_PARK/6",
+        "CHANNEL_PARK CS_PARK/6"]
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_transfer_of_a_parked_call(core, rec, wait_for):
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    assert s.transfer("set", "tdp", "default") == Status.SUCCESS
+    wait_gone(wait_for, r, s.uuid)
+    assert rec["hunts"] == [("set", "")]
+    p = s.channel.caller_profile
+    assert p.profile_index == "2" and p.destination_number == "set"
+    assert p.times.transferred > 0
+
+
+def test_execute_on_answer(core, wait_for):
+    r = Recorder(core)
+    cause, s = core.sessions.originate("{execute_on_answer=set answered=yes}tnull/1000")
+    assert cause == Cause.SUCCESS
+    assert s.get_variable("answered") == "yes"
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
