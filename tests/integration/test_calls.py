@@ -487,3 +487,54 @@ def test_greenswitch_originates_watches_queries_and_kills(calls_system):
         assert fs.send(f"api uuid_exists {u}").data == "false"
     finally:
         fs.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# broadcast, transfer, bridge
+# ---------------------------------------------------------------------------------------------
+
+
+def test_uuid_broadcast_queues_an_app_and_a_hangup(esl):
+    watch, ctl = esl(), esl()
+    uuid = originate_uuid(ctl.api("originate null/1000 &park"))
+    watch.command(f"filter Unique-ID {uuid}")
+    watch.command("event plain CHANNEL_EXECUTE CHANNEL_HANGUP")
+    # "app::args": the app runs on the leg; "!cause" after the app name hangs up after it
+    assert ctl.api(f"uuid_broadcast {uuid} set!user_busy::x=1") == "+OK Message sent\n"
+    ex = dict(watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_EXECUTE"
+                               and e.get("Application") == "set"))
+    assert ex["Application-Data"] == "x=1"
+    hang = dict(watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_HANGUP"))
+    assert hang["Hangup-Cause"] == "USER_BUSY"
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def test_uuid_transfer_to_an_inline_extension(esl):
+    watch, ctl = esl(), esl()
+    uuid = originate_uuid(ctl.api("originate null/1000 &park"))
+    watch.command(f"filter Unique-ID {uuid}")
+    watch.command("event plain CHANNEL_EXECUTE")
+    assert ctl.api(f"uuid_transfer {uuid} set:after=yes,park inline") == "+OK\n"
+    ex = dict(watch.wait_event(lambda e: e.get("Application") == "set"))
+    assert ex["Channel-State"] == "CS_EXECUTE"
+    watch.wait_event(lambda e: e.get("Application") == "park")
+    assert ctl.api(f"uuid_getvar {uuid} after") == "yes"
+    assert ctl.api(f"uuid_kill {uuid}") == "+OK\n"
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def test_uuid_bridge_two_parked_legs_one_call_row(esl):
+    watch, ctl = esl(), esl()
+    a = originate_uuid(ctl.api("originate null/1000 &park"))
+    b = originate_uuid(ctl.api("originate null/2000 &park"))
+    watch.command("event plain CHANNEL_BRIDGE CHANNEL_HANGUP_COMPLETE")
+    assert ctl.api(f"uuid_bridge {a} {b}") == f"+OK {b}\n"
+    br = dict(watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_BRIDGE"))
+    assert (br["Bridge-A-Unique-ID"], br["Bridge-B-Unique-ID"]) == (a, b)
+    assert ctl.api("show channels count") == "\n2 total.\n"
+    assert ctl.api("show calls count") == "\n1 total.\n"  # a bridged pair is one row
+    doc = json.loads(ctl.api("show bridged_calls as json"))
+    assert doc["row_count"] == 1 and (doc["rows"][0]["uuid"], doc["rows"][0]["b_uuid"]) == (a, b)
+    assert ctl.api(f"uuid_kill {a} USER_BUSY") == "+OK\n"
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+    assert ctl.api("show calls") == "\n0 total.\n"
