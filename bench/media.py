@@ -261,10 +261,10 @@ def profile(legs: int, seconds: float) -> dict:
     import gevent
     import mod_dptools
     import mod_loopback
-    import mod_pcm
-    import mod_softtimer
     import mod_tone_stream
 
+    import mod_pcm
+    import mod_softtimer
     from softswitch.testing import make_core
 
     root = tempfile.mkdtemp(prefix="bench-media-prof-")
