@@ -19,10 +19,10 @@ raised first. Each run:
    to 0, in % of the RSS before the legs.
 
 ``--profile`` runs the same media loop **in this process** (``softswitch.testing.make_core``,
-the same modules) under cProfile and prints the CPU per frame by component: the kernel's
-``read_frame``/``write_frame``, the null endpoint, the soft timer, the tone stream, the playback
-loop and the gevent hub, each as µs per frame (cProfile's own overhead inflates them all about
-alike; the in-process figure without the profiler is printed too).
+the same modules) and splits the CPU of one frame: the whole (process CPU / frames), one
+playback turn driven in a tight loop on a leg whose timer never waits (tone read +
+``read_frame`` + ``write_frame``, and each alone), and the rest: pacing (the soft timer's tick,
+one greenlet resumed per leg per tick, the hub).
 
 Targets (issue #16; FreeSWITCH 1.11 on this 2-core machine: all 1,000 up, 105.6 % of one core,
 252 KB RSS per call): all up, CPU ≤ 105 % (aim ≤ 50 %), tick lateness p99 ≤ 2 ms, ≤ 64 KB per
@@ -238,37 +238,48 @@ def one_run(server: Server, ctl: Client, legs: int, seconds: float) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# --profile: the same media loop in this process, under cProfile
+# --profile: where the CPU of one frame goes, in this process
 # ---------------------------------------------------------------------------------------------
-
-COMPONENTS = (
-    ("tone_stream read", "mod_tone_stream"),
-    ("playback loop (mod_dptools)", "mod_dptools"),
-    ("null endpoint (mod_loopback)", "mod_loopback"),
-    ("soft timer (mod_softtimer)", "mod_softtimer"),
-    ("kernel read/write_frame, channel", "softswitch/"),
-    ("gevent hub / greenlet switches", "gevent"),
-)
 
 
 def profile(legs: int, seconds: float) -> dict:
+    """The per-frame CPU cost, by part.
+
+    1. ``legs`` null legs play the tone here (same modules as the server): process CPU over
+       ``seconds`` → µs per frame, everything included.
+    2. One more null leg whose timer is swapped for one that never waits (a bench timer
+       interface), driven in a tight loop without greenlet switches: µs per iteration of the
+       playback turn (tone read + ``session.read_frame`` + ``session.write_frame``) and of each
+       part alone. What 1. costs beyond 2. is the pacing: the soft timer's tick, resuming one
+       greenlet per leg per tick, the hub.
+    """
     from gevent import monkey
 
     monkey.patch_all()
-    import cProfile
-    import pstats
+    import types
 
     import gevent
     import mod_dptools
     import mod_loopback
-    import mod_tone_stream
-
     import mod_pcm
     import mod_softtimer
+    import mod_tone_stream
+
+    import softswitch
+    from softswitch import Frame, TimerInterface
     from softswitch.testing import make_core
 
+    bench_mod = types.ModuleType("mod_bench_timer")
+
+    @softswitch.hookimpl
+    def module_load(module, core):
+        module.add_timer(TimerInterface(name="bench_nowait", init=lambda t: None,
+                                        next=lambda t: None, sync=lambda t: None,
+                                        destroy=lambda t: None))
+    bench_mod.module_load = module_load
+
     root = tempfile.mkdtemp(prefix="bench-media-prof-")
-    core = make_core(root, [mod_softtimer, mod_pcm, mod_dptools, mod_tone_stream, mod_loopback],
+    core = make_core(root, [mod_softtimer, mod_pcm, mod_dptools, mod_tone_stream, mod_loopback, bench_mod],
                      settings={"loglevel": "warning", "max-sessions": legs + 100,
                                "sessions-per-second": 100000})
     try:
@@ -278,34 +289,62 @@ def profile(legs: int, seconds: float) -> dict:
         gevent.sleep(2.0)
         c0, w0 = time.process_time(), time.monotonic()
         gevent.sleep(seconds)
-        plain = 100 * (time.process_time() - c0) / (time.monotonic() - w0)
-        pr = cProfile.Profile()
-        w0 = time.monotonic()
-        pr.enable()
-        gevent.sleep(seconds)
-        pr.disable()
-        wall = time.monotonic() - w0
-        frames = legs * 50 * wall
-        st = pstats.Stats(pr)
-        by: dict[str, float] = {name: 0.0 for name, _ in COMPONENTS}
-        by["other"] = 0.0
-        total = 0.0
-        for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in st.stats.items():
-            total += tt
-            for name, key in COMPONENTS:
-                if key in file:
-                    by[name] += tt
-                    break
-            else:
-                by["other"] += tt
-        top = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:12]
+        whole = (time.process_time() - c0) / (legs * 50 * (time.monotonic() - w0)) * 1e6
+        cpu = whole * legs * 50 / 1e6 * 100
+
+        _cause, s = core.sessions.originate("null/1000")
+        core.sessions.route_originated(s, "park", "inline", "default")
+        gevent.sleep(0.2)
+        s.timer.destroy()
+        s.timer = core.timer_open("bench_nowait", 20, 160)
+        fh = core.file_open("tone_stream://%(1000,0,440);loops=-1", rate=8000)
+        frame = Frame(b"", 160, 8000, core.codec_open("L16@8000h@20i"))
+        read, write, read_file = s.read_frame, s.write_frame, fh.read
+        n = 200_000
+
+        def timed(body) -> float:
+            best = None
+            for _ in range(3):
+                t0 = time.perf_counter_ns()
+                body()
+                dt = (time.perf_counter_ns() - t0) / n / 1000
+                best = dt if best is None else min(best, dt)
+            return best
+
+        def turn():
+            for _ in range(n):
+                data = read_file(160)
+                st, _f = read()
+                frame.data = data
+                write(frame)
+
+        def only_file():
+            for _ in range(n):
+                read_file(160)
+
+        def only_read():
+            for _ in range(n):
+                read()
+
+        def only_write():
+            frame.data = bytes(320)
+            for _ in range(n):
+                write(frame)
+
+        def empty():
+            for _ in range(n):
+                pass
+
+        parts = {"loop": timed(empty), "tone_stream read": timed(only_file),
+                 "session.read_frame (kernel + null read, timer not waiting)": timed(only_read),
+                 "session.write_frame (kernel + null write, timer sync)": timed(only_write)}
+        full = timed(turn)
+        s.hangup()
         return {
-            "legs": legs, "cpu_pct_without_profiler": round(plain, 1),
-            "us_per_frame_without_profiler": round(plain / 100 / (legs * 50) * 1e6, 2),
-            "us_per_frame_profiled_total": round(total / frames * 1e6, 2),
-            "us_per_frame_by_component": {k: round(v / frames * 1e6, 2) for k, v in by.items()},
-            "top_functions_us_per_frame": [
-                f"{round(v[2] / frames * 1e6, 2)} {os.path.basename(k[0])}:{k[1]}({k[2]})" for k, v in top],
+            "legs": legs, "cpu_pct": round(cpu, 1), "us_per_frame_all_in": round(whole, 2),
+            "us_per_turn_without_pacing": round(full, 2),
+            "us_parts": {k: round(v, 2) for k, v in parts.items()},
+            "us_pacing_switches_hub": round(whole - full, 2),
         }
     finally:
         core.sessions.hupall()
@@ -320,7 +359,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="measuring window per run")
     ap.add_argument("--legs", type=int, default=None)
     ap.add_argument("--loglevel", default=None, help="switch.conf loglevel for the server")
-    ap.add_argument("--profile", action="store_true", help="in-process cProfile of the media loop")
+    ap.add_argument("--profile", action="store_true", help="in this process: the CPU of one frame, split by part")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
@@ -329,10 +368,13 @@ def main() -> None:
 
     if args.profile:
         prof = profile(legs, seconds)
-        summary = [f"in-process, {legs} legs playing a tone: {prof['cpu_pct_without_profiler']} % of one core "
-                   f"({prof['us_per_frame_without_profiler']} µs per frame); under cProfile, µs per frame:"]
-        summary += [f"  {v:6.2f}  {k}" for k, v in prof["us_per_frame_by_component"].items()]
-        summary += ["top functions (µs per frame, own time):"] + [f"  {t}" for t in prof["top_functions_us_per_frame"]]
+        summary = [f"in-process, {legs} legs playing a tone: {prof['cpu_pct']} % of one core, "
+                   f"{prof['us_per_frame_all_in']} µs per frame all in, of which:",
+                   f"  {prof['us_per_turn_without_pacing']:6.2f}  one playback turn without pacing "
+                   "(tone read + read_frame + write_frame), made of:"]
+        summary += [f"        {v:6.2f}  {k}" for k, v in prof["us_parts"].items()]
+        summary += [f"  {prof['us_pacing_switches_hub']:6.2f}  pacing: soft timer tick, one greenlet "
+                    "resumed per leg per tick, the hub"]
         emit({"bench": "media-profile", "env": env, **prof}, summary)
         return
 
