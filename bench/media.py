@@ -171,11 +171,11 @@ def wait_count(c: Client, n: int, timeout: float = 120.0) -> bool:
     return True
 
 
-def originate_worker(port: int, count: int, q) -> None:
+def originate_worker(port: int, count: int, app: str, q) -> None:
     c = Client(port)
     ok, err = 0, None
     for _ in range(count):
-        reply = c.api(f"originate null/1000 '{TONE}' inline")
+        reply = c.api(f"originate null/1000 '{app}' inline")
         if reply.startswith("+OK "):
             ok += 1
         elif err is None:
@@ -190,7 +190,7 @@ def cpu_pct(server: Server, seconds: float) -> float:
     return 100 * (server.cpu() - c0) / (time.monotonic() - w0)
 
 
-def one_run(server: Server, ctl: Client, legs: int, seconds: float) -> dict:
+def one_run(server: Server, ctl: Client, legs: int, seconds: float, app: str = TONE) -> dict:
     if not wait_count(ctl, 0):
         return {"error": "channels left over from the previous run"}
     time.sleep(1.0)  # the allocator settles after the previous run (a measurement, no sync)
@@ -200,7 +200,7 @@ def one_run(server: Server, ctl: Client, legs: int, seconds: float) -> dict:
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     per = [legs // 4 + (1 if i < legs % 4 else 0) for i in range(4)]
-    procs = [ctx.Process(target=originate_worker, args=(server.port, n, q)) for n in per]
+    procs = [ctx.Process(target=originate_worker, args=(server.port, n, app, q)) for n in per]
     t0 = time.monotonic()
     for p in procs:
         p.start()
@@ -261,10 +261,10 @@ def profile(legs: int, seconds: float) -> dict:
     import gevent
     import mod_dptools
     import mod_loopback
-    import mod_pcm
-    import mod_softtimer
     import mod_tone_stream
 
+    import mod_pcm
+    import mod_softtimer
     import softswitch
     from softswitch import Frame, TimerInterface
     from softswitch.testing import make_core
@@ -359,6 +359,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="measuring window per run")
     ap.add_argument("--legs", type=int, default=None)
     ap.add_argument("--loglevel", default=None, help="switch.conf loglevel for the server")
+    ap.add_argument("--park", action="store_true",
+                    help="control: the legs park instead of playing (same figures, no media)")
     ap.add_argument("--profile", action="store_true", help="in this process: the CPU of one frame, split by part")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
@@ -384,7 +386,7 @@ def main() -> None:
         ctl.api(f"fsctl sps {max(5000, legs * 2)}")
         ctl.api(f"fsctl max_sessions {legs + 1000}")
         time.sleep(1.2)  # the sps budget is refilled once a second
-        results = [one_run(server, ctl, legs, seconds) for _ in range(runs)]
+        results = [one_run(server, ctl, legs, seconds, "park" if args.park else TONE) for _ in range(runs)]
         ctl.close()
     finally:
         server.stop()
@@ -410,7 +412,7 @@ def main() -> None:
     t.check("kb_per_call", median(pick("kb_per_call")), "<=", 64, "KB")
     t.check("after_hupall_pct", median(pick("after_hupall_pct")), "<=", 110, "%")
     report = {
-        "bench": "media", "env": env, "legs": legs, "seconds": seconds, "runs": results,
+        "bench": "media-park-control" if args.park else "media", "env": env, "legs": legs, "seconds": seconds, "runs": results,
         "cpu_pct": series(pick("cpu_pct")), "us_per_frame": series(pick("us_per_frame"), 2),
         "first_p99_ms": series(pick("lateness", "first_ms", "p99"), 3),
         "handover_p99_ms": series(pick("lateness", "handover_ms", "p99"), 3),
@@ -421,7 +423,8 @@ def main() -> None:
     }
     c = report["cpu_pct"]
     summary = [
-        f"{legs} null legs playing tone_stream://%(1000,0,440);loops=-1, real process, {runs} run(s) of {seconds:.0f} s:",
+        f"{legs} null legs {'parked (control, no media)' if args.park else 'playing tone_stream://%(1000,0,440);loops=-1'}, "
+        f"real process, {runs} run(s) of {seconds:.0f} s:",
         f"  CPU {c['median']} % of one core (min {c['min']}, max {c['max']}; FreeSWITCH 105.6 %), "
         f"{report['us_per_frame']['median']} µs per frame",
         f"  tick lateness: first resume p99 {report['first_p99_ms']['median']} ms, hand-over to all legs "

@@ -38,6 +38,9 @@ def test_last_instruction_hangs_up_normal_clearing(core, call, wait_for, log_lin
     assert s.channel.hangup_cause == Cause.NORMAL_CLEARING
     msgs = [ln.message for ln in log_lines]
     assert "hello there\n" in msgs
+    hello = next(ln for ln in log_lines if ln.message == "hello there\n")
+    # a session log line: level INFO, Text-Channel 3 (SESSION), the call's uuid
+    assert (hello.level, hello.channel, hello.user_data) == (6, 3, s.uuid)
     assert any("has executed the last dialplan instruction, hanging up." in m for m in msgs)
 
 
