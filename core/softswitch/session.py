@@ -782,7 +782,9 @@ class Session:
         self.fire_event(ET.CHANNEL_DESTROY)
         ch.running_state = CS.CS_DESTROY
         self.fire_event(ET.CHANNEL_STATE)
-        if ch.state != CS.CS_NEW or self._greenlet is not None:
+        never_ran = ch.state == CS.CS_NEW and self._greenlet is None
+        ch.state = CS.CS_DESTROY
+        if not never_ran:
             try:
                 self._handlers(CS.CS_DESTROY)
             except Exception:
