@@ -86,6 +86,7 @@ class Settings:
     rtp_end_port: int = 32768
     uuid_version: int = 4
     min_idle_cpu: float = 0.0
+    verbose_channel_events: bool = False  # call model: variable_* on every channel event
 
 
 def _uuid7() -> str:
@@ -315,6 +316,8 @@ class Core:
                 s.uuid_version = int(val)
         elif key == "min-idle-cpu":
             s.min_idle_cpu = float(val)
+        elif key == "verbose-channel-events":  # call model
+            s.verbose_channel_events = switch_true(val)
         # every other param (FreeSWITCH has dozens) is accepted and ignored, as FreeSWITCH does
 
     def interface_allowed(self, mod: ModuleInterface, iface: Interface) -> bool:

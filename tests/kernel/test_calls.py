@@ -668,3 +668,47 @@ def test_execute_on_answer(core, wait_for):
     assert s.get_variable("answered") == "yes"
     s.hangup()
     wait_gone(wait_for, r, s.uuid)
+
+
+def test_hold_then_off_on_a_null_like_leg(core, wait_for):
+    """Spec §8: hold works (CHANNEL_HOLD), `off` fails because the leg never reaches HELD."""
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    assert s.hold() == Status.SUCCESS
+    wait_for(lambda: any(e.get_header("Event-Name") == "CHANNEL_HOLD" for e in r.of(s.uuid)))
+    assert s.channel.test_flag(ChannelFlag.CF_HOLD)
+    assert s.unhold() == Status.FALSE
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_dtmf_queue(core, wait_for):
+    r = Recorder(core)
+    seen = []
+    core.events.bind("dtmf", ET.DTMF, None, seen.append, None)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    s.queue_dtmf("12")
+    assert s.has_dtmf()
+    assert s.dequeue_dtmf() == ("1", 2000)
+    assert s.dequeue_dtmf() == ("2", 2000)
+    assert s.dequeue_dtmf() is None
+    wait_for(lambda: len(seen) == 2)
+    assert [k for k, _ in seen[0].headers][-3:] == ["DTMF-Digit", "DTMF-Duration", "DTMF-Source"]
+    assert s.send_dtmf("34") == Status.SUCCESS
+    assert s.get_variable("null_channel_dtmf_queued") == "34"
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_verbose_channel_events(kernel_factory, wait_for):
+    core = kernel_factory(modules=[("mod_calltest", calltest.module())],
+                          settings={"verbose-channel-events": "true"})
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    state = next(e for e in r.of(s.uuid) if _label(e) == "STATE CS_EXECUTE/4")
+    assert state.get_header("variable_uuid") == s.uuid
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
