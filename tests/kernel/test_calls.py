@@ -513,8 +513,27 @@ def test_bridge_two_legs(core, wait_for):
     wait_parked(wait_for, r, a)
     wait_parked(wait_for, r, b)
     a.private.frame.data = b"\x01\x02" * 160
+    na, nb = len(r.of(a.uuid)), len(r.of(b.uuid))
     assert core.sessions.uuid_bridge(a.uuid, b.uuid)
     wait_for(lambda: any(e.get_header("Event-Name") == "CHANNEL_BRIDGE" for e in r.of(a.uuid)))
+    wait_for(lambda: "STATE CS_EXCHANGE_MEDIA/5" in r.names(b.uuid))
+    assert r.names(a.uuid)[na:na + 7] == [
+        "CHANNEL_UNPARK CS_EXECUTE/8", "CHANNEL_EXECUTE_COMPLETE CS_EXECUTE/8",
+        "STATE CS_HIBERNATE/8", "STATE CS_RESET/9", "STATE CS_SOFT_EXECUTE/3",
+        "EXECUTE uuid_bridge", "CHANNEL_BRIDGE CS_SOFT_EXECUTE/3"]
+    assert r.names(b.uuid)[nb:nb + 7] == [
+        "CHANNEL_UNPARK CS_EXECUTE/8", "CHANNEL_EXECUTE_COMPLETE CS_EXECUTE/8",
+        "STATE CS_HIBERNATE/8", "STATE CS_RESET/9", "STATE CS_SOFT_EXECUTE/3",
+        "EXECUTE uuid_bridge", "STATE CS_EXCHANGE_MEDIA/5"]
+    br = next(e for e in r.of(a.uuid) if e.get_header("Event-Name") == "CHANNEL_BRIDGE")
+    assert br.get_header("Other-Type") == "originatee"
+    assert br.get_header("Caller-Profile-Index") == "2"
+    assert br.get_header("Bridge-B-Unique-ID") == b.uuid
+    assert br.get_header("Caller-Transfer-Source").endswith(f":uuid_br:{b.uuid}")
+    assert core.db.query("SELECT state, application FROM channels WHERE uuid = ?", (a.uuid,))[1] \
+        == [("CS_SOFT_EXECUTE", "uuid_bridge")]
+    assert core.db.query("SELECT state, application FROM channels WHERE uuid = ?", (b.uuid,))[1] \
+        == [("CS_EXCHANGE_MEDIA", "uuid_bridge")]
     wait_for(lambda: len(b.private.written) >= 3)
     assert b.private.written[-1] == b"\x01\x02" * 160
     core.sessions.flush_db()
