@@ -732,3 +732,37 @@ def test_verbose_channel_events(kernel_factory, wait_for):
     assert state.get_header("variable_uuid") == s.uuid
     s.hangup()
     wait_gone(wait_for, r, s.uuid)
+
+
+@pytest.mark.parametrize("setting,expect_fail", [("true", True), ("CALL_REJECTED", False),
+                                                  ("USER_BUSY", True)])
+def test_fail_on_single_reject(core, wait_for, setting, expect_fail):
+    def reject_first():
+        legs = wait_for(lambda: [s for s in core.sessions
+                                 if s.channel.caller_profile is not None
+                                 and s.channel.caller_profile.destination_number == "r1"])
+        legs[0].hangup(Cause.USER_BUSY)
+        if not expect_fail:
+            other = wait_for(lambda: [s for s in core.sessions
+                                      if s.channel.caller_profile.destination_number == "r2"])
+            other[0].mark_answered()
+
+    g = gevent.spawn(reject_first)
+    cause, s = core.sessions.originate(
+        f"{{fail_on_single_reject={setting},tnull_enable_auto_answer=false,originate_timeout=5}}"
+        "tnull/r1,tnull/r2")
+    g.join(5)
+    if expect_fail:
+        assert (cause, s) == (Cause.USER_BUSY, None)
+    else:
+        assert cause == Cause.SUCCESS and s.channel.caller_profile.destination_number == "r2"
+        s.hangup()
+    assert core.sessions.wait_empty(5)
+
+
+def test_uuid_version_7(kernel_factory):
+    core = kernel_factory(modules=[("mod_calltest", calltest.module())],
+                          settings={"uuid-version": "7"})
+    cause, s = core.sessions.originate("tnull/1")
+    assert cause == Cause.SUCCESS and s.uuid[14] == "7"
+    s.hangup()
