@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .callif import StateHandlers
 from .causes import Cause
-from .channel import ChannelFlag, ChannelState
+from .channel import CF, ChannelState
 from .event import EventType
 from .status import Status
 from .timer import micro_time_now
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = ["bridge", "uuid_bridge"]
 
 CS = ChannelState
-F = ChannelFlag
+F = CF
 _SUCCESS = Status.SUCCESS
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .causes import cause2str
 from .channel import ChannelFlag, callstate_name, state_name
 from .event import EventType
 
@@ -28,7 +29,7 @@ VARIABLE_EVENTS = frozenset((
     ET.MEDIA_BUG_START, ET.MEDIA_BUG_STOP, ET.TEXT, ET.CUSTOM, ET.COMMAND,
 ))
 
-_DIALPLAN = ChannelFlag.CF_DIALPLAN
+_DIALPLAN = int(ChannelFlag.CF_DIALPLAN)
 
 
 def profile_headers(p: CallerProfile, prefix: str, out: list) -> None:
@@ -123,7 +124,6 @@ def add_channel_data(ch: Channel, out: list, event_type: int, verbose: bool = Fa
     a(("Channel-Call-UUID", v.get("call_uuid") or ch.uuid))
     a(("Answer-State", ch.answer_state()))
     if ch.hangup_cause:
-        from .causes import cause2str
         a(("Hangup-Cause", cause2str(ch.hangup_cause)))
     s = ch.session
     rc = s.read_codec

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .causes import Cause
+from .timer import micro_time_now
 
 if TYPE_CHECKING:
     from .session import Session
@@ -123,7 +124,17 @@ class ChannelCap(enum.IntFlag):
     CC_MSRP = 1 << 8
 
 
-F = ChannelFlag
+class _Ints:
+    """The flags as plain ints, for the kernel's own tests and sets: an IntFlag operation
+    builds (and caches) a pseudo-member per new combination, which is slow and keeps memory."""
+
+    def __init__(self, flags: type[enum.IntFlag]) -> None:
+        for m in flags:
+            setattr(self, m.name, int(m))
+
+
+CF = _Ints(ChannelFlag)
+F = CF
 
 # set_state's allowed transitions (spec §2.1)
 _MID = frozenset((CS.CS_EXCHANGE_MEDIA, CS.CS_SOFT_EXECUTE, CS.CS_ROUTING, CS.CS_EXECUTE,
@@ -276,21 +287,22 @@ class Channel:
 
     # -- flags ----------------------------------------------------------------------------------
     def set_flag(self, flag: int) -> None:
+        flag = int(flag)
         self.flags |= flag
         if flag & F.CF_BREAK:
             self.session.wake()
 
     def clear_flag(self, flag: int) -> None:
-        self.flags &= ~flag
+        self.flags &= ~int(flag)
 
     def test_flag(self, flag: int) -> bool:
         return bool(self.flags & flag)
 
     def set_cap(self, cap: int) -> None:
-        self.caps |= cap
+        self.caps |= int(cap)
 
     def clear_cap(self, cap: int) -> None:
-        self.caps &= ~cap
+        self.caps &= ~int(cap)
 
     def test_cap(self, cap: int) -> bool:
         return bool(self.caps & cap)
@@ -347,8 +359,6 @@ class Channel:
 
     def set_caller_profile(self, profile: CallerProfile) -> None:
         """Install a (new) caller profile: uuid, channel name, created times filled in."""
-        from .timer import micro_time_now
-
         old = self.caller_profile
         profile.uuid = self.uuid
         if self.name != "N/A":
@@ -413,6 +423,6 @@ class Channel:
 
     def event_set_data(self, event) -> None:
         """Add the channel data (spec §3.1) to ``event``."""
-        from .callevents import add_channel_data
+        from .callevents import add_channel_data  # (callevents imports this module)
 
         add_channel_data(self, event.headers, event.event_id)

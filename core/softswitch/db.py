@@ -57,6 +57,9 @@ class CoreDB:
     def __init__(self, conn: sqlite3.Connection, description: str) -> None:
         self.conn = conn
         self.description = description
+        #: called before each query: the call model commits its queued channels/calls writes
+        #: there, so a reader (``show channels``) sees every call already accepted
+        self.before_read: Callable[[], None] | None = None
 
     def execute(self, sql: str, params: Sequence = ()) -> None:
         with self.conn:
@@ -68,6 +71,8 @@ class CoreDB:
 
     def query(self, sql: str, params: Sequence = ()) -> tuple[list[str], list[tuple]]:
         """``(column names, rows)``."""
+        if self.before_read is not None:
+            self.before_read()
         cur = self.conn.execute(sql, params)
         cols = [d[0] for d in cur.description or ()]
         return cols, cur.fetchall()

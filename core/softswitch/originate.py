@@ -24,7 +24,7 @@ import gevent.event
 
 from .callif import StateHandlers
 from .causes import Cause, cause2str
-from .channel import CallerProfile, ChannelFlag, ChannelState
+from .channel import CF, CallerProfile, ChannelState
 from .config import switch_true
 from .event import EventType
 from .log import NOTICE
@@ -40,7 +40,7 @@ __all__ = ["DialString", "Leg", "parse_dialstring", "parse_vars", "originate",
            "route_originated", "DialStringError"]
 
 CS = ChannelState
-F = ChannelFlag
+F = CF
 
 
 class DialStringError(ValueError):

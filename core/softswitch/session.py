@@ -21,7 +21,7 @@ import gevent.event
 from .callevents import add_channel_data
 from .callif import STATE_HANDLER_NAMES, AppFlag, Message, MessageId, Signal, StateHandlers
 from .causes import Cause, cause2str, cause_q850
-from .channel import CallState, Channel, ChannelFlag, ChannelState, state_name
+from .channel import CF, CallState, Channel, ChannelState, state_name
 from .event import Event, EventType, new_uuid
 from .frame import Frame, FrameFlag
 from .log import NOTICE
@@ -39,12 +39,13 @@ log = logging.getLogger(__name__)
 __all__ = ["Session"]
 
 CS = ChannelState
-F = ChannelFlag
+F = CF
 ET = EventType
 _SUCCESS = Status.SUCCESS
 _FALSE = Status.FALSE
 _HANGUP = CS.CS_HANGUP
 MAX_STATE_HANDLERS = 30
+_CNG = int(FrameFlag.CNG)
 
 _HANDLER_OF = {
     CS.CS_INIT: "on_init", CS.CS_ROUTING: "on_routing", CS.CS_EXECUTE: "on_execute",
@@ -264,6 +265,7 @@ class Session:
         if p is not None:
             p.times.progress = micro_time_now()
         self.fire_event(ET.CHANNEL_PROGRESS)
+        self.execute_on("execute_on_ring")
         self.set_callstate(CallState.RINGING)
         self._notify()
         return _SUCCESS
@@ -278,6 +280,8 @@ class Session:
         if p is not None:
             p.times.progress_media = micro_time_now()
         self.fire_event(ET.CHANNEL_PROGRESS_MEDIA)
+        self.execute_on("execute_on_pre_answer")
+        self.execute_on("execute_on_media")
         self.manager.db.codec(self)
         self.set_callstate(CallState.EARLY)
         self._notify()
@@ -295,10 +299,34 @@ class Session:
         ch.flags |= F.CF_ANSWERED
         self.fire_event(ET.CHANNEL_ANSWER)
         ch.set_variable("endpoint_disposition", "ANSWER")
+        self.execute_on("execute_on_answer")
         self.manager.db.codec(self)
         self.set_callstate(CallState.ACTIVE)
         self._notify()
         return _SUCCESS
+
+    def execute_on(self, prefix: str) -> None:
+        """``switch_channel_execute_on``: every variable (channel, then global) whose name
+        starts with ``prefix`` runs: ``app arg`` / ``app:arg`` inline when called on the
+        session's own greenlet (else queued), ``app::arg`` queued."""
+        v = self.channel.vars
+        if not any(k.startswith(prefix) for k in v):
+            return
+        inline = gevent.getcurrent() is self._greenlet
+        for k, value in list(v.items()):
+            if not k.startswith(prefix) or not value:
+                continue
+            if "::" in value:
+                app, _, arg = value.partition("::")
+                self.queue_command(app.strip(), arg.strip())
+                continue
+            sp, colon = value.find(" "), value.find(":")
+            cut = min(i for i in (sp, colon) if i >= 0) if (sp >= 0 or colon >= 0) else -1
+            app, arg = (value[:cut], value[cut + 1:]) if cut >= 0 else (value, "")
+            if inline:
+                self.execute_application(app.strip(), arg.strip())
+            else:
+                self.queue_command(app.strip(), arg.strip())
 
     def _indicate(self, mid: MessageId) -> Status:
         ep = self.endpoint
@@ -799,6 +827,10 @@ class Session:
             log.error("Invalid Application %s", app)
             self.hangup(Cause.DESTINATION_OUT_OF_ORDER)
             return _FALSE
+        if (not iface.flags & AppFlag.SAF_SUPPORT_NOMEDIA and ch.direction == "inbound"
+                and not ch.flags & (F.CF_ANSWERED | F.CF_EARLY_MEDIA) and ch.state < _HANGUP):
+            log.debug("Application %s Requires media! pre_answering channel %s", app, ch.name)
+            self.pre_answer()
         v = ch.vars
         app_uuid = v.pop("app_uuid", None) or new_uuid()
         app_uuid_name = v.pop("app_uuid_name", None)
@@ -995,7 +1027,7 @@ class Session:
         ch = self.channel
         if ch.state >= _HANGUP:
             return _FALSE
-        if frame.flags & FrameFlag.CNG and not ch.flags & F.CF_ACCEPT_CNG:
+        if frame.flags & _CNG and not ch.flags & F.CF_ACCEPT_CNG:
             return _SUCCESS
         wc = self.write_codec
         if wc is None:

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import gevent.event
 
+from . import bridge as _bridge
+from . import originate as _originate
 from .calldb import CallDB
 from .causes import Cause
-from .channel import ChannelFlag, ChannelState
+from .channel import CF, ChannelState
 from .event import EventType, new_uuid
 from .session import Session
 
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 __all__ = ["SessionManager", "SessionRefused"]
 
 CS = ChannelState
-F = ChannelFlag
+F = CF
 
 
 class SessionRefused(Exception):
@@ -239,24 +241,16 @@ class SessionManager:
     # -- originate and bridge -------------------------------------------------------------------
     def originate(self, dialstring: str, **kw: Any) -> tuple[int, Session | None]:
         """See :func:`softswitch.originate.originate`."""
-        from .originate import originate
-
-        return originate(self, dialstring, **kw)
+        return _originate.originate(self, dialstring, **kw)
 
     def route_originated(self, session: Session, target: str, dialplan: str | None = None,
                          context: str | None = None) -> None:
         """After originate: ``&app(args)`` / ``&app args`` as a one-app extension, or transfer
         to the extension ``target`` in ``dialplan``/``context``."""
-        from .originate import route_originated
-
-        route_originated(session, target, dialplan, context)
+        _originate.route_originated(session, target, dialplan, context)
 
     def bridge(self, a: Session, b: Session) -> int:
-        from .bridge import bridge
-
-        return bridge(a, b)
+        return _bridge.bridge(a, b)
 
     def uuid_bridge(self, a_uuid: str, b_uuid: str) -> bool:
-        from .bridge import uuid_bridge
-
-        return uuid_bridge(self, a_uuid, b_uuid)
+        return _bridge.uuid_bridge(self, a_uuid, b_uuid)
