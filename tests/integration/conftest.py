@@ -107,3 +107,15 @@ def calls_system(tmp_path_factory):
     yield s
     code = s.stop()
     assert code == 0, s.out.read_text()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def routing_system(tmp_path_factory):
+    """A running softswitch with null/loopback legs, both dialplans, the applications and
+    tone_stream (mod_loopback, mod_dialplan_xml, mod_dptools, mod_tone_stream)."""
+    s = make_system(tmp_path_factory.mktemp("routing"))
+    add_loads(s.conf, ("mod_loopback", "mod_dptools", "mod_dialplan_xml", "mod_tone_stream"))
+    s.start()
+    yield s
+    code = s.stop()
+    assert code == 0, s.out.read_text()[-4000:]
