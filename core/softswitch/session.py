@@ -464,8 +464,8 @@ class Session:
         ch = self.channel
         ch.running_state = CS(state)
         ch.flags &= ~(F.CF_TRANSFER | F.CF_REDIRECT)
-        self.fire_event(ET.CHANNEL_STATE)
-        self.manager.db.state(self)
+        # inbound: the call state follows first, then CHANNEL_STATE (switch_channel_perform_
+        # set_running_state; spec §3.4: B CALLSTATE DOWN->RINGING, then B STATE CS_ROUTING)
         if ch.direction == "inbound" and state < _HANGUP:
             if state == CS.CS_ROUTING:
                 self.set_callstate(CallState.RINGING)
@@ -473,6 +473,8 @@ class Session:
                 self.set_callstate(CallState.ACTIVE)
             elif ch.flags & F.CF_EARLY_MEDIA:
                 self.set_callstate(CallState.EARLY)
+        self.fire_event(ET.CHANNEL_STATE)
+        self.manager.db.state(self)
 
     def _run(self) -> None:
         ch = self.channel

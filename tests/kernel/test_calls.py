@@ -613,8 +613,9 @@ def test_inbound_call_routes_and_answers(core, rec, wait_for):
     s = inbound_call(core, "1000")
     wait_parked(wait_for, r, s)
     assert r.names(s.uuid) == [
-        "CODEC CS_NONE/0", "CODEC CS_NONE/0", "STATE CS_INIT/1", "CHANNEL_CREATE CS_INIT/2", "STATE CS_ROUTING/2",
-        "CALLSTATE DOWN->RINGING/2", "STATE CS_EXECUTE/4", "EXECUTE answer",
+        "CODEC CS_NONE/0", "CODEC CS_NONE/0", "STATE CS_INIT/1", "CHANNEL_CREATE CS_INIT/2",
+        # inbound: the call state changes before CHANNEL_STATE fires (spec §3.4, B leg)
+        "CALLSTATE DOWN->RINGING/2", "STATE CS_ROUTING/2", "STATE CS_EXECUTE/4", "EXECUTE answer",
         "CHANNEL_ANSWER CS_EXECUTE/4", "CALLSTATE RINGING->ACTIVE/4",
         "CHANNEL_EXECUTE_COMPLETE CS_EXECUTE/4", "EXECUTE park", "CHANNEL_PARK CS_EXECUTE/4"]
     create = r.of(s.uuid)[3]
