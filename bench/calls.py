@@ -18,6 +18,9 @@ Figures (median of ``--runs`` runs, 5 by default, with min/max and every run):
 * ``rss_kb_per_leg``: server RSS with ``--legs`` (1,000) parked null legs minus before, per leg;
 * ``rss_after_hupall_pct``: RSS once ``hupall`` has ended them all (``show channels count`` back
   to 0, then 2 s), in % of the RSS before the legs were made.
+
+Each run starts a fresh server and measures the RSS figures first (a process that has made no
+call yet), then the cycle tests.
 * ``server_cpu_pct`` per cycle test (utime + stime of the server / wall time).
 
 Targets (issue #15; FreeSWITCH 1.11 on this 2-core machine with the same kind of client: 352 and
@@ -246,7 +249,6 @@ def park_worker(port: int, count: int, q) -> None:
 def run_rss(server: Server, ctl: Client, legs: int) -> dict:
     if not wait_count(ctl, 0):
         return {"error": "channels left over before the RSS test"}
-    time.sleep(1.0)  # let the allocator settle after the cycle tests (measured, not synchronised)
     before = server.rss_mb()
     ctx = mp.get_context("fork")
     q = ctx.Queue()
@@ -266,8 +268,12 @@ def run_rss(server: Server, ctl: Client, legs: int) -> dict:
     hupall_s = time.monotonic() - t0
     time.sleep(2.0)
     after = server.rss_mb()
+    ctl.api("fsctl reclaim_mem")  # gc + malloc_trim: what is kept by the allocator, not leaked
+    after_reclaim = server.rss_mb()
     return {"legs": made, "reached": reached, "cleared": cleared, "rss_mb_before": before,
             "rss_mb_with_legs": with_legs, "rss_mb_after_hupall": after,
+            "rss_mb_after_reclaim_mem": after_reclaim,
+            "after_reclaim_pct": 100 * after_reclaim / before if after_reclaim and before else None,
             "kb_per_leg": (with_legs - before) * 1024 / made if made and with_legs and before else None,
             "after_hupall_pct": 100 * after / before if after and before else None,
             "hupall_to_zero_s": hupall_s}
@@ -286,24 +292,26 @@ def main() -> None:
     legs = args.legs or (200 if args.quick else 1000)
 
     env = environment()
-    server = Server(args.loglevel)
-    try:
-        ctl = Client(server.port)
-        setup = [ctl.api("fsctl sps 5000"), ctl.api("fsctl max_sessions 5000")]
-        # the sessions-per-second budget is refilled once a second (as in FreeSWITCH): until the
-        # next refill the old budget (30) still applies
-        time.sleep(1.2)
-        rss_start = server.rss_mb()
-        one, four, rss = [], [], []
-        for _ in range(runs):
+    one, four, rss, rss_start, setup = [], [], [], [], []
+    for _ in range(runs):
+        # a fresh server per run: the RSS figures are those of a process that has not yet made
+        # calls (the allocator keeps what earlier calls freed, which would hide the growth)
+        server = Server(args.loglevel)
+        try:
+            ctl = Client(server.port)
+            setup = [ctl.api("fsctl sps 5000"), ctl.api("fsctl max_sessions 5000")]
+            # the sessions-per-second budget is refilled once a second (as in FreeSWITCH): until
+            # the next refill the old budget (30) still applies
+            time.sleep(1.2)
+            rss_start.append(server.rss_mb())
+            rss.append(run_rss(server, ctl, legs))
             one.append(run_cycles(server, 1, seconds))
             wait_count(ctl, 0)
             four.append(run_cycles(server, 4, seconds))
             wait_count(ctl, 0)
-            rss.append(run_rss(server, ctl, legs))
-        ctl.close()
-    finally:
-        server.stop()
+            ctl.close()
+        finally:
+            server.stop()
 
     t = Targets()
     c1 = median([r["cycles_per_s"] for r in one])
@@ -318,7 +326,7 @@ def main() -> None:
     t.check("rss_after_hupall_pct_of_before", pct, "<=", 110, "%")
     report = {
         "bench": "calls", "quick": args.quick, "runs": runs, "seconds": seconds, "legs": legs,
-        "setup_replies": setup, "rss_mb_at_start": rss_start,
+        "setup_replies": setup, "rss_mb_at_start": series(rss_start),
         "cycles_1conn": series([r["cycles_per_s"] for r in one]),
         "cycles_4conn": series([r["cycles_per_s"] for r in four]),
         "originate_p50_ms_1conn": series([r["p50_ms"] for r in one], 2),
@@ -329,6 +337,7 @@ def main() -> None:
         "first_error": next((r["first_error"] for r in one + four if r["first_error"]), None),
         "rss_kb_per_leg": series([r.get("kb_per_leg") for r in rss]),
         "rss_after_hupall_pct": series([r.get("after_hupall_pct") for r in rss]),
+        "rss_after_reclaim_mem_pct": series([r.get("after_reclaim_pct") for r in rss]),
         "rss_runs": rss,
         "freeswitch": {"cycles_1conn": 352, "cycles_4conn": 814, "originate_p99_ms": 3.1,
                        "rss_kb_per_leg": 252, "rss_after_hupall": "+247 MB"},
@@ -342,7 +351,8 @@ def main() -> None:
         f"  originate round trip 1 conn: p50 {report['originate_p50_ms_1conn']['median']} ms, "
         f"p99 {report['originate_p99_ms_1conn']['median']} ms (FreeSWITCH p99 3.1)",
         f"  {legs} parked null legs: {report['rss_kb_per_leg']['median']} KB per leg (FreeSWITCH 252); "
-        f"after hupall {report['rss_after_hupall_pct']['median']} % of before",
+        f"after hupall {report['rss_after_hupall_pct']['median']} % of before, "
+        f"after fsctl reclaim_mem {report['rss_after_reclaim_mem_pct']['median']} %",
         f"  errors: {report['errors']} (first: {report['first_error']})",
         *t.lines(),
     ]

@@ -100,9 +100,10 @@ def add_loads(conf, modules) -> None:
 
 @pytest.fixture(scope="module")
 def calls_system(tmp_path_factory):
-    """A running softswitch that also loads mod_loopback (null, loopback) and mod_dptools (park)."""
+    """A running softswitch that also loads mod_loopback (null, loopback), mod_dptools (park,
+    answer, the inline dialplan) and mod_dialplan_xml (the default context's extensions)."""
     s = make_system(tmp_path_factory.mktemp("calls"))
-    add_loads(s.conf, ("mod_loopback", "mod_dptools"))
+    add_loads(s.conf, ("mod_loopback", "mod_dptools", "mod_dialplan_xml"))
     s.start()
     yield s
     code = s.stop()

@@ -538,3 +538,51 @@ def test_uuid_bridge_two_parked_legs_one_call_row(esl):
     assert ctl.api(f"uuid_kill {a} USER_BUSY") == "+OK\n"
     assert wait_channels(ctl, 0) == "\n0 total.\n"
     assert ctl.api("show calls") == "\n0 total.\n"
+
+
+def test_loopback_through_the_xml_dialplan_sequence(esl):
+    """spec §3.4 (with §13's allowances): ``originate loopback/9196/default &park``, 9196 =
+    answer, echo in the default context."""
+    watch, ctl = esl(), esl()
+    watch.command("event plain ALL")
+    a = originate_uuid(ctl.api("originate loopback/9196/default &park"))
+    seen: list = []
+    watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_PARK" and e.get("Unique-ID") == a, seen=seen)
+    b = ctl.api(f"uuid_getvar {a} other_loopback_leg_uuid")
+
+    def leg(u):
+        out = []
+        for e in seen:
+            d = dict(e)
+            if d.get("Unique-ID") != u or d["Event-Name"] in ("API", "HEARTBEAT", "RE_SCHEDULE"):
+                continue
+            name = d["Event-Name"].replace("CHANNEL_", "")
+            detail = {"STATE": d.get("Channel-State"), "CALLSTATE": d.get("Channel-Call-State"),
+                      "EXECUTE": d.get("Application"), "EXECUTE_COMPLETE": d.get("Application")}
+            out.append(f"{name} {detail[name]}" if name in detail else name)
+        return out
+    a_seq, b_seq = leg(a), leg(b)
+    a_names = [dict(e)["Channel-Name"] for e in seen if dict(e).get("Unique-ID") == a]
+    assert a_names[0] == "loopback/9196/default-a" and a_names[-1] == "loopback/9196-a"
+    middle = a_seq[7:9]
+    assert a_seq[:7] == ["CODEC", "CODEC", "OUTGOING", "STATE CS_INIT", "CREATE", "ORIGINATE",
+                         "STATE CS_ROUTING"], a_seq
+    assert sorted(middle) == ["ANSWER", "STATE CS_CONSUME_MEDIA"], a_seq  # either order (§13)
+    assert a_seq[9:] == ["CALLSTATE ACTIVE", "CALL_UPDATE", "STATE CS_EXECUTE", "EXECUTE park",
+                         "PARK"], a_seq
+    assert b_seq[:12] == ["CODEC", "CODEC", "STATE CS_INIT", "CREATE", "CALLSTATE RINGING",
+                          "STATE CS_ROUTING", "STATE CS_EXECUTE", "EXECUTE answer", "ANSWER",
+                          "CALLSTATE ACTIVE", "EXECUTE_COMPLETE answer", "EXECUTE echo"], b_seq
+    # B's answer answers A: A's ANSWER comes before B's
+    pos = {(dict(e).get("Unique-ID"), dict(e)["Event-Name"]): i for i, e in reversed(list(enumerate(seen)))}
+    assert pos[(a, "CHANNEL_ANSWER")] < pos[(b, "CHANNEL_ANSWER")]
+    b_create = next(dict(e) for e in seen if dict(e).get("Unique-ID") == b and dict(e)["Event-Name"] == "CHANNEL_CREATE")
+    assert (b_create["Call-Direction"], b_create["Caller-Destination-Number"],
+            b_create["Caller-Context"], b_create["Channel-Name"]) == ("inbound", "9196", "default", "loopback/9196-b")
+    assert ctl.api("show channels count") == "\n2 total.\n"
+    assert ctl.api("hupall") == "+OK hangup all channels with cause MANAGER_REQUEST\n"
+    causes = {dict(e)["Unique-ID"]: dict(e)["Hangup-Cause"] for e in [
+        watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" and e.get("Unique-ID") in (a, b))
+        for _ in range(2)]}
+    assert causes == {a: "MANAGER_REQUEST", b: "MANAGER_REQUEST"}
+    assert wait_channels(ctl, 0) == "\n0 total.\n"

@@ -57,7 +57,33 @@ def _ok(module, argv, stream):
     stream.write("+OK\n")
 
 
-_sub("flush_db_handles", "calibrate_clock", "save_history", "reclaim_mem")(_ok)
+_sub("flush_db_handles", "calibrate_clock", "save_history")(_ok)
+
+
+def _malloc_trim():
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc: nothing to trim with
+        return None
+
+
+@_sub("reclaim_mem")
+def _reclaim_mem(module, argv, stream):
+    """FreeSWITCH's SCSC_RECLAIM frees its memory pools' recycled blocks; ours: a full garbage
+    collection, then glibc's ``malloc_trim(0)`` gives the freed heap back to the system."""
+    import gc
+
+    gc.collect()
+    state = module.state
+    if not hasattr(state, "malloc_trim"):
+        state.malloc_trim = _malloc_trim()
+    if state.malloc_trim is not None:
+        state.malloc_trim(0)
+    stream.write("+OK\n")
 
 
 @_sub("hupall")

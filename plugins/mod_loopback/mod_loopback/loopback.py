@@ -28,6 +28,8 @@ from collections import deque
 import softswitch
 from softswitch import Cause, ChannelFlag, ChannelState, Frame, FrameFlag, MessageId, Status
 
+from .media import CodecOpener
+
 log = logging.getLogger(__name__)
 
 __all__ = ["LoopbackLeg", "ENDPOINT", "split_destination"]
@@ -41,10 +43,11 @@ class LoopbackLeg:
     """The endpoint's private data of one loopback leg."""
 
     __slots__ = ("session", "outbound", "bleg", "app", "other", "other_uuid", "queue", "cng",
-                 "vars", "linked", "profile")
+                 "vars", "linked", "profile", "open_codec")
 
-    def __init__(self, session, outbound: bool) -> None:
+    def __init__(self, session, outbound: bool, open_codec=None) -> None:
         self.session = session
+        self.open_codec = open_codec
         self.outbound = outbound
         self.bleg = False
         self.app = False            # TFLAG_APP: the B leg runs loopback_app instead of the dialplan
@@ -77,7 +80,7 @@ def split_destination(dest: str) -> tuple[str, str | None, str | None, str | Non
     return dest, context, dialplan, app, arg
 
 
-def _media(core, session, leg: LoopbackLeg, codec_of=None) -> None:
+def _media(core, session, leg: LoopbackLeg, open_codec, codec_of=None) -> None:
     """``tech_init``: read/write codecs like ``codec_of`` (else ``loopback_initial_codec``, else
     L16@8000h@20i), a soft timer of the codec's packet time, the CNG frame."""
     spec = None
@@ -86,8 +89,8 @@ def _media(core, session, leg: LoopbackLeg, codec_of=None) -> None:
         spec = f"{impl.iananame}@{impl.samples_per_second}h@{impl.microseconds_per_packet // 1000}i"
     else:
         spec = session.channel.get_variable("loopback_initial_codec") or "L16@8000h@20i"
-    read = core.codec_open(spec)
-    write = core.codec_open(spec)
+    read = open_codec(core, spec)
+    write = open_codec(core, spec)
     session.set_read_codec(read)
     session.set_write_codec(write)
     impl = read.implementation
@@ -98,7 +101,7 @@ def _media(core, session, leg: LoopbackLeg, codec_of=None) -> None:
                     rate=impl.samples_per_second, codec=read, flags=FrameFlag.CNG)
 
 
-def loopback_outgoing(endpoint, core, originator, var_event, profile, flags):
+def loopback_outgoing(endpoint, open_codec, core, originator, var_event, profile, flags):
     """Create the A leg: ``(Cause.SUCCESS, session)`` or ``(cause, None)``."""
     if originator is not None:
         if not softswitch.switch_true(originator.channel.get_variable("loopback_no_pre_answer")):
@@ -107,12 +110,12 @@ def loopback_outgoing(endpoint, core, originator, var_event, profile, flags):
         session = core.sessions.request(endpoint, "outbound", originator=originator)
     except softswitch.SessionRefused as e:
         return e.cause, None
-    leg = LoopbackLeg(session, outbound=True)
+    leg = LoopbackLeg(session, outbound=True, open_codec=open_codec)
     session.private = leg
     channel = session.channel
     channel.set_name(f"loopback/{profile.destination_number}-a")
     try:
-        _media(core, session, leg, originator.read_codec if originator is not None else None)
+        _media(core, session, leg, open_codec, originator.read_codec if originator is not None else None)
     except (softswitch.CodecError, softswitch.TimerError) as e:
         log.error("%s: cannot set up the leg's media (%s)", channel.name, e)
         _drop(session)
@@ -164,13 +167,13 @@ def on_init(session):
                       if hasattr(e.cause, "name") else e.cause)
             session.hangup(e.cause)
             return Status.FALSE
-        bleg = LoopbackLeg(b, outbound=False)
+        bleg = LoopbackLeg(b, outbound=False, open_codec=leg.open_codec)
         bleg.bleg = True
         b.private = bleg
         bch = b.channel
         bch.set_name(f"loopback/{leg.profile.destination_number}-b")
         try:
-            _media(core, b, bleg, session.read_codec)
+            _media(core, b, bleg, leg.open_codec, session.read_codec)
         except (softswitch.CodecError, softswitch.TimerError) as e:
             log.error("%s: cannot set up the B leg's media (%s)", channel.name, e)
             session.hangup(Cause.DESTINATION_OUT_OF_ORDER)
@@ -316,9 +319,10 @@ def receive_message(session, msg):
 def add_to(module) -> None:
     """Add the ``loopback`` endpoint to ``module``."""
     holder: list = []
+    open_codec = CodecOpener()
 
     def outgoing(core, originator, var_event, profile, flags):
-        return loopback_outgoing(holder[0], core, originator, var_event, profile, flags)
+        return loopback_outgoing(holder[0], open_codec, core, originator, var_event, profile, flags)
 
     holder.append(module.add_endpoint(
         ENDPOINT,

@@ -24,6 +24,7 @@ import softswitch
 from softswitch import Cause, ChannelFlag, ChannelState, Frame, MessageId, Status, switch_true
 
 from . import noise
+from .media import CodecOpener
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _delay(value: str | None) -> int:
     return min(max(d, 0), 60000)
 
 
-def null_outgoing(endpoint, core, originator, var_event, profile, flags):
+def null_outgoing(endpoint, open_codec, core, originator, var_event, profile, flags):
     """Create the leg: ``(Cause.SUCCESS, session)`` or ``(cause, None)``."""
     get = var_event.get
     if originator is not None:
@@ -87,8 +88,9 @@ def null_outgoing(endpoint, core, originator, var_event, profile, flags):
     channel = session.channel
     channel.set_name(f"null/{profile.destination_number}")
     try:
-        session.set_read_codec(core.codec_open(f"L16@{rate}h@20i"))
-        session.set_write_codec(core.codec_open(f"L16@{rate}h@20i"))
+        spec = f"L16@{rate}h@20i"
+        session.set_read_codec(open_codec(core, spec))
+        session.set_write_codec(open_codec(core, spec))
         session.timer = core.timer_open("soft", 20, rate // 50)
     except (softswitch.CodecError, softswitch.TimerError) as e:
         log.error("%s: cannot set up L16@%dh@20i media (%s): is mod_pcm / mod_softtimer loaded?",
@@ -180,9 +182,10 @@ def send_dtmf(session, digit, duration_ms):
 def add_to(module) -> None:
     """Add the ``null`` endpoint to ``module``."""
     holder: list = []
+    open_codec = CodecOpener()
 
     def outgoing(core, originator, var_event, profile, flags):
-        return null_outgoing(holder[0], core, originator, var_event, profile, flags)
+        return null_outgoing(holder[0], open_codec, core, originator, var_event, profile, flags)
 
     holder.append(module.add_endpoint(
         ENDPOINT,

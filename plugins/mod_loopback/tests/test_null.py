@@ -95,3 +95,19 @@ def test_kill_signal_hangs_up_normal_clearing(core, wait_for):
     null.kill_channel(s, __import__("softswitch").Signal.KILL)
     wait_for(lambda: s.channel.hangup_cause == Cause.NORMAL_CLEARING)
     assert core.sessions.wait_empty(5)
+
+
+def test_codec_lookup_once_per_codec_string(core, monkeypatch):
+    from mod_loopback.media import CodecOpener
+
+    opened = []
+    real = core.codec_open
+    monkeypatch.setattr(core, "codec_open", lambda spec, *a: opened.append(spec) or real(spec, *a))
+    opener = CodecOpener()
+    first = opener(core, "L16@8000h@20i")
+    second = opener(core, "L16@8000h@20i")
+    other = opener(core, "L16@16000h@20i")
+    assert opened == ["L16@8000h@20i", "L16@16000h@20i"]
+    assert first is not second and first.implementation is second.implementation
+    assert other.implementation.samples_per_second == 16000
+    assert second.encode(b"\x01\x00") == b"\x01\x00"  # a working codec, L16 passes through
