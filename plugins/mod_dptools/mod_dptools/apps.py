@@ -391,10 +391,10 @@ def make_transfer(core):
 
 
 def _partner(core, session):
-    uuid = session.channel.get_variable("signal_bond") or session.channel.get_variable("bridge_uuid")
-    partner = getattr(session, "bridge_partner", None)
-    if partner is not None:
-        return partner
+    """``switch_channel_get_partner_uuid``: the leg this one is bridged to (``bridge_uuid``) or
+    was originated with (``signal_bond``), if it still exists."""
+    ch = session.channel
+    uuid = ch.get_variable("bridge_uuid") or ch.get_variable("signal_bond")
     return core.sessions.locate(uuid) if uuid else None
 
 

@@ -229,3 +229,12 @@ def test_an_application_that_raises_ends_only_its_call(core, call, wait_for, eve
                for ln in log_lines)
     assert other.channel.state == ChannelState.CS_EXECUTE
     other.hangup()
+
+
+def test_transfer_bleg_without_a_partner_warns(core, call, wait_for, events, log_lines):
+    parked = events(EventType.CHANNEL_PARK)
+    s = call("m:|:transfer:-bleg 2000|park")
+    wait_for(lambda: parked)
+    assert "No B-leg present.\n" in [ln.message for ln in log_lines]
+    assert s.channel.state == ChannelState.CS_EXECUTE  # -bleg alone leaves this leg where it was
+    s.hangup()
