@@ -420,7 +420,18 @@ def session_transfer(session, ext: str, dp: str | None, ctx: str | None) -> Stat
     if not ctx:
         ctx = ch.get_variable("force_transfer_context") or p.context or "default"
     slog(session, 25, "Transfer %s to %s[%s@%s]", ch.name, dp, ext, ctx)
-    return session.transfer(ext, dp, ctx)
+    st = session.transfer(ext, dp, ctx)
+    source = ch.get_variable("transfer_source")
+    if st == _SUCCESS and source:
+        # transfer_history: every transfer_source, pushed as an array (ARRAY::a|:b)
+        old = ch.get_variable("transfer_history")
+        if not old:
+            ch.set_variable("transfer_history", source)
+        elif old.startswith("ARRAY::"):
+            ch.set_variable("transfer_history", f"{old}|:{source}")
+        else:
+            ch.set_variable("transfer_history", f"ARRAY::{old}|:{source}")
+    return st
 
 
 def make_execute_extension(core):

@@ -175,6 +175,9 @@ def test_transfer_to_an_inline_target(core, call, wait_for, events, log_lines):
     ch = s.channel
     assert ch.get_variable("after") == "2" and ch.get_variable("never") is None
     assert ch.get_variable("max_forwards") == "69"
+    src = ch.get_variable("transfer_source")
+    assert src.endswith(":bl_xfer:set:after=2,park/default/inline")
+    assert ch.get_variable("transfer_history") == src
     assert any(ln.message.startswith(f"Transfer {ch.name} to inline[set:after=2,park@default]")
                for ln in log_lines)
     s.hangup()
