@@ -505,7 +505,7 @@ def make_bridge(core):
         if not data:
             slog(session, logging.ERROR, "No dial string specified.")
             return
-        cause, peer = core.sessions.originate(data, originator=session)
+        cause, peer = core.sessions.originate(data, originator=session, variables=_exports(ch))
         if peer is None:
             name = Cause(cause).name if cause in Cause._value2member_map_ else str(cause)
             slog(session, logging.INFO, "Originate Failed.  Cause: %s", name)
@@ -514,6 +514,20 @@ def make_bridge(core):
             return
         core.sessions.bridge(session, peer)
     return bridge
+
+
+def _exports(ch) -> dict[str, str]:
+    """The variables named in ``export_vars`` (set by ``export``), for the legs this call
+    originates; a ``nolocal:`` name goes across without its prefix."""
+    names = ch.get_variable("export_vars")
+    out: dict[str, str] = {}
+    if names:
+        for name in names.split(","):
+            name = name.strip()
+            value = ch.get_variable(name) if name else None
+            if value is not None:
+                out[export_display_name(name)] = value
+    return out
 
 
 def _handle_cause(session, cause) -> None:

@@ -212,9 +212,12 @@ def test_bridge_continue_on_fail(core, call, wait_for, events):
 
 def test_bridge_two_legs(core, call, wait_for, events):
     bridged = events(EventType.CHANNEL_BRIDGE)
-    s = call("bridge:tnull/2000")
+    s = call("m:|:export:shared=yes|export:nolocal:remote=1|bridge:tnull/2000")
     wait_for(lambda: bridged)
     assert bridged[0]["Bridge-A-Unique-ID"] == s.uuid
+    b = core.sessions.locate(bridged[0]["Bridge-B-Unique-ID"])
+    # exported variables go to the originated leg, nolocal: ones without their prefix
+    assert (b.channel.get_variable("shared"), b.channel.get_variable("remote")) == ("yes", "1")
     s.hangup()
     wait_for(lambda: core.sessions.count == 0)
 
