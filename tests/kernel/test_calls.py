@@ -766,3 +766,46 @@ def test_uuid_version_7(kernel_factory):
     cause, s = core.sessions.originate("tnull/1")
     assert cause == Cause.SUCCESS and s.uuid[14] == "7"
     s.hangup()
+
+
+def test_call_interfaces_are_listed_and_a_module_state_handler_goes_with_it(kernel_factory):
+    """`show endpoint|dialplan|file|application` read the interfaces table; a module's global
+    state handlers are removed when it is unloaded."""
+    import types as _types
+
+    import softswitch
+
+    seen = []
+    extra = _types.ModuleType("mod_watch")
+
+    def load(module, core):
+        module.add_state_handler(softswitch.StateHandlers(
+            on_consume_media=lambda s: seen.append(s.uuid)))
+        module.add_file("beep_stream", lambda path, rate, ch: None)
+
+    extra.module_load = softswitch.hookimpl(load)
+    core = kernel_factory(modules=[("mod_calltest", calltest.module()), ("mod_watch", extra)])
+    _, rows = core.db.query("SELECT type, name, ikey FROM interfaces WHERE type IN "
+                            "('endpoint', 'dialplan', 'file') ORDER BY type, name")
+    assert ("endpoint", "tnull", "mod_calltest") in rows
+    assert ("dialplan", "tdp", "mod_calltest") in rows
+    assert ("file", "beep_stream", "mod_watch") in rows
+    cause, s = core.sessions.originate("tnull/1")
+    assert seen == [s.uuid]  # the global handler ran after the endpoint's
+    s.hangup()
+    assert core.sessions.wait_empty(5)
+    core.modules.unload("mod_watch")
+    cause, s = core.sessions.originate("tnull/2")
+    assert seen == [seen[0]]
+    s.hangup()
+
+
+def test_file_open(core):
+    from softswitch import FileError
+
+    h = core.file_open("silence_stream://40", rate=8000)
+    assert h.read(160) == bytes(320) and h.read(160) == bytes(320) and h.read(160) is None
+    with pytest.raises(FileError, match="no file interface for nosuch://"):
+        core.file_open("nosuch://x")
+    with pytest.raises(FileError, match="extension 'xyz'"):
+        core.file_open("/tmp/a.xyz")
