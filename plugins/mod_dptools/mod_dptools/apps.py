@@ -55,10 +55,14 @@ MAX_STACKS = 32
 _SUCCESS = Status.SUCCESS
 
 
+#: ``SWITCH_CHANNEL_ID_SESSION``: the Text-Channel of a session's log lines
+SESSION_CHANNEL = 3
+
+
 def slog(session, level: int, message: str, *args: Any) -> None:
-    """A session log line (``SWITCH_CHANNEL_SESSION_LOG``): tagged with the call's uuid."""
+    """A session log line (``SWITCH_CHANNEL_SESSION_LOG``): Text-Channel 3, the call's uuid."""
     if log.isEnabledFor(level):
-        log.log(level, message, *args, extra={"fs_user_data": session.uuid})
+        log.log(level, message, *args, extra={"fs_channel": SESSION_CHANNEL, "fs_user_data": session.uuid})
 
 
 def _str2level(text: str) -> int:
@@ -206,7 +210,8 @@ def log_app(session, data: str) -> None:
     if parsed is None:
         return
     level, text = parsed
-    log.log(to_python(level), "%s", text, extra={"fs_user_data": session.uuid, "fs_level": level})
+    log.log(to_python(level), "%s", text,
+            extra={"fs_channel": SESSION_CHANNEL, "fs_user_data": session.uuid, "fs_level": level})
 
 
 def info(session, data: str) -> None:
@@ -217,7 +222,7 @@ def info(session, data: str) -> None:
     session.channel.event_set_data(ev)
     body = "".join(f"{name}: [{value}]\n" for name, value in ev.items())
     log.log(to_python(level), "CHANNEL_DATA:\n%s\n", body,
-            extra={"fs_user_data": session.uuid, "fs_level": level})
+            extra={"fs_channel": SESSION_CHANNEL, "fs_user_data": session.uuid, "fs_level": level})
 
 
 def make_event(core):
@@ -386,10 +391,10 @@ def make_transfer(core):
 
 
 def _partner(core, session):
-    uuid = session.channel.get_variable("signal_bond") or session.channel.get_variable("bridge_uuid")
-    partner = getattr(session, "bridge_partner", None)
-    if partner is not None:
-        return partner
+    """``switch_channel_get_partner_uuid``: the leg this one is bridged to (``bridge_uuid``) or
+    was originated with (``signal_bond``), if it still exists."""
+    ch = session.channel
+    uuid = ch.get_variable("bridge_uuid") or ch.get_variable("signal_bond")
     return core.sessions.locate(uuid) if uuid else None
 
 

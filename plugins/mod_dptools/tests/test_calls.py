@@ -38,6 +38,9 @@ def test_last_instruction_hangs_up_normal_clearing(core, call, wait_for, log_lin
     assert s.channel.hangup_cause == Cause.NORMAL_CLEARING
     msgs = [ln.message for ln in log_lines]
     assert "hello there\n" in msgs
+    hello = next(ln for ln in log_lines if ln.message == "hello there\n")
+    # a session log line: level INFO, Text-Channel 3 (SESSION), the call's uuid
+    assert (hello.level, hello.channel, hello.user_data) == (6, 3, s.uuid)
     assert any("has executed the last dialplan instruction, hanging up." in m for m in msgs)
 
 
@@ -226,3 +229,12 @@ def test_an_application_that_raises_ends_only_its_call(core, call, wait_for, eve
                for ln in log_lines)
     assert other.channel.state == ChannelState.CS_EXECUTE
     other.hangup()
+
+
+def test_transfer_bleg_without_a_partner_warns(core, call, wait_for, events, log_lines):
+    parked = events(EventType.CHANNEL_PARK)
+    s = call("m:|:transfer:-bleg 2000|park")
+    wait_for(lambda: parked)
+    assert "No B-leg present.\n" in [ln.message for ln in log_lines]
+    assert s.channel.state == ChannelState.CS_EXECUTE  # -bleg alone leaves this leg where it was
+    s.hangup()
