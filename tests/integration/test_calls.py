@@ -535,6 +535,12 @@ def test_uuid_bridge_two_parked_legs_one_call_row(esl):
     assert ctl.api("show calls count") == "\n1 total.\n"  # a bridged pair is one row
     doc = json.loads(ctl.api("show bridged_calls as json"))
     assert doc["row_count"] == 1 and (doc["rows"][0]["uuid"], doc["rows"][0]["b_uuid"]) == (a, b)
+    # "bleg": the partner runs the app, not the leg named
+    watch.command("event plain CHANNEL_EXECUTE_COMPLETE")
+    assert ctl.api(f"uuid_broadcast {a} set::who=partner bleg") == "+OK Message sent\n"
+    watch.wait_event(lambda e: e.get("Application") == "set" and e.get("Unique-ID") == b)
+    assert ctl.api(f"uuid_getvar {b} who") == "partner"
+    assert ctl.api(f"uuid_getvar {a} who") == "_undef_"
     assert ctl.api(f"uuid_kill {a} USER_BUSY") == "+OK\n"
     assert wait_channels(ctl, 0) == "\n0 total.\n"
     assert ctl.api("show calls") == "\n0 total.\n"
