@@ -46,8 +46,21 @@ DUMP_SYNTAX = "<uuid> [format]"
 SEND_DTMF_SYNTAX = "<uuid> <dtmf_data>"
 HUPALL_SYNTAX = "<cause> [<var> <value>] [<var2> <value2>]"
 
-#: FreeSWITCH's SWITCH_BRIDGE_VARIABLE: the partner of a bridged leg.
-BRIDGE_VARIABLE = "bridge_to"
+#: Where FreeSWITCH's commands find a leg's partner: ``uuid_transfer -bleg|-both`` reads
+#: SWITCH_BRIDGE_VARIABLE; ``uuid_broadcast`` and ``uuid_break both`` use
+#: ``switch_channel_get_partner_uuid`` (signal bond, then originate signal bond). The kernel's
+#: bridge sets ``bridge_uuid`` on both legs, hence the last name of each list.
+TRANSFER_PARTNER_VARS = ("bridge_to", "bridge_uuid")
+PARTNER_VARS = ("signal_bond", "originate_signal_bond", "bridge_uuid")
+
+
+def _partner(module, session, names=PARTNER_VARS):
+    get = session.channel.get_variable
+    for name in names:
+        uuid = get(name)
+        if uuid:
+            return _locate(module, uuid)
+    return None
 
 
 def _locate(module, uuid: str | None):
@@ -265,8 +278,7 @@ def uuid_transfer(module, cmd, session, stream):
         flag = dest[1:].lower()
         dest, dp, context = argv[2], argv[3], argv[4]
     if flag is not None:
-        other_uuid = target.channel.get_variable(BRIDGE_VARIABLE)
-        other = _locate(module, other_uuid)
+        other = _partner(module, target, TRANSFER_PARTNER_VARS)
         if other is not None and flag == "bleg":
             target = other
         elif other is not None and flag == "both":
@@ -301,7 +313,7 @@ def broadcast(module, uuid: str, path: str, aleg: bool, bleg: bool) -> bool:
         app, _, cause = app.partition("!")
         cause = cause or "normal_clearing"
     if bleg:
-        other = _locate(module, target.channel.get_variable(BRIDGE_VARIABLE))
+        other = _partner(module, target)
         if other is not None:
             other.queue_command(app, path)
     if aleg:
@@ -425,7 +437,7 @@ def _break(module, cmd, session, stream):
         return
     targets = [target]
     if "both" in flag:
-        other = _locate(module, target.channel.get_variable(BRIDGE_VARIABLE))
+        other = _partner(module, target)
         if other is not None:
             targets.append(other)
     for t in targets:
