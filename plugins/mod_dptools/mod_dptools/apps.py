@@ -220,7 +220,8 @@ def info(session, data: str) -> None:
         return  # an invalid level logs nothing, as switch_log_printf drops it
     ev = Event(EventType.CHANNEL_DATA, stamp=False)  # switch_event_create_plain
     session.channel.event_set_data(ev)
-    body = "".join(f"{name}: [{value}]\n" for name, value in ev.items())
+    # switch_event_serialize(event, &buf, SWITCH_FALSE): "Name: [value]" lines, then a blank line
+    body = "".join(f"{name}: [{value}]\n" for name, value in ev.items()) + "\n"
     log.log(to_python(level), "CHANNEL_DATA:\n%s\n", body,
             extra={"fs_channel": SESSION_CHANNEL, "fs_user_data": session.uuid, "fs_level": level})
 

@@ -124,6 +124,8 @@ def test_info_logs_channel_data(core, call, wait_for, log_lines, events):
     assert len(info) == 1 and info[0].level == 6
     assert info[0].message.startswith("CHANNEL_DATA:\nChannel-State: [CS_EXECUTE]\n")
     assert f"Unique-ID: [{s.uuid}]\n" in info[0].message
+    # the serialization's blank line, then the format's own newline
+    assert info[0].message.endswith("]\n\n\n")
     s.hangup()
 
 
