@@ -143,3 +143,11 @@ def test_path_file(tmp_path):
     with pytest.raises(OSError, match="cannot read"):
         open_tone_stream(ToneCache(), f"path={tmp_path}/nosuch")
 
+
+
+def test_a_long_spec_is_generated_in_slices():
+    from mod_tone_stream.teletone import CHUNK
+    calls = []
+    data = generate("%(3000,0,440);%(1000,0,350,440)", 8000, pause=lambda: calls.append(1))
+    assert data == generate("%(3000,0,440);%(1000,0,350,440)")  # same samples
+    assert len(calls) >= (24000 + 8000) // CHUNK - 2
