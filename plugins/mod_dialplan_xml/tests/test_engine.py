@@ -385,9 +385,10 @@ def test_unnamed_extension_is_unknown_in_the_parsing_line():
 
 
 def test_any_expression_or_data_never_raises():
+    from xml.sax.saxutils import quoteattr
+
     from hypothesis import given, settings
     from hypothesis import strategies as st
-    from xml.sax.saxutils import quoteattr
 
     @settings(max_examples=300, deadline=None)
     @given(st.text(max_size=20), st.text(max_size=20), st.text(max_size=20))
