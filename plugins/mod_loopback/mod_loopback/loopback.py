@@ -165,8 +165,8 @@ def on_init(session):
             b = core.sessions.request(session.endpoint, "inbound")
         except softswitch.SessionRefused as e:
             # FreeSWITCH leaves A in CS_INIT until originate times out: fail at once instead
-            log.error("%s: cannot create the B leg (%s): hanging up", channel.name, e.cause.name
-                      if hasattr(e.cause, "name") else e.cause)
+            log.error("%s: cannot create the B leg (%s: %s): hanging up the call now",
+                      channel.name, softswitch.cause2str(e.cause), e)
             session.hangup(e.cause)
             return Status.FALSE
         bleg = LoopbackLeg(b, outbound=False, open_codec=leg.open_codec)
