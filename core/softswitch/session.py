@@ -46,6 +46,8 @@ _FALSE = Status.FALSE
 _HANGUP = CS.CS_HANGUP
 MAX_STATE_HANDLERS = 30
 _CNG = int(FrameFlag.CNG)
+_NOMEDIA = int(AppFlag.SAF_SUPPORT_NOMEDIA)
+_ZOMBIE = int(AppFlag.SAF_ZOMBIE_EXEC)
 
 _HANDLER_OF = {
     CS.CS_INIT: "on_init", CS.CS_ROUTING: "on_routing", CS.CS_EXECUTE: "on_execute",
@@ -823,7 +825,7 @@ class Session:
         arg = arg or ""
         iface = self.core.registry.get("application", app)
         if ch.state >= _HANGUP:
-            if iface is None or not iface.flags & AppFlag.SAF_ZOMBIE_EXEC:
+            if iface is None or not int(iface.flags) & _ZOMBIE:
                 log.debug("%s Channel is hungup and application '%s' does not have the "
                           "zombie_exec flag.", ch.name, app)
                 return Status.IGNORE
@@ -832,7 +834,7 @@ class Session:
             log.error("Invalid Application %s", app)
             self.hangup(Cause.DESTINATION_OUT_OF_ORDER)
             return _FALSE
-        if (not iface.flags & AppFlag.SAF_SUPPORT_NOMEDIA and ch.direction == "inbound"
+        if (not int(iface.flags) & _NOMEDIA and ch.direction == "inbound"
                 and not ch.flags & (F.CF_ANSWERED | F.CF_EARLY_MEDIA) and ch.state < _HANGUP):
             log.debug("Application %s Requires media! pre_answering channel %s", app, ch.name)
             self.pre_answer()
