@@ -124,6 +124,8 @@ def test_info_logs_channel_data(core, call, wait_for, log_lines, events):
     assert len(info) == 1 and info[0].level == 6
     assert info[0].message.startswith("CHANNEL_DATA:\nChannel-State: [CS_EXECUTE]\n")
     assert f"Unique-ID: [{s.uuid}]\n" in info[0].message
+    # the serialization's blank line, then the format's own newline
+    assert info[0].message.endswith("]\n\n\n")
     s.hangup()
 
 
@@ -175,6 +177,9 @@ def test_transfer_to_an_inline_target(core, call, wait_for, events, log_lines):
     ch = s.channel
     assert ch.get_variable("after") == "2" and ch.get_variable("never") is None
     assert ch.get_variable("max_forwards") == "69"
+    src = ch.get_variable("transfer_source")
+    assert src.endswith(":bl_xfer:set:after=2,park/default/inline")
+    assert ch.get_variable("transfer_history") == src
     assert any(ln.message.startswith(f"Transfer {ch.name} to inline[set:after=2,park@default]")
                for ln in log_lines)
     s.hangup()
@@ -209,9 +214,12 @@ def test_bridge_continue_on_fail(core, call, wait_for, events):
 
 def test_bridge_two_legs(core, call, wait_for, events):
     bridged = events(EventType.CHANNEL_BRIDGE)
-    s = call("bridge:tnull/2000")
+    s = call("m:|:export:shared=yes|export:nolocal:remote=1|bridge:tnull/2000")
     wait_for(lambda: bridged)
     assert bridged[0]["Bridge-A-Unique-ID"] == s.uuid
+    b = core.sessions.locate(bridged[0]["Bridge-B-Unique-ID"])
+    # exported variables go to the originated leg, nolocal: ones without their prefix
+    assert (b.channel.get_variable("shared"), b.channel.get_variable("remote")) == ("yes", "1")
     s.hangup()
     wait_for(lambda: core.sessions.count == 0)
 
