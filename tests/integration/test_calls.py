@@ -619,3 +619,35 @@ def test_originate_dial_string_forms(esl):
     assert (row["cid_name"], row["cid_num"], row["callee_num"]) == ("Outbound Call", "1", "7")
     assert ctl.api("hupall") == "+OK hangup all channels with cause MANAGER_REQUEST\n"
     assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def test_uuid_send_dtmf_string_forms(esl):
+    ctl = esl()
+    uuid = originate_uuid(ctl.api("originate null/1000 &park"))
+    try:
+        # groups joined by '+', each with its own @ms; 'w' pauses; other characters skipped
+        assert ctl.api(f"uuid_send_dtmf {uuid} 12@100+x3") == f"+OK {uuid} sent DTMF 12@100+x3.\n"
+        assert ctl.api(f"uuid_getvar {uuid} null_channel_dtmf_queued") == "123"
+        # the last group: one digit of the default 2000 samples (250 ms) plus a 250 ms pause
+        assert ctl.api(f"uuid_getvar {uuid} last_dtmf_duration") == "500"
+        assert ctl.api(f"uuid_send_dtmf {uuid} {'1' * 100}") == "-ERR Operation failed\n"
+        assert ctl.api(f"uuid_send_dtmf {uuid} xyz") == "-ERR Operation failed\n"
+        assert ctl.api(f"uuid_getvar {uuid} null_channel_dtmf_queued") == "123"
+    finally:
+        ctl.api(f"uuid_kill {uuid}")
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def test_uuid_hold_fires_channel_hold(esl):
+    watch, ctl = esl(), esl()
+    uuid = originate_uuid(ctl.api("originate null/1000 &park"))
+    watch.command(f"filter Unique-ID {uuid}")
+    watch.command("event plain CHANNEL_HOLD")
+    assert ctl.api(f"uuid_hold {uuid}") == "+OK Success\n"
+    ev = dict(watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_HOLD"))
+    assert ev["Channel-Call-State"] == "ACTIVE" and ev["Caller-Channel-Last-Hold"] != "0"
+    # a null leg's call state never becomes HELD: toggle holds again, off is refused
+    assert ctl.api(f"uuid_hold toggle {uuid}") == "+OK Success\n"
+    assert ctl.api(f"uuid_hold off {uuid}") == "-ERR Operation failed\n"
+    assert ctl.api(f"uuid_kill {uuid}") == "+OK\n"
+    assert wait_channels(ctl, 0) == "\n0 total.\n"

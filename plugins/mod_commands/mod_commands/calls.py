@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import gevent
+
 import softswitch
 from softswitch import Event, EventType
 
@@ -356,30 +358,19 @@ def uuid_bridge(module, cmd, session, stream):
 
 
 def hold(target, message: str | None) -> bool:
-    """``switch_ivr_hold``: refused when the call state is already HELD."""
-    CallState, Flag = softswitch.CallState, softswitch.ChannelFlag
-    channel = target.channel
-    if channel.callstate == CallState.HELD:
-        log.warning("%s Call is already on hold. No need to hold again.", channel.name)
+    """``switch_ivr_hold`` (the kernel's ``session.hold``): refused when already HELD."""
+    if target.channel.callstate == softswitch.CallState.HELD:
+        log.warning("%s Call is already on hold. No need to hold again.", target.channel.name)
         return False
-    channel.set_flag(Flag.CF_HOLD)
-    target.receive_message(softswitch.Message(softswitch.MessageId.INDICATE_HOLD,
-                                              string_arg=message, from_=__name__))
-    target.fire_event(EventType.CHANNEL_HOLD)
-    return True
+    return _ok(target.hold(message or ""))
 
 
 def unhold(target) -> bool:
-    """``switch_ivr_unhold``: refused unless the call state is HELD."""
-    CallState, Flag = softswitch.CallState, softswitch.ChannelFlag
-    channel = target.channel
-    if channel.callstate != CallState.HELD:
-        log.warning("%s Call is not on hold. No need to unhold.", channel.name)
+    """``switch_ivr_unhold`` (the kernel's ``session.unhold``): refused unless HELD."""
+    if target.channel.callstate != softswitch.CallState.HELD:
+        log.warning("%s Call is not on hold. No need to unhold.", target.channel.name)
         return False
-    channel.clear_flag(Flag.CF_HOLD)
-    target.receive_message(softswitch.Message(softswitch.MessageId.INDICATE_UNHOLD, from_=__name__))
-    target.fire_event(EventType.CHANNEL_UNHOLD)
-    return True
+    return _ok(target.unhold())
 
 
 @commands("uuid_hold", "Place call on hold", HOLD_SYNTAX)
@@ -410,6 +401,55 @@ def uuid_hold(module, cmd, session, stream):
     stream.write("+OK Success\n" if ok else "-ERR Operation failed\n")
 
 
+_DTMF_DIGITS = frozenset("0123456789ABCDabcd*#wWFf")
+
+
+def send_dtmf_string(module, target, text: str) -> bool:
+    """``switch_core_session_send_dtmf_string``: ``[~]<digits>[@<ms>][+<digits>[@<ms>]]…``.
+
+    At most 99 characters; the leg is pre-answered; each group's ``@ms`` sets its digits'
+    duration (kept within fsctl's min/max DTMF durations); ``w``/``W`` pause 500 ms / 1 s
+    (cooperatively: the command waits, as FreeSWITCH's does); other characters are skipped.
+    The variable ``last_dtmf_duration`` gets the group's total in ms. True if a digit was sent.
+    """
+    if text.startswith("~"):
+        text = text[1:]
+    if not text or target.channel.down():
+        return False
+    if len(text) > 99:
+        log.error("%s Attempt to send very large dtmf string ignored!", target.channel.name)
+        return False
+    groups = separate_string(text, "+", 256)
+    if groups:
+        target.pre_answer()
+    durations = getattr(module.state, "dtmf", None) or {"min": 400, "max": 192000, "default": 2000}
+    wc = target.write_codec
+    rate = wc.implementation.samples_per_second if wc is not None else 8000
+    mult = rate // 1000 if rate >= 1000 else 8
+    sent = 0
+    for group in groups:
+        duration = durations["default"]
+        digits, at, ms = group.partition("@")
+        if at and atoi(ms) > durations["min"] // mult:
+            duration = atoi(ms) * mult
+        total = 0
+        for d in digits:
+            if d not in _DTMF_DIGITS:
+                continue
+            if d in "wW":
+                gevent.sleep(0.5 if d == "w" else 1.0)
+                sent += 1
+                total += duration + 250 * mult
+                continue
+            duration = min(max(duration, durations["min"]), durations["max"])
+            if _ok(target.send_dtmf(d, duration // mult)):
+                sent += 1
+                total += duration + 250 * mult  # FreeSWITCH counts a 250 ms pause per digit
+        if total:
+            target.channel.set_variable("last_dtmf_duration", str(total // mult))
+    return sent > 0
+
+
 @commands("uuid_send_dtmf", "Send dtmf digits", SEND_DTMF_SYNTAX)
 def uuid_send_dtmf(module, cmd, session, stream):
     argv = separate_string(cmd, " ", 2) if cmd else []
@@ -420,7 +460,7 @@ def uuid_send_dtmf(module, cmd, session, stream):
     target = _locate(module, uuid)
     if target is None:
         stream.write("-ERR Cannot locate session!\n")
-    elif _ok(target.send_dtmf(dtmf)):
+    elif send_dtmf_string(module, target, dtmf):
         stream.write(f"+OK {uuid} sent DTMF {dtmf}.\n")
     else:
         stream.write("-ERR Operation failed\n")
