@@ -342,6 +342,7 @@ def _play(session, fh, codec, samples: int) -> Status:
     read_file = fh.read
     read = session.read_frame
     write = session.write_frame
+    has_dtmf = session.has_dtmf
     frame = Frame(b"", samples, fh.samplerate, codec)
     full = samples * 2
     while True:
@@ -353,6 +354,8 @@ def _play(session, fh, codec, samples: int) -> Status:
                 ch.clear_flag(ChannelFlag.CF_BREAK)
                 return Status.BREAK
             return Status.FALSE
+        if has_dtmf() and _terminated(session):
+            return Status.BREAK
         data = read_file(samples)
         if data is None:
             return _SUCCESS
@@ -365,6 +368,29 @@ def _play(session, fh, codec, samples: int) -> Status:
         frame.data = data
         if write(frame) != _SUCCESS:
             return Status.FALSE
+
+
+def _terminated(session) -> bool:
+    """The DTMF queued for the call, read as ``on_dtmf`` of mod_dptools' playback does: a digit
+    in ``playback_terminators`` (default ``*``; ``any``; ``none``) ends the playback and is kept
+    in ``playback_terminator_used``; other digits are consumed."""
+    ch = session.channel
+    while True:
+        got = session.dequeue_dtmf()
+        if got is None:
+            return False
+        digit = got[0]
+        terms = ch.get_variable("playback_terminators")
+        if terms is None:
+            terms = "*"
+        low = terms.lower()
+        if low == "none":
+            continue
+        if low == "any":
+            terms = "1234567890*#"
+        if digit in terms:
+            ch.set_variable("playback_terminator_used", digit)
+            return True
 
 
 # ----------------------------------------------------------------------------------------------
