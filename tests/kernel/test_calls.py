@@ -809,3 +809,35 @@ def test_file_open(core):
         core.file_open("nosuch://x")
     with pytest.raises(FileError, match="extension 'xyz'"):
         core.file_open("/tmp/a.xyz")
+
+
+def test_inbound_answer_refused_by_the_endpoint(core, wait_for):
+    """An endpoint refusing INDICATE_ANSWER: the call is hung up INCOMPATIBLE_DESTINATION."""
+    from softswitch import MessageId
+
+    ep = core.registry.get("endpoint", "tnull")
+    msgs = []
+
+    def refuse(session, msg):
+        msgs.append(msg.id)
+        return Status.FALSE
+
+    ep.receive_message = refuse
+    try:
+        r = Recorder(core)
+        s = inbound_call(core, "1000")
+        wait_gone(wait_for, r, s.uuid)
+        assert msgs == [MessageId.INDICATE_ANSWER]
+        assert s.channel.hangup_cause == Cause.INCOMPATIBLE_DESTINATION
+        assert "CHANNEL_ANSWER" not in [e.get_header("Event-Name") for e in r.of(s.uuid)]
+    finally:
+        ep.receive_message = None
+
+
+def test_outbound_answer_is_a_no_op(core, wait_for):
+    r = Recorder(core)
+    cause, s = core.sessions.originate("{tnull_pre_answer=true,tnull_enable_auto_answer=false}tnull/1")
+    assert cause == Cause.SUCCESS and not s.channel.answered
+    assert s.answer() == Status.SUCCESS and not s.channel.answered  # [L]
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
