@@ -111,3 +111,11 @@ def test_codec_lookup_once_per_codec_string(core, monkeypatch):
     assert first is not second and first.implementation is second.implementation
     assert other.implementation.samples_per_second == 16000
     assert second.encode(b"\x01\x00") == b"\x01\x00"  # a working codec, L16 passes through
+
+
+def test_numeric_options_read_as_c_atoi():
+    from mod_loopback.null import _delay, _rate
+
+    assert (_rate("16000"), _rate("16000hz"), _rate("x"), _rate(None), _rate("-8000")) == (
+        16000, 16000, 8000, 8000, 8000)
+    assert (_delay("100ms"), _delay("-5"), _delay("999999"), _delay("")) == (100, 0, 60000, 0)
