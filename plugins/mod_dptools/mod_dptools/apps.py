@@ -556,7 +556,54 @@ def make_bridge(core):
             handle_cause(session, cause)
             return
         core.sessions.bridge(session, peer)
+        after_bridge(session, peer)
     return bridge
+
+
+def after_bridge(session, peer) -> None:
+    """What the A leg does once its bridge ended (the end of switch_ivr_multi_threaded_bridge):
+    nothing special by default (the dialplan goes on); ``hangup_after_bridge=true`` hangs up
+    with the B leg's cause (``explicit``: even if B never answered); ``park_after_bridge``
+    parks; ``transfer_after_bridge=<ext>[:<dp>[:<ctx>]]`` transfers (the ``early`` variants
+    also after early media only). A B leg that never answered goes through
+    :func:`handle_cause`."""
+    ch = session.channel
+    if _and(ch.flags, _TRANSFER_OR_REDIRECT):
+        return
+    pch = peer.channel
+    cause = pch.hangup_cause or Cause.NORMAL_CLEARING
+    hup = ch.get_variable("hangup_after_bridge")
+    answered = pch.answered
+    if not answered:
+        handle_cause(session, cause)
+    if hup and hup.lower() == "explicit":
+        session.hangup(cause)
+    early = pch.early_media
+    state = ch.state
+    if state not in _BRIDGE_DONE_STATES or ((answered or early) and state < ChannelState.CS_HANGUP):
+        if ch.test_flag(ChannelFlag.CF_TRANSFER):
+            return
+        if (answered and _true(ch.get_variable("park_after_bridge") or "")) or \
+                _true(ch.get_variable("park_after_early_bridge") or ""):
+            ch.set_state(ChannelState.CS_PARK)
+            return
+        where = (ch.get_variable("transfer_after_bridge") if answered else None) or \
+            ch.get_variable("transfer_after_early_bridge")
+        if where:
+            ch.set_variable("transfer_after_bridge", None)
+            argv = separate_string(where, ":", 4) + ["", "", ""]
+            if argv[0]:
+                session_transfer(session, argv[0], argv[1], argv[2])
+            else:
+                slog(session, logging.ERROR, "No extension specified.")
+            return
+        if answered and hup and _true(hup):
+            session.hangup(cause)
+
+
+_TRANSFER_OR_REDIRECT = int(ChannelFlag.CF_TRANSFER | ChannelFlag.CF_REDIRECT)
+_BRIDGE_DONE_STATES = (ChannelState.CS_EXECUTE, ChannelState.CS_SOFT_EXECUTE, ChannelState.CS_PARK,
+                       ChannelState.CS_ROUTING)
 
 
 _DIALSTATUS = {Cause.ORIGINATOR_CANCEL: "CANCEL", Cause.USER_BUSY: "BUSY", Cause.NO_ANSWER: "NOANSWER",

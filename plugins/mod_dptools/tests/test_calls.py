@@ -293,3 +293,34 @@ def test_bridge_sets_originate_disposition_and_dialstatus(core, call, wait_for, 
     assert (s.channel.get_variable("originate_disposition"), s.channel.get_variable("DIALSTATUS")) == (
         disposition, status)
     s.hangup()
+
+
+@pytest.mark.parametrize("setvars,outcome", [
+    ("", "goes_on"),
+    ("set:hangup_after_bridge=true|", "hangs_up"),
+    ("set:park_after_bridge=true|", "parks"),
+    ("set:transfer_after_bridge=set:inline|", "transfers"),
+])
+def test_after_the_bridge(core, call, wait_for, events, setvars, outcome):
+    bridged = events(EventType.CHANNEL_BRIDGE)
+    parked = events(EventType.CHANNEL_PARK)
+    s = call(f"m:|:{setvars}bridge:tnull/2000|set:after=1|park")
+    wait_for(lambda: bridged)
+    b = core.sessions.locate(bridged[0]["Bridge-B-Unique-ID"])
+    b.hangup(Cause.USER_BUSY)
+    ch = s.channel
+    if outcome == "hangs_up":
+        wait_for(lambda: ch.state >= ChannelState.CS_HANGUP)
+        assert ch.hangup_cause == Cause.USER_BUSY
+        return
+    wait_for(lambda: parked or ch.state >= ChannelState.CS_HANGUP)
+    if outcome == "goes_on":
+        assert ch.get_variable("after") == "1" and ch.state == ChannelState.CS_EXECUTE
+    elif outcome == "parks":
+        assert ch.get_variable("after") is None
+        wait_for(lambda: ch.state == ChannelState.CS_PARK)
+    else:  # transfer to the inline extension "set": runs `set` with no argument, then hangs up
+        wait_for(lambda: ch.state >= ChannelState.CS_HANGUP)
+        assert ch.get_variable("after") is None
+        assert ch.get_variable("transfer_source").endswith(":bl_xfer:set/default/inline")
+    s.hangup()
