@@ -25,6 +25,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,14 +39,15 @@ from .codec import Codec, CodecFlag, find_implementation, parse_codec_string
 from .config import ConfigError, GlobalVars, XmlConfig, expand, load_xml, switch_true
 from .db import CoreDB, open_core_db
 from .dirs import Directories
-from .event import Event, EventType, set_identity
+from .event import Event, EventType
 from .eventbus import EventSystem
 from .interfaces import ApiInterface, ApiResult, Interface, Registry, Stream
 from .log import CONSOLE, LogBus, LogLevel, parse_level
 from .modules import ModuleInterface, ModuleLoader
 from .scheduler import Scheduler, Task
+from .services import CoreServices
 from .status import Status, as_status
-from .timer import Timer, TimerInterface, timer_open
+from .timer import Timer, TimerInterface, get_time_source, set_time_source, timer_open
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,10 @@ class Core:
         self.sps_last = 0
         self.sps_peak = 0
         self.sps_peak_fivemin = 0
+        #: This kernel's cached "now" (a timer module's last tick), or None: the clock.
+        self.time_source: Callable[[], int] | None = None
+        #: What modules see: the hooks' ``core`` and ``module.core`` (softswitch.services).
+        self.services = CoreServices(self)
 
     # ------------------------------------------------------------------------------------------
     # start-up
@@ -168,7 +174,7 @@ class Core:
         self.logbus.set_hard_level(self.settings.loglevel)
         self.switchname = self.settings.switchname or self.hostname
         self.uuid = _uuid7() if self.settings.uuid_version == 7 else str(uuid.uuid4())
-        set_identity(self.uuid, self.hostname, self.switchname, self.local_ip_v4, self.local_ip_v6)
+        self._set_identity()
         self.running = True
         self.started_mono = time.monotonic()
         self.started_at = time.time()
@@ -181,6 +187,25 @@ class Core:
         self.scheduler.add_task(60, self._check_ip, "check_ip", "core", no_del=True, own_thread=True)
         self.vars.set("core_uuid", self.uuid)
         self.load_network_lists()
+
+    def _set_identity(self) -> None:
+        """The identity headers this kernel's events carry (refreshed by the IP check)."""
+        self.events.set_identity(self.uuid, self.hostname, self.switchname, self.local_ip_v4,
+                                 self.local_ip_v6)
+
+    def set_time_source(self, source: Callable[[], int] | None) -> None:
+        """This kernel's cached "now" (``core.timers.set_time_source``). Also the process-wide
+        :func:`softswitch.cached_micro_time_now`, unless another kernel set that one."""
+        previous = self.time_source
+        self.time_source = source
+        current = get_time_source()
+        if current is None or current is previous:
+            set_time_source(source)
+
+    def cached_micro_time_now(self) -> int:
+        """This kernel's hot-path "now": its time source, else the clock (wall-clock µs)."""
+        src = self.time_source
+        return src() if src is not None else time.time_ns() // 1000
 
     def _set_default_vars(self) -> None:
         v = self.vars
@@ -441,6 +466,9 @@ class Core:
             self.events.fire(ev)
             self.hostname = hostname
             self.vars.set("hostname", hostname)
+            if not self.settings.switchname:
+                self.switchname = hostname
+            self._set_identity()
         ip4 = netinfo.guess_local_ip_v4()
         ip6 = netinfo.guess_local_ip_v6()
         if ip4 != self.local_ip_v4 or ip6 != self.local_ip_v6:
@@ -457,6 +485,7 @@ class Core:
             self.vars.set("local_ip_v4", ip4)
             self.vars.set("local_mask_v4", netinfo.local_mask_v4(ip4))
             self.vars.set("local_ip_v6", ip6)
+            self._set_identity()
 
     # ------------------------------------------------------------------------------------------
     # services for modules
@@ -566,6 +595,8 @@ class Core:
             self.modules.shutdown_all()
         except Exception:
             log.exception("module shutdown failed")
+        if self.time_source is not None:  # a timer module that did not reset it
+            self.set_time_source(None)
         if self.db is not None:
             try:
                 self.db.execute("DELETE FROM interfaces WHERE hostname = ?", (self.hostname,))
