@@ -173,7 +173,7 @@ class Core:
         self._load_switch_conf("switch.conf")
         self.logbus.set_hard_level(self.settings.loglevel)
         self.switchname = self.settings.switchname or self.hostname
-        self.uuid = _uuid7() if self.settings.uuid_version == 7 else str(uuid.uuid4())
+        self.uuid = self.create_uuid()
         self._set_identity()
         self.running = True
         self.started_mono = time.monotonic()
@@ -195,11 +195,11 @@ class Core:
 
     def set_time_source(self, source: Callable[[], int] | None) -> None:
         """This kernel's cached "now" (``core.timers.set_time_source``). Also the process-wide
-        :func:`softswitch.cached_micro_time_now`, unless another kernel set that one."""
+        :func:`softswitch.cached_micro_time_now` (the kernel that set one last wins; reset
+        to the clock when that kernel's goes)."""
         previous = self.time_source
         self.time_source = source
-        current = get_time_source()
-        if current is None or current is previous:
+        if source is not None or get_time_source() is previous:  # the last one set wins
             set_time_source(source)
 
     def cached_micro_time_now(self) -> int:
@@ -540,6 +540,10 @@ class Core:
             ev.add_header("API-Command-Argument", arg)
             events.fire(ev)
         return result
+
+    def create_uuid(self) -> str:
+        """A UUID as switch.conf ``uuid-version`` says: 4 (random) or 7 (time-ordered)."""
+        return _uuid7() if self.settings.uuid_version == 7 else str(uuid.uuid4())
 
     def api(self, line: str) -> str:
         """Run an API command line (``"status"``, ``"show modules as json"``) and return its

@@ -8,6 +8,7 @@ the kernel hands out. Each service is one attribute:
 ========================  =====================================================================
 ``core.api_execute``      run an API: ``api_execute(cmd, arg) -> ApiResult``; ``core.api(line)``
 ``core.expand``           ``${var}``, ``$${global}`` and ``${api args}`` expansion
+``core.create_uuid()``    a UUID as the core makes them (v4, or v7 with ``uuid-version`` 7)
 ``core.events``           :class:`EventService`: ``fire(event)``, ``has_listeners(type)``
 ``core.vars``             :class:`VariableService`: the global variables (``get``/``set``/…)
 ``core.config(name)``     a ``<configuration name="…">`` element (also ``module.config``)
@@ -96,10 +97,13 @@ class DatabaseService(Protocol):
 class TaskService(Protocol):
     def list(self) -> list[Task]: ...
     def cancel(self, task_id: int) -> bool: ...
+    def cancel_group(self, group: str) -> int: ...
 
 
 class LogService(Protocol):
     level: int
+    console_level: int
+    console_colour: bool
     def set_level(self, level: int) -> None: ...
     def reopen(self) -> None: ...
     def idle_cpu(self) -> float: ...
@@ -143,6 +147,7 @@ class Services(Protocol):
     def api_execute(self, cmd: str, arg: str = "", session: Any = None,
                     stream: Stream | None = None) -> ApiResult: ...
     def api(self, line: str) -> str: ...
+    def create_uuid(self) -> str: ...
     def expand(self, text: str, lookup: Callable[[str], str | None] | None = None) -> str: ...
     def config(self, name: str) -> Element | None: ...
     def timer_open(self, name: str, interval: int, samples: int) -> Timer: ...
@@ -249,6 +254,10 @@ class _Tasks:
         """Remove a task (``sched_del``); False when there is none with that id."""
         return self._core.scheduler.del_task_id(task_id)
 
+    def cancel_group(self, group: str) -> int:
+        """Remove every task of ``group``; returns how many."""
+        return self._core.scheduler.del_task_group(group)
+
 
 class _Log:
     __slots__ = ("_core",)
@@ -273,6 +282,24 @@ class _Log:
     def idle_cpu(self) -> float:
         """The idle CPU percentage last sampled."""
         return self._core.logbus.idle_cpu.value
+
+    @property
+    def console_level(self) -> int:
+        """The console's log level (``console loglevel``)."""
+        return self._core.logbus.console_level
+
+    @console_level.setter
+    def console_level(self, level: int) -> None:
+        self._core.logbus.console_level = level
+
+    @property
+    def console_colour(self) -> bool:
+        """Whether the console colours its log lines (``console colorize``)."""
+        return self._core.logbus.console_colour
+
+    @console_colour.setter
+    def console_colour(self, on: bool) -> None:
+        self._core.logbus.console_colour = on
 
 
 class _Admin(_Delegating):
@@ -381,8 +408,8 @@ class CoreServices(_Delegating):
     ``core.api_execute`` through this object costs what calling the kernel's does.
     """
 
-    __slots__ = ("api_execute", "api", "expand", "timer_open", "codec_open", "events", "vars",
-                 "timers", "codecs", "tasks", "log", "acl", "admin")
+    __slots__ = ("api_execute", "api", "expand", "timer_open", "codec_open", "create_uuid",
+                 "events", "vars", "timers", "codecs", "tasks", "log", "acl", "admin")
 
     def __init__(self, core: Core) -> None:
         super().__init__(core, "core")
@@ -392,6 +419,7 @@ class CoreServices(_Delegating):
         s(self, "expand", core.expand)
         s(self, "timer_open", core.timer_open)
         s(self, "codec_open", core.codec_open)
+        s(self, "create_uuid", core.create_uuid)
         s(self, "events", core.events)
         s(self, "vars", core.vars)
         s(self, "timers", _Timers(core))

@@ -148,8 +148,8 @@ def render_delim(cols: Sequence[str], rows: Sequence[Sequence], delim: str, titl
 def _query(module, sql: str, params: Sequence) -> tuple[list[str], list[tuple]]:
     if sql == "tasks":
         core = module.core
-        tasks = sorted(core.scheduler.tasks.values(), key=lambda t: t.id)
-        return TASK_COLS, [(t.id, t.desc, t.group, int(t.runtime), 0, core.hostname) for t in tasks]
+        return TASK_COLS, [(t.id, t.desc, t.group, int(t.runtime), 0, core.hostname)
+                           for t in core.tasks.list()]
     return module.core.db.query(sql, params)
 
 
