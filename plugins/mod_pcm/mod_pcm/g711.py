@@ -61,12 +61,19 @@ from collections.abc import Callable
 
 import numpy as np
 
+import softswitch
 from softswitch import CodecError
 
-try:  # the optional C gathers (setup.py builds them where a compiler is available)
-    from . import _g711 as _speedups
-except ImportError:  # pragma: no cover - exercised by installs without a compiler
+# softswitch.pure_python() (SOFTSWITCH_PURE_PYTHON=1) arrived with the kernel's API 0.2; a 0.1
+# kernel, which this module still supports, has no such switch.
+_pure_python = getattr(softswitch, "pure_python", None)
+if _pure_python is not None and _pure_python():
     _speedups = None
+else:
+    try:  # the optional C gathers (setup.py builds them where a compiler is available)
+        from . import _g711 as _speedups
+    except ImportError:  # pragma: no cover - exercised by installs without a compiler
+        _speedups = None
 
 __all__ = [
     "ULAW_ENCODE",
@@ -84,7 +91,8 @@ __all__ = [
 ]
 
 #: Which gathers :func:`make_encoder` and :func:`make_decoder` use: ``"C"`` when the optional
-#: extension ``mod_pcm._g711`` was built, else ``"numpy"`` (numpy and string codecs).
+#: extension ``mod_pcm._g711`` was built (and ``SOFTSWITCH_PURE_PYTHON=1`` was not set when
+#: this was imported), else ``"numpy"`` (numpy and string codecs).
 IMPLEMENTATION = "C" if _speedups is not None else "numpy"
 
 #: The linear sample type: 16-bit, host byte order (FreeSWITCH's ``short``).
