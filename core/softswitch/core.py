@@ -456,7 +456,11 @@ class Core:
         task.runtime = time.time() + self.settings.event_heartbeat_interval
 
     def _check_ip(self, task: Task) -> None:
-        """Every 60 s: notice a changed hostname or local address (TRAP events)."""
+        self.check_ip()
+
+    def check_ip(self) -> None:
+        """(Every 60 s, the ``check_ip`` task.) Notice a changed hostname or local address:
+        TRAP events, the global variables, and the identity headers of this kernel's events."""
         hostname = socket.gethostname()
         if hostname != self.hostname:
             ev = Event(EventType.TRAP)

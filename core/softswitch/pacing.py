@@ -170,7 +170,7 @@ def new_pacing(*, ready: list, hub_switch: Callable[[], Any], slow_next: Callabl
         state = ext.State(raw_switch=_switch, getcurrent=getcurrent, success=_SUCCESS,
                           generr=_GENERR, timer_cls=timer_cls, private_cls=private_cls,
                           clock_cls=clock_cls, **kwargs)
-    except TypeError as e:  # a layout the C code cannot read: the Python code can
+    except (TypeError, AttributeError) as e:  # a layout the C code cannot read: Python can
         if use_c:
             raise RuntimeError(f"softswitch._pacing cannot pace these objects: {e}") from e
         report("timer pacing", "Python", f"the C code cannot use {private_cls.__name__}/"
