@@ -97,6 +97,15 @@ def _uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
+def _c_string(text: str | None) -> str:
+    """``text`` as a C function sees it: up to its first NUL, stripped."""
+    if not text:
+        return ""
+    if "\0" in text:
+        text = text.split("\0", 1)[0]
+    return text.strip()
+
+
 class Core:
     """One running softswitch. Modules reach it as ``module.core`` (and the hooks' ``core``)."""
 
@@ -501,15 +510,10 @@ class Core:
         An unknown command gives ``-ERR <cmd> Command not found!`` (``found`` False); an API
         that raises is logged with its traceback and gives status GENERR with ``error`` set.
         """
-        # C strings end at a NUL: so do FreeSWITCH's command and argument
-        cmd = cmd or ""
-        if "\0" in cmd:
-            cmd = cmd.split("\0", 1)[0]
-        cmd = cmd.strip()
-        arg = arg or ""
-        if "\0" in arg:
-            arg = arg.split("\0", 1)[0]
-        arg = arg.strip()
+        # C strings end at a NUL: so do FreeSWITCH's command and argument (the one place this
+        # is done: APIs get arguments without NUL)
+        cmd = _c_string(cmd)
+        arg = _c_string(arg)
         if stream is None:
             stream = Stream()
         iface = self._apis.get(cmd.lower())

@@ -152,3 +152,18 @@ def test_kernel_factory_loads_only_the_modules_given(kernel_factory):
     core = kernel_factory(modules=[("mod_box", _Mod(box))])
     assert list(core.modules.modules) == ["mod_box"]
     assert core.registry.get("timer", "soft") is None
+
+
+def test_api_result_reply_is_the_one_mapping():
+    from softswitch import ApiResult, Status
+
+    assert ApiResult(Status.SUCCESS, "out\n").reply("x") == "out\n"
+    assert ApiResult(Status.SUCCESS, "").reply("x") == "-ERR no reply\n"
+    assert ApiResult(Status.SUCCESS, "").reply("x", empty="") == ""
+    assert ApiResult(Status.NOTFOUND, "-ERR x Command not found!\n", False).reply("x") == \
+        "-ERR x Command not found!\n"
+    assert ApiResult(Status.FALSE, "partial").reply("x") == "-ERR x Command not found!\n"
+    assert ApiResult(Status.GENERR, "", True, "ValueError: no").reply("x") == \
+        "-ERR x failed: ValueError: no\n"
+    assert ApiResult(Status.FALSE, "").reply("x", not_found="{cmd}: Command not found!\n") == \
+        "x: Command not found!\n"

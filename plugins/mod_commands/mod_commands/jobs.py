@@ -37,7 +37,8 @@ def run_job(module, job_uuid: str, line: str) -> None:
     cmd, blank, arg = line.partition(" ")
     try:
         result = core.api_execute(cmd, arg)
-        reply = result.output if result.ok else f"{cmd}: Command not found!\n"
+        # FreeSWITCH's BACKGROUND_JOB body: "<cmd>: Command not found!" and no "-ERR no reply"
+        reply = result.reply(cmd, not_found="{cmd}: Command not found!\n", empty="")
         ev = Event(EventType.BACKGROUND_JOB)
         ev.add_header("Job-UUID", job_uuid)
         ev.add_header("Job-Command", cmd)
