@@ -82,10 +82,6 @@ class Settings:
     auto_clear_sql: bool = True
     colorize_console: bool = False
     initial_event_threads: int = 1
-    max_db_handles: int = 50
-    db_handle_timeout: int = 5
-    rtp_start_port: int = 16384
-    rtp_end_port: int = 32768
     uuid_version: int = 4
     min_idle_cpu: float = 0.0
 
@@ -181,6 +177,8 @@ class Core:
         self.logbus.open_file(os.path.join(self.dirs.log_dir, "softswitch.log"))
         self._load_switch_conf("switch.conf")
         self.logbus.set_hard_level(self.settings.loglevel)
+        # colours on the console only when switch.conf asks (colorize-console) and it is a tty
+        self.logbus.console_colour = self.logbus.console_colour and self.settings.colorize_console
         self.switchname = self.settings.switchname or self.hostname
         self.uuid = self.create_uuid()
         self._set_identity()
@@ -315,28 +313,14 @@ class Core:
             s.colorize_console = switch_true(val)
         elif key == "initial-event-threads":
             s.initial_event_threads = max(1, int(val))
-        elif key == "max-db-handles":
-            n = int(val)
-            if 5 <= n <= 5000:
-                s.max_db_handles = n
-            else:
-                log.error("max-db-handles must be between 5 and 5000 (%s)", where)
-        elif key == "db-handle-timeout":
-            n = int(val)
-            if 1 <= n <= 5000:
-                s.db_handle_timeout = n
-            else:
-                log.error("db-handle-timeout must be between 1 and 5000 (%s)", where)
-        elif key == "rtp-start-port":
-            s.rtp_start_port = int(val)
-        elif key == "rtp-end-port":
-            s.rtp_end_port = int(val)
         elif key == "uuid-version":
             if int(val) in (4, 7):
                 s.uuid_version = int(val)
         elif key == "min-idle-cpu":
             s.min_idle_cpu = float(val)
-        # every other param (FreeSWITCH has dozens) is accepted and ignored, as FreeSWITCH does
+        # every other param (FreeSWITCH has dozens: max-db-handles and db-handle-timeout have no
+        # connection pool to size here, rtp-start/end-port no RTP yet) is accepted and ignored,
+        # as FreeSWITCH ignores params it does not know
 
     def interface_allowed(self, mod: ModuleInterface, iface: Interface) -> bool:
         """switch.conf ``<interface-allowlist>`` (FreeSWITCH 2026): apps and APIs only."""

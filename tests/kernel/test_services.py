@@ -167,3 +167,12 @@ def test_api_result_reply_is_the_one_mapping():
         "-ERR x failed: ValueError: no\n"
     assert ApiResult(Status.FALSE, "").reply("x", not_found="{cmd}: Command not found!\n") == \
         "x: Command not found!\n"
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_colorize_console_setting_is_used(kernel_factory, value):
+    core = kernel_factory(modules=[], settings={"colorize-console": str(value).lower()},
+                          start=False)
+    core.logbus.console_colour = True  # what the CLI sets on a tty
+    core.start()
+    assert core.services.log.console_colour is value
