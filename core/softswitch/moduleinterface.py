@@ -83,6 +83,12 @@ class ModuleInterface:
         return self._kernel.services
 
     @property
+    def runtime_running(self) -> bool:
+        """Whether the module's ``module_runtime`` greenlet is running."""
+        g = self._runtime
+        return g is not None and not g.dead
+
+    @property
     def version(self) -> str:
         return self.distribution[1] if self.distribution else ""
 
