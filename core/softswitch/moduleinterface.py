@@ -146,6 +146,11 @@ class ModuleInterface:
         """Add a codec interface (:class:`softswitch.CodecInterface`)."""
         return self.add_interface(iface)
 
+    # The call model's kinds go here, each a thin add_interface like add_codec: add_endpoint,
+    # add_dialplan, add_file. Something the kernel keeps outside the registry (a global
+    # state handler) is one more method on _Kernel (the loader implements it), cleaned up in
+    # ModuleLoader._cleanup like bind_event's nodes.
+
     # -- resources the kernel cleans up ----------------------------------------------------------
     def bind_event(self, event_type: int, callback: Callable, subclass: str | None = None,
                    user_data: object = None):

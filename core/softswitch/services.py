@@ -428,6 +428,8 @@ class CoreServices(_Delegating):
         s(self, "log", _Log(core))
         s(self, "acl", core.acl)
         s(self, "admin", _Admin(core, "core.admin"))
+        # one more service (the call model's ``sessions``): a name in __slots__, a line here,
+        # a Protocol above and an attribute on Services, a row in the module docstring's table
 
     def __repr__(self) -> str:
         return f"<softswitch services of core {self._target.uuid or '(starting)'}>"
