@@ -12,6 +12,7 @@ the kernel hands out. Each service is one attribute:
 ``core.events``           :class:`EventService`: ``fire(event)``, ``has_listeners(type)``
 ``core.vars``             :class:`VariableService`: the global variables (``get``/``set``/…)
 ``core.config(name)``     a ``<configuration name="…">`` element (also ``module.config``)
+``core.section(name)``    a ``<section name="…">`` of the XML tree (``directory``, ``dialplan``)
 ``core.timers``           :class:`TimerService`: ``open``, the per-kernel time source
 ``core.codecs``           :class:`CodecService`: ``open``
 ``core.db``               :class:`DatabaseService`: the core database (None with ``-nosql``)
@@ -150,6 +151,7 @@ class Services(Protocol):
     def create_uuid(self) -> str: ...
     def expand(self, text: str, lookup: Callable[[str], str | None] | None = None) -> str: ...
     def config(self, name: str) -> Element | None: ...
+    def section(self, name: str) -> Element | None: ...
     def timer_open(self, name: str, interval: int, samples: int) -> Timer: ...
     def codec_open(self, codec_string: str, flags: CodecFlag = ...) -> Codec: ...
 
@@ -175,7 +177,7 @@ def _deprecated(what: str, instead: str = "") -> None:
 _INSTEAD = {
     "modules": "core.admin.load_module/unload_module/reload_module",
     "settings": "core.admin.settings",
-    "xml": "core.config(name) or module.config(name)",
+    "xml": "core.config(name), core.section(name) or module.config(name)",
     "logbus": "core.log, or module.bind_log",
     "scheduler": "core.tasks, or module.add_task",
     "registry": "core.api_execute, core.timers.open, core.codecs.open",
@@ -457,3 +459,9 @@ class CoreServices(_Delegating):
         """The ``<configuration name="name">`` element, or None when absent."""
         xml = self._target.xml
         return xml.open_cfg(name) if xml is not None else None
+
+    def section(self, name: str) -> Element | None:
+        """A ``<section name="name">`` of the XML tree (``directory``, ``dialplan``, …), or
+        None when absent. Read it when needed: ``reloadxml`` replaces the tree."""
+        xml = self._target.xml
+        return xml.section(name) if xml is not None else None

@@ -39,6 +39,7 @@ def test_hooks_get_the_services_not_the_core(kernel_factory):
     assert core.vars.get("svc_test") == "42" and "svc_test" in core.vars
     assert core.expand("x$${svc_test}") == "x42"
     assert core.config("switch.conf") is not None and core.config("nope.conf") is None
+    assert core.section("configuration") is not None and core.section("nope") is None
     assert core.uuid == kernel.uuid and core.hostname == kernel.hostname
     assert core.switchname == kernel.switchname
     assert core.db is not None and core.db.query("SELECT 1")[1] == [(1,)]
