@@ -53,7 +53,7 @@ def pip(*args: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    current = _key(current_kernel())
+    current = _key(current_kernel())[:2]  # releases are major.minor
     failed = []
     for pyproject in sorted(ROOT.glob("plugins/*/pyproject.toml")):
         plugin = pyproject.parent
@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
             print(f"{plugin.name}: declares no softswitch>=X: say which kernel it needs")
             failed.append(plugin.name)
             continue
-        if _key(floor) >= current:
+        if _key(floor)[:2] >= current:
             print(f"{plugin.name}: oldest kernel {floor} is this checkout's; its own env tests it")
             continue
         release = ".".join(floor.split(".")[:2])
