@@ -177,3 +177,13 @@ def test_colorize_console_setting_is_used(kernel_factory, value):
     core.logbus.console_colour = True  # what the CLI sets on a tty
     core.start()
     assert core.services.log.console_colour is value
+
+
+def test_every_public_name_resolves_and_the_api_is_versioned():
+    for name in softswitch.__all__:
+        assert getattr(softswitch, name) is not None, name
+    assert softswitch.API_VERSION == (0, 2)
+    assert softswitch.__version__.startswith("0.2.")
+    assert softswitch.version_full().startswith(softswitch.FREESWITCH_COMPAT + "-softswitch-")
+    assert softswitch.url_encode("a b") == "a%20b"
+    assert len(softswitch.new_uuid()) == 36
