@@ -39,6 +39,7 @@ import pluggy
 from ._version import API_VERSION, FREESWITCH_COMPAT, __version__
 
 if TYPE_CHECKING:
+    from .accel import pure_python
     from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
     from .config import ConfigError, params, switch_true
     from .core import version_full, version_revision
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
     from .moduleinterface import ModuleInterface
     from .pacing import Pacing, new_pacing, pacing_implementation
     from .services import Services
-    from .speedups import pure_python
     from .status import Status
     from .timer import (
         MAX_TIMER_INTERVAL_MS,
@@ -87,7 +87,7 @@ _LAZY = {
     "level_name": "log", "parse_level": "log", "to_python": "log",
     "ModuleInterface": "moduleinterface",
     "Services": "services",
-    "pure_python": "speedups",
+    "pure_python": "accel",
     "Pacing": "pacing", "new_pacing": "pacing", "pacing_implementation": "pacing",
     "Status": "status",
     "Timer": "timer", "TimerError": "timer", "TimerInterface": "timer",

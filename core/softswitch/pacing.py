@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from greenlet import getcurrent
 from greenlet import greenlet as _RawGreenlet
 
-from .speedups import load_extension, pure_python, report
+from .accel import choose, load_extension, pure_python
 from .status import Status
 from .timer import Timer
 
@@ -132,9 +132,9 @@ class PythonPacing:
 def _extension():
     """``softswitch._pacing`` if built and not switched off (asked each time: the switch may
     change between two timer modules, as it does between tests), else None."""
-    ext = load_extension("softswitch._pacing", "timer pacing")
+    ext = load_extension("softswitch._pacing", "timer pacing", check=("State",))
     if ext is not None and ext.greenlet_c_api != "ok":
-        report("timer pacing: greenlet C API", "greenlet.switch",
+        choose("timer pacing: greenlet switch", "greenlet.switch",
                f"greenlet's C API not used: {ext.greenlet_c_api}")
     return ext
 
@@ -173,8 +173,8 @@ def new_pacing(*, ready: list, hub_switch: Callable[[], Any], slow_next: Callabl
     except (TypeError, AttributeError) as e:  # a layout the C code cannot read: Python can
         if use_c:
             raise RuntimeError(f"softswitch._pacing cannot pace these objects: {e}") from e
-        report("timer pacing", "Python", f"the C code cannot use {private_cls.__name__}/"
-               f"{clock_cls.__name__}: {e}", key=("pacing-layout", private_cls, clock_cls))
+        choose(f"timer pacing of {private_cls.__name__}/{clock_cls.__name__}", "Python",
+               f"the C code cannot use {private_cls.__name__}/{clock_cls.__name__}: {e}")
         return PythonPacing(**kwargs)
     return _CPacing(state)
 
