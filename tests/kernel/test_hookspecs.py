@@ -53,7 +53,7 @@ def test_hook_module_load(kernel_factory):
     calls = []
 
     def load(module, core):
-        calls.append((module.name, core.ready))
+        calls.append((module.name, core.admin.ready))
         module.add_api("hook_load_api", "d", "", lambda c, s, st: st.write("ok"))
 
     def load_only_module(module):  # a subset of the spec's arguments is fine
