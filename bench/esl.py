@@ -31,8 +31,8 @@ from elsewhere on the machine hits both; ``ratio_to_reference`` is the median of
 ratios. It shows what this machine, gevent and these clients allow, i.e. which part of a miss
 is the environment's. (With 4 subscribers the relay's unbatched writes make it no ceiling.)
 
-Targets (issue, 2-core machine; FreeSWITCH 1.11 with the same kind of client: ~10,000 api/s on
-one connection, ~15,000 on 8, ~4,500 events/s, p99 20 ms, 23 MB RSS): ≥ 10,000 api round
+Targets (issue, 2-core machine; FreeSWITCH's own figures with the same kind of client are in
+bench/README.md): ≥ 10,000 api round
 trips/s on 1 connection, ≥ 15,000 on 8; ≥ 25,000 events/s to one subscriber, ≥ 20,000/s to
 each of 4 (plain); p99 ≤ 2 ms at 1,000 events/s; ≥ 1,500 connect+auth+exit cycles/s; RSS ≤ 50 MB
 after start and within 10 % of it after 20,000 connect/auth/exit cycles.

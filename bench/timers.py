@@ -33,7 +33,7 @@ every figure, then a human summary. Usage::
                            [--record-every K]
 
 mod_softtimer runs its C hot path when its optional extension is built (the summary says
-which); ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` in the environment measures its Python code.
+which); ``SOFTSWITCH_PURE_PYTHON=1`` in the environment measures its Python code.
 
 A last "floor" case resumes the largest number of greenlets per tick *without* the timer API:
 one soft timer's greenlet (the clock's one wake-up) hands over to N bare greenlets that do

@@ -18,8 +18,15 @@ declares an entry point in the ``softswitch.modules`` group and implements hooks
 
 Hooks (see :mod:`softswitch.hookspecs`): ``module_load(module, core)``,
 ``module_runtime(module)``, ``module_shutdown(module)``. ``module`` is your
-:class:`ModuleInterface`; ``core`` the running :class:`~softswitch.core.Core`
-(``core.api_execute``, ``core.events``, ``core.timer_open``, ``core.codec_open``, ``core.vars``).
+:class:`ModuleInterface`; ``core`` the kernel's :class:`Services` (``core.api_execute``,
+``core.events``, ``core.vars``, ``core.timers``, ``core.codecs``, ``core.db``, ``core.tasks``,
+``core.log``, ``core.admin``, …; see :mod:`softswitch.services`).
+
+The module API is versioned: :data:`API_VERSION` ``(major, minor)``. A minor version only adds;
+what a module written against an earlier minor of the same major uses keeps working. Declare the
+kernel range you support in your distribution (``softswitch>=0.2,<0.3`` before 1.0, when a
+minor may remove what an earlier one deprecated). Names not exported here, and attributes of
+``core`` not documented, are not part of the API (they warn when used).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from ._version import FREESWITCH_COMPAT, __version__
+from ._version import API_VERSION, FREESWITCH_COMPAT, __version__
 
 if TYPE_CHECKING:
     # call model (docs/calls.md)
@@ -54,18 +61,32 @@ if TYPE_CHECKING:
         ChannelState,
         Timetable,
     )
+    from .accel import pure_python
     from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
     from .config import ConfigError, params, switch_true
-    from .event import Event, EventError, EventType, Priority, event_name, name_event
-    from .frame import Frame, FrameFlag
+    from .core import version_full, version_revision
+    from .event import (
+        Event,
+        EventError,
+        EventType,
+        Priority,
+        event_name,
+        name_event,
+        new_uuid,
+        url_decode,
+        url_encode,
+    )
     from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
-    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
-    from .modules import ModuleInterface
+    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine, level_name, parse_level, to_python
+    from .moduleinterface import ModuleInterface
+    from .pacing import Pacing, new_pacing, pacing_implementation
+    from .services import Services
     from .originate import DialString, DialStringError, Leg, parse_dialstring
     from .session import Session
     from .sessions import SessionManager, SessionRefused
     from .status import Status
     from .timer import (
+        MAX_TIMER_INTERVAL_MS,
         Timer,
         TimerError,
         TimerInterface,
@@ -82,15 +103,21 @@ _LAZY = {
     "CodecInterface": "codec",
     "ConfigError": "config", "params": "config", "switch_true": "config",
     "Event": "event", "EventError": "event", "EventType": "event", "Priority": "event",
-    "event_name": "event", "name_event": "event",
+    "event_name": "event", "name_event": "event", "new_uuid": "event", "url_encode": "event",
+    "url_decode": "event",
+    "version_full": "core", "version_revision": "core",
     "ApiInterface": "interfaces", "ApiResult": "interfaces", "ApplicationInterface": "interfaces",
     "Interface": "interfaces", "Stream": "interfaces",
     "ALERT": "log", "CONSOLE": "log", "NOTICE": "log", "LogLevel": "log", "LogLine": "log",
-    "ModuleInterface": "modules",
+    "level_name": "log", "parse_level": "log", "to_python": "log",
+    "ModuleInterface": "moduleinterface",
+    "Services": "services",
+    "pure_python": "accel",
+    "Pacing": "pacing", "new_pacing": "pacing", "pacing_implementation": "pacing",
     "Status": "status",
     "Timer": "timer", "TimerError": "timer", "TimerInterface": "timer",
     "cached_micro_time_now": "timer", "epoch_time_now": "timer", "micro_time_now": "timer",
-    "mono_micro_time_now": "timer",
+    "mono_micro_time_now": "timer", "MAX_TIMER_INTERVAL_MS": "timer",
     # call model (docs/calls.md)
     "AppFlag": "callif", "DialplanInterface": "callif", "EndpointInterface": "callif",
     "FileError": "callif", "FileInterface": "callif", "Message": "callif", "MessageId": "callif",
@@ -130,7 +157,11 @@ hookimpl = pluggy.HookimplMarker("softswitch")
 
 __all__ = [
     "__version__",
+    "API_VERSION",
     "FREESWITCH_COMPAT",
+    "version_full",
+    "version_revision",
+    "Services",
     "hookimpl",
     "Status",
     "ModuleInterface",
@@ -165,6 +196,17 @@ __all__ = [
     "epoch_time_now",
     "mono_micro_time_now",
     "cached_micro_time_now",
+    "MAX_TIMER_INTERVAL_MS",
+    "new_uuid",
+    "url_encode",
+    "url_decode",
+    "parse_level",
+    "level_name",
+    "to_python",
+    "pure_python",
+    "Pacing",
+    "new_pacing",
+    "pacing_implementation",
     # call model (docs/calls.md)
     "AppFlag", "DialplanInterface", "EndpointInterface", "FileError", "FileInterface", "Message",
     "MessageId", "Signal", "StateHandlers",

@@ -55,7 +55,8 @@ These are the optional arguments you can pass to softswitch:
 \t                       ~/.config/softswitch) to edit it, then exit
 
        softswitch new-module NAME [DIR]
-\t                    -- write a new module distribution (mod_NAME) to start from
+\t                    -- write a new module distribution (mod_NAME) into DIR
+\t                       (default ./softswitch-mod-NAME); see softswitch new-module --help
 
 Directories default to per-user places: configuration in ~/.config/softswitch (or the
 default tree shipped with softswitch), logs in ~/.local/state/softswitch/log, the database in
@@ -342,12 +343,9 @@ def daemonize(wait: bool) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["new-module"]:
-        if len(argv) not in (2, 3):
-            sys.stderr.write("Usage: softswitch new-module NAME [DIR]\n")
-            return 1
-        from .newmodule import new_module
+        from .newmodule import main as new_module_main
 
-        return new_module(*argv[1:])
+        return new_module_main(argv[1:])
     argv += os.environ.get("SOFTSWITCH_OPTS", "").split()
     try:
         opts = parse_args(argv)

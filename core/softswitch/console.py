@@ -76,6 +76,25 @@ def _read_line(prompt: str) -> str | None:
         _reading = False
 
 
+def _redrawer(stream, prompt: str):
+    """What the log bus calls after a log line while the console waits for input: the prompt
+    again, and what the user has typed so far (readline's buffer), so the line being edited
+    stays visible under the log output."""
+    try:
+        import readline
+
+        buffer = readline.get_line_buffer
+    except ImportError:  # pragma: no cover - platforms without readline
+        def buffer() -> str:
+            return ""
+
+    def redraw() -> None:
+        if _reading:
+            stream.write(prompt + buffer())
+
+    return redraw
+
+
 def _setup_readline() -> None:
     try:
         import readline
@@ -164,11 +183,15 @@ def run(core: Core) -> None:
     try:
         while not core.stop_requested:
             prompt = f"softswitch@{core.switchname}> "
+            if sys.stdout.isatty():
+                core.logbus.console_redraw = _redrawer(sys.stdout, prompt)
             try:
                 line = pool.spawn(_read_line, prompt).get()
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
                 continue
+            finally:
+                core.logbus.console_redraw = None
             if line is None:
                 sys.stdout.write("\n")
                 core.request_shutdown("now", "console EOF")

@@ -25,6 +25,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,14 +39,15 @@ from .codec import Codec, CodecFlag, find_implementation, parse_codec_string
 from .config import ConfigError, GlobalVars, XmlConfig, expand, load_xml, switch_true
 from .db import CoreDB, open_core_db
 from .dirs import Directories
-from .event import Event, EventType, set_identity
+from .event import Event, EventType
 from .eventbus import EventSystem
 from .interfaces import ApiInterface, ApiResult, Interface, Registry, Stream
 from .log import CONSOLE, LogBus, LogLevel, parse_level
 from .modules import ModuleInterface, ModuleLoader
 from .scheduler import Scheduler, Task
+from .services import CoreServices
 from .status import Status, as_status
-from .timer import Timer, TimerInterface, timer_open
+from .timer import Timer, TimerInterface, get_time_source, set_time_source, timer_open
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +82,6 @@ class Settings:
     auto_clear_sql: bool = True
     colorize_console: bool = False
     initial_event_threads: int = 1
-    max_db_handles: int = 50
-    db_handle_timeout: int = 5
-    rtp_start_port: int = 16384
-    rtp_end_port: int = 32768
     uuid_version: int = 4
     min_idle_cpu: float = 0.0
     verbose_channel_events: bool = False  # call model: variable_* on every channel event
@@ -101,6 +99,15 @@ def _register_kernel_files(core: Core) -> None:
     from .files import silence_stream_interface
 
     core.registry.add(silence_stream_interface())
+
+
+def _c_string(text: str | None) -> str:
+    """``text`` as a C function sees it: up to its first NUL, stripped."""
+    if not text:
+        return ""
+    if "\0" in text:
+        text = text.split("\0", 1)[0]
+    return text.strip()
 
 
 class Core:
@@ -164,6 +171,12 @@ class Core:
         self._codec_cache: dict[str, tuple] = {}
         _register_kernel_files(self)
 
+
+        #: This kernel's cached "now" (a timer module's last tick), or None: the clock.
+        self.time_source: Callable[[], int] | None = None
+        #: What modules see: the hooks' ``core`` and ``module.core`` (softswitch.services).
+        self.services = CoreServices(self)
+
     # ------------------------------------------------------------------------------------------
     # start-up
     # ------------------------------------------------------------------------------------------
@@ -179,9 +192,11 @@ class Core:
         self.logbus.open_file(os.path.join(self.dirs.log_dir, "softswitch.log"))
         self._load_switch_conf("switch.conf")
         self.logbus.set_hard_level(self.settings.loglevel)
+        # colours on the console only when switch.conf asks (colorize-console) and it is a tty
+        self.logbus.console_colour = self.logbus.console_colour and self.settings.colorize_console
         self.switchname = self.settings.switchname or self.hostname
-        self.uuid = _uuid7() if self.settings.uuid_version == 7 else str(uuid.uuid4())
-        set_identity(self.uuid, self.hostname, self.switchname, self.local_ip_v4, self.local_ip_v6)
+        self.uuid = self.create_uuid()
+        self._set_identity()
         self.running = True
         self.started_mono = time.monotonic()
         self.started_at = time.time()
@@ -195,6 +210,25 @@ class Core:
         self.scheduler.add_task(60, self._check_ip, "check_ip", "core", no_del=True, own_thread=True)
         self.vars.set("core_uuid", self.uuid)
         self.load_network_lists()
+
+    def _set_identity(self) -> None:
+        """The identity headers this kernel's events carry (refreshed by the IP check)."""
+        self.events.set_identity(self.uuid, self.hostname, self.switchname, self.local_ip_v4,
+                                 self.local_ip_v6)
+
+    def set_time_source(self, source: Callable[[], int] | None) -> None:
+        """This kernel's cached "now" (``core.timers.set_time_source``). Also the process-wide
+        :func:`softswitch.cached_micro_time_now` (the kernel that set one last wins; reset
+        to the clock when that kernel's goes)."""
+        previous = self.time_source
+        self.time_source = source
+        if source is not None or get_time_source() is previous:  # the last one set wins
+            set_time_source(source)
+
+    def cached_micro_time_now(self) -> int:
+        """This kernel's hot-path "now": its time source, else the clock (wall-clock µs)."""
+        src = self.time_source
+        return src() if src is not None else time.time_ns() // 1000
 
     def _set_default_vars(self) -> None:
         v = self.vars
@@ -295,22 +329,6 @@ class Core:
             s.colorize_console = switch_true(val)
         elif key == "initial-event-threads":
             s.initial_event_threads = max(1, int(val))
-        elif key == "max-db-handles":
-            n = int(val)
-            if 5 <= n <= 5000:
-                s.max_db_handles = n
-            else:
-                log.error("max-db-handles must be between 5 and 5000 (%s)", where)
-        elif key == "db-handle-timeout":
-            n = int(val)
-            if 1 <= n <= 5000:
-                s.db_handle_timeout = n
-            else:
-                log.error("db-handle-timeout must be between 1 and 5000 (%s)", where)
-        elif key == "rtp-start-port":
-            s.rtp_start_port = int(val)
-        elif key == "rtp-end-port":
-            s.rtp_end_port = int(val)
         elif key == "uuid-version":
             if int(val) in (4, 7):
                 s.uuid_version = int(val)
@@ -318,7 +336,9 @@ class Core:
             s.min_idle_cpu = float(val)
         elif key == "verbose-channel-events":  # call model
             s.verbose_channel_events = switch_true(val)
-        # every other param (FreeSWITCH has dozens) is accepted and ignored, as FreeSWITCH does
+        # every other param (FreeSWITCH has dozens: max-db-handles and db-handle-timeout have no
+        # connection pool to size here, rtp-start/end-port no RTP yet) is accepted and ignored,
+        # as FreeSWITCH ignores params it does not know
 
     def interface_allowed(self, mod: ModuleInterface, iface: Interface) -> bool:
         """switch.conf ``<interface-allowlist>`` (FreeSWITCH 2026): apps and APIs only."""
@@ -449,7 +469,11 @@ class Core:
         task.runtime = time.time() + self.settings.event_heartbeat_interval
 
     def _check_ip(self, task: Task) -> None:
-        """Every 60 s: notice a changed hostname or local address (TRAP events)."""
+        self.check_ip()
+
+    def check_ip(self) -> None:
+        """(Every 60 s, the ``check_ip`` task.) Notice a changed hostname or local address:
+        TRAP events, the global variables, and the identity headers of this kernel's events."""
         hostname = socket.gethostname()
         if hostname != self.hostname:
             ev = Event(EventType.TRAP)
@@ -459,6 +483,9 @@ class Core:
             self.events.fire(ev)
             self.hostname = hostname
             self.vars.set("hostname", hostname)
+            if not self.settings.switchname:
+                self.switchname = hostname
+            self._set_identity()
         ip4 = netinfo.guess_local_ip_v4()
         ip6 = netinfo.guess_local_ip_v6()
         if ip4 != self.local_ip_v4 or ip6 != self.local_ip_v6:
@@ -475,6 +502,7 @@ class Core:
             self.vars.set("local_ip_v4", ip4)
             self.vars.set("local_mask_v4", netinfo.local_mask_v4(ip4))
             self.vars.set("local_ip_v6", ip6)
+            self._set_identity()
 
     # ------------------------------------------------------------------------------------------
     # services for modules
@@ -486,15 +514,10 @@ class Core:
         An unknown command gives ``-ERR <cmd> Command not found!`` (``found`` False); an API
         that raises is logged with its traceback and gives status GENERR with ``error`` set.
         """
-        # C strings end at a NUL: so do FreeSWITCH's command and argument
-        cmd = cmd or ""
-        if "\0" in cmd:
-            cmd = cmd.split("\0", 1)[0]
-        cmd = cmd.strip()
-        arg = arg or ""
-        if "\0" in arg:
-            arg = arg.split("\0", 1)[0]
-        arg = arg.strip()
+        # C strings end at a NUL: so do FreeSWITCH's command and argument (the one place this
+        # is done: APIs get arguments without NUL)
+        cmd = _c_string(cmd)
+        arg = _c_string(arg)
         if stream is None:
             stream = Stream()
         iface = self._apis.get(cmd.lower())
@@ -529,6 +552,10 @@ class Core:
             ev.add_header("API-Command-Argument", arg)
             events.fire(ev)
         return result
+
+    def create_uuid(self) -> str:
+        """A UUID as switch.conf ``uuid-version`` says: 4 (random) or 7 (time-ordered)."""
+        return _uuid7() if self.settings.uuid_version == 7 else str(uuid.uuid4())
 
     def api(self, line: str) -> str:
         """Run an API command line (``"status"``, ``"show modules as json"``) and return its
@@ -603,6 +630,8 @@ class Core:
             self.modules.shutdown_all()
         except Exception:
             log.exception("module shutdown failed")
+        if self.time_source is not None:  # a timer module that did not reset it
+            self.set_time_source(None)
         if self.db is not None:
             try:
                 self.db.execute("DELETE FROM interfaces WHERE hostname = ?", (self.hostname,))

@@ -30,6 +30,7 @@ __all__ = [
     "url_encode",
     "url_decode",
     "set_identity",
+    "identity_headers",
     "new_uuid",
 ]
 
@@ -230,10 +231,10 @@ _ID = _Identity()
 _CALL_LINES: dict[tuple[int, int], tuple[object, str]] = {}
 
 
-def set_identity(
+def identity_headers(
     core_uuid: str | None, hostname: str, switchname: str, ipv4: str, ipv6: str
-) -> None:
-    """Set the identity headers stamped on new events (Core-UUID … FreeSWITCH-IPv6).
+) -> tuple[tuple[str, str], ...]:
+    """The identity headers of a kernel (Core-UUID … FreeSWITCH-IPv6), in FreeSWITCH's order.
 
     Empty values are left out, as FreeSWITCH drops empty headers (no IPv6 → no header).
     """
@@ -244,7 +245,27 @@ def set_identity(
         ("FreeSWITCH-IPv4", ipv4),
         ("FreeSWITCH-IPv6", ipv6),
     )
-    _ID.ident = tuple((k, v) for k, v in pairs if v)
+    return tuple((k, v) for k, v in pairs if v)
+
+
+def set_identity(
+    core_uuid: str | None, hostname: str, switchname: str, ipv4: str, ipv6: str
+) -> None:
+    """Set the process-wide default identity stamped on new events.
+
+    Each kernel keeps its own (``EventSystem.set_identity``) and corrects, when it fires an
+    event, the identity of one created with another kernel's default.
+    """
+    _ID.ident = identity_headers(core_uuid, hostname, switchname, ipv4, ipv6)
+
+
+def default_identity() -> tuple[tuple[str, str], ...]:
+    return _ID.ident
+
+
+def use_identity(ident: tuple[tuple[str, str], ...]) -> None:
+    """Make ``ident`` (a tuple from :func:`identity_headers`) the process default."""
+    _ID.ident = ident
 
 
 def _check_name(name: str) -> None:
@@ -270,7 +291,7 @@ class Event:
     """
 
     __slots__ = ("event_id", "subclass", "headers", "_body", "priority", "cache", "_frozen",
-                 "key", "flags")
+                 "key", "flags", "ident")
 
     def __init__(
         self,
@@ -296,6 +317,7 @@ class Event:
         self._frozen = False
         self.key = 0
         self.flags = 0
+        self.ident: tuple | None = None  # the identity headers it was stamped with
         self._body = None
         self.headers: list[tuple] = []
         if stamp and event_type is not EventType.CLONE:
@@ -309,6 +331,7 @@ class Event:
 
     def _standard(self, frame) -> list[tuple]:
         ident = _ID
+        self.ident = ident.ident
         ident.seq += 1
         now = time.time()
         local, gmt = ident.dates(now)
@@ -520,7 +543,30 @@ class Event:
         ev.headers = [(h[0], list(h[1]) if isinstance(h[1], list) else h[1]) for h in self.headers]
         ev._body = self._body
         ev.priority = self.priority
+        ev.ident = self.ident
         return ev
+
+    def reidentify(self, ident: tuple[tuple[str, str], ...]) -> None:
+        """Replace the identity headers it was stamped with by ``ident`` (another kernel's,
+        or the same kernel's after its address changed). Before it is fired."""
+        old = self.ident
+        if old is None or old is ident:
+            return
+        self._mutate()
+        h = self.headers
+        n = len(old)
+        if n:
+            try:
+                i = h.index(old[0])
+            except ValueError:
+                i = -1
+            if i < 0 or tuple(h[i:i + n]) != old:
+                self.ident = ident
+                return  # its identity headers were edited: leave them alone
+            h[i:i + n] = ident
+        else:
+            h[1:1] = ident  # right after Event-Name, where _standard puts them
+        self.ident = ident
 
     def __repr__(self) -> str:
         sub = f" {self.subclass}" if self.subclass else ""

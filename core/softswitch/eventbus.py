@@ -31,7 +31,7 @@ import gevent
 import gevent.event
 from gevent import getcurrent
 
-from .event import Event, EventError, EventType
+from .event import Event, EventError, EventType, identity_headers, use_identity
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,15 @@ class EventSystem:
         self.running = False
         self.subclasses: dict[str, list] = {}  # name -> [owner, bound_by_listener]
         self.stats = EventStats()
+        #: This kernel's identity headers (Core-UUID, FreeSWITCH-Hostname, …): see fire().
+        self.identity: tuple[tuple[str, str], ...] = ()
+
+    def set_identity(self, core_uuid: str | None, hostname: str, switchname: str, ipv4: str,
+                     ipv6: str) -> None:
+        """This kernel's identity headers; also the process default for new events (the
+        kernel started last wins; fire() corrects events stamped with another's)."""
+        self.identity = identity_headers(core_uuid, hostname, switchname, ipv4, ipv6)
+        use_identity(self.identity)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -298,6 +307,8 @@ class EventSystem:
         if not self.running:
             self.stats.dropped_not_running += 1
             return False
+        if event.ident is not self.identity and event.ident is not None and not event._frozen:
+            event.reidentify(self.identity)  # stamped with another kernel's (or a stale) one
         event._frozen = True
         q = self._q
         depth = len(q)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .core import Core
-    from .modules import ModuleInterface
+    from .moduleinterface import ModuleInterface
+    from .services import Services
     from .status import Status
 
 hookspec = pluggy.HookspecMarker("softswitch")
@@ -53,7 +53,7 @@ def softswitch_addhooks(pluginmanager: pluggy.PluginManager) -> None:
 
 
 @hookspec(firstresult=True)
-def module_load(module: ModuleInterface, core: Core) -> Status | None:
+def module_load(module: ModuleInterface, core: Services) -> Status | None:
     """Load the module: add its interfaces and read its configuration.
 
     Called once per load, in the order of the load phases (core modules, pre_load_modules.conf,
@@ -65,7 +65,9 @@ def module_load(module: ModuleInterface, core: Core) -> Status | None:
     :param module: this module's :class:`~softswitch.ModuleInterface`: ``add_api``,
         ``add_application``, ``add_timer``, ``add_codec``, ``bind_event``, ``config``, ``log``.
         Keep state on it (``module.state``), not in module globals.
-    :param core: the running :class:`~softswitch.core.Core`.
+    :param core: the kernel's services (:class:`softswitch.Services`, see
+        :mod:`softswitch.services`): ``api_execute``, ``events``, ``vars``, ``timers``,
+        ``codecs``, ``db``, ``tasks``, ``log``, ``admin``, … (also ``module.core``).
     :returns: None or ``Status.SUCCESS``; ``Status.NOUNLOAD`` makes the module permanent (never
         unloaded, its shutdown hook never called); any other status, or an exception, fails the
         load — nothing the hook added is kept.

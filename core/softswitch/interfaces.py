@@ -80,6 +80,23 @@ class ApiResult:
     def ok(self) -> bool:
         return self.found and self.status == Status.SUCCESS
 
+    def reply(self, cmd: str, *, not_found: str = "-ERR {cmd} Command not found!\n",
+              empty: str = "-ERR no reply\n") -> str:
+        """The text a remote caller gets for this result (ESL ``api``, ``bgapi`` jobs, fs_cli's
+        ``console_execute``): the one mapping of results to replies.
+
+        * the API raised: ``-ERR <cmd> failed: <error>``;
+        * unknown command, or a failure status: ``not_found`` (FreeSWITCH answers both with
+          ``-ERR <cmd> Command not found!``; ``{cmd}`` is replaced);
+        * no output: ``empty`` (FreeSWITCH's Event Socket answers ``-ERR no reply``);
+        * else the output.
+        """
+        if self.error:
+            return f"-ERR {cmd} failed: {self.error}\n"
+        if not self.found or self.status != Status.SUCCESS:
+            return not_found.replace("{cmd}", cmd)
+        return self.output or empty
+
 
 @dataclass(eq=False)
 class Interface:

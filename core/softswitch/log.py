@@ -199,6 +199,9 @@ class LogBus:
         self.console_level = int(LogLevel.DEBUG)
         self.console_stream = None  # a text stream, or None for no console output
         self.console_colour = False
+        #: Set by the interactive console while it waits for a line: called after a log line
+        #: was written to the console, to redraw the prompt and what the user typed so far.
+        self.console_redraw: Callable[[], None] | None = None
         self._file = None
         self._file_path: str | None = None
         self._handler = _BusHandler(self)
@@ -287,7 +290,7 @@ class LogBus:
         ct = record.created
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ct))
         usec = int((ct - int(ct)) * 1_000_000)
-        filename = record.filename
+        filename = _source_name(record)
         text = (
             f"{stamp}.{usec:06d} {self.idle_cpu.value:.2f}% [{level_name(level)}] "
             f"{filename}:{record.lineno} {message}"
@@ -307,11 +310,16 @@ class LogBus:
     def emit(self, line: LogLine) -> None:
         if line.level <= self.console_level and self.console_stream is not None:
             try:
+                redraw = self.console_redraw
+                if redraw is not None:
+                    self.console_stream.write("\r\033[K")  # over the prompt line
                 if self.console_colour:
                     colour = _COLOURS.get(LogLevel(min(max(line.level, 0), 7)), "")
                     self.console_stream.write(f"{colour}{line.text}\033[0m")
                 else:
                     self.console_stream.write(line.text)
+                if redraw is not None:
+                    redraw()
                 self.console_stream.flush()
             except (OSError, ValueError):
                 pass
@@ -359,6 +367,21 @@ class _BusHandler(logging.Handler):
         if rv:
             self.emit(record)
         return bool(rv)
+
+
+_SOURCE_NAMES: dict[str, str] = {}
+
+
+def _source_name(record: logging.LogRecord) -> str:
+    """The file a log line names: its file name, except that a package's ``__init__.py`` is
+    named by its package (``mod_kv:42``, not ``__init__.py:42``)."""
+    filename = record.filename
+    if filename != "__init__.py":
+        return filename
+    name = _SOURCE_NAMES.get(record.pathname)
+    if name is None:
+        name = _SOURCE_NAMES[record.pathname] = os.path.basename(os.path.dirname(record.pathname))
+    return name
 
 
 def console_is_tty(stream) -> bool:

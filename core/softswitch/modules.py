@@ -35,14 +35,15 @@ import pluggy
 from . import hookspecs
 from .config import switch_true
 from .event import Event, EventType
-from .interfaces import ApiInterface, ApplicationInterface, Interface
+from .interfaces import Interface
 from .log import NOTICE
+from .moduleinterface import ModuleInterface
 from .status import Status, as_status
 
 if TYPE_CHECKING:
-    from xml.etree.ElementTree import Element
 
     from .core import Core
+    from .services import Services
 
 log = logging.getLogger(__name__)
 
@@ -66,180 +67,6 @@ class CriticalModuleError(Exception):
 def dist_name_for(key: str) -> str:
     """The distribution name our convention gives a module key (mod_x_y → softswitch-mod-x-y)."""
     return "softswitch-" + key.replace("_", "-")
-
-
-# ---------------------------------------------------------------------------------------------
-# ModuleInterface: a module's handle on the core
-# ---------------------------------------------------------------------------------------------
-
-
-class ModuleInterface:
-    """What a module's hooks receive. Add interfaces to it; keep state on ``module.state``.
-
-    Everything added through it (interfaces, event binds, log listeners, scheduled tasks,
-    greenlets) is removed by the kernel when the module is unloaded.
-    """
-
-    def __init__(self, core: Core, name: str, filename: str, plugin: object,
-                 dist: tuple[str, str] | None = None) -> None:
-        self.core = core
-        self.name = name
-        self.filename = filename
-        self.plugin = plugin
-        self.distribution = dist
-        self.log = logging.getLogger(getattr(plugin, "__name__", name))
-        self.state = types.SimpleNamespace()
-        self.interfaces: list[Interface] = []
-        self.permanent = False
-        self.shutting_down = False
-        self.phase = ""
-        self.refs = 0
-        self.loaded_at = 0.0
-        self._registered = False
-        self._greenlets: set[gevent.Greenlet] = set()
-        self._runtime: gevent.Greenlet | None = None
-        self._log_nodes: list = []
-        self._undecorated: set[tuple[str, str]] = set()
-
-    def __repr__(self) -> str:
-        return f"<ModuleInterface {self.name}>"
-
-    @property
-    def version(self) -> str:
-        return self.distribution[1] if self.distribution else ""
-
-    # -- interfaces -----------------------------------------------------------------------------
-    def add_interface(self, iface: Interface) -> Interface:
-        """Add an interface of any kind (see :data:`softswitch.interfaces.KINDS`)."""
-        if not iface.name:
-            log.critical("module %s added a %s interface without a name; skipped", self.name, iface.kind)
-            return iface
-        iface.module = self
-        self.interfaces.append(iface)
-        if self._registered:  # added after load: register right away
-            self.core.modules._register_interface(self, iface)
-        return iface
-
-    def add_api(self, name: str, description: str = "", syntax: str = "",
-                function: Callable | None = None) -> Any:
-        """Add an API command ``function(cmd, session, stream)``.
-
-        Usable as a decorator::
-
-            @module.add_api("hello", "Say hello", "<name>")
-            def hello(cmd, session, stream):
-                stream.write(f"hello {cmd}\\n")
-        """
-        if function is None:
-            self._undecorated.add(("api", name))
-
-            def deco(fn: Callable) -> Callable:
-                self._undecorated.discard(("api", name))
-                self.add_api(name, description, syntax, fn)
-                return fn
-            return deco
-        return self.add_interface(ApiInterface("api", name, description, syntax, function=function))
-
-    def add_application(self, name: str, short_desc: str = "", long_desc: str = "",
-                        syntax: str = "", function: Callable | None = None, flags: int = 0) -> Any:
-        """Add a dialplan application ``function(session, data)`` (decorator when no function)."""
-        if function is None:
-            self._undecorated.add(("application", name))
-
-            def deco(fn: Callable) -> Callable:
-                self._undecorated.discard(("application", name))
-                self.add_application(name, short_desc, long_desc, syntax, fn, flags)
-                return fn
-            return deco
-        return self.add_interface(ApplicationInterface(
-            "application", name, short_desc, syntax, long_desc=long_desc, flags=flags, function=function))
-
-    def add_timer(self, iface: Interface) -> Interface:
-        """Add a timer interface (:class:`softswitch.timer.TimerInterface`)."""
-        return self.add_interface(iface)
-
-    def add_codec(self, iface: Interface) -> Interface:
-        """Add a codec interface (:class:`softswitch.codec.CodecInterface`)."""
-        return self.add_interface(iface)
-
-    # -- call model (docs/calls.md) ---------------------------------------------------------------
-    def add_endpoint(self, name: str, *, outgoing_channel: Callable | None = None,
-                     read_frame: Callable | None = None, write_frame: Callable | None = None,
-                     kill_channel: Callable | None = None, receive_message: Callable | None = None,
-                     send_dtmf: Callable | None = None, state_handlers: Any = None,
-                     description: str = "") -> Any:
-        """Add an endpoint (docs/calls.md §2)."""
-        from .callif import EndpointInterface
-
-        if state_handlers is not None:
-            state_handlers.module = self
-        return self.add_interface(EndpointInterface(
-            "endpoint", name, description, outgoing_channel=outgoing_channel,
-            read_frame=read_frame, write_frame=write_frame, kill_channel=kill_channel,
-            receive_message=receive_message, send_dtmf=send_dtmf, state_handlers=state_handlers))
-
-    def add_dialplan(self, name: str, hunt: Callable | None = None, description: str = "") -> Any:
-        """Add a dialplan ``hunt(session, arg) -> [(app, data), …] | None`` (decorator when no
-        function)."""
-        from .callif import DialplanInterface
-
-        if hunt is None:
-            self._undecorated.add(("dialplan", name))
-
-            def deco(fn: Callable) -> Callable:
-                self._undecorated.discard(("dialplan", name))
-                self.add_dialplan(name, fn, description)
-                return fn
-            return deco
-        return self.add_interface(DialplanInterface("dialplan", name, description, hunt=hunt))
-
-    def add_file(self, name: str, open: Callable, extensions: tuple[str, ...] = (),
-                 description: str = "") -> Any:
-        """Add a file interface ``open(path, rate, channels) -> handle`` (docs/calls.md §6)."""
-        from .callif import FileInterface
-
-        return self.add_interface(FileInterface("file", name, description, open=open,
-                                                extensions=tuple(e.lower() for e in extensions)))
-
-    def add_state_handler(self, table: Any) -> Any:
-        """Add a global state handler table (:class:`softswitch.StateHandlers`); removed at
-        unload."""
-        table.module = self
-        self.core.sessions.add_state_handler(table)
-        return table
-
-    # -- resources the kernel cleans up ----------------------------------------------------------
-    def bind_event(self, event_type: int, callback: Callable, subclass: str | None = None,
-                   user_data: object = None):
-        """Bind ``callback(event)`` to events; unbound automatically at unload."""
-        return self.core.events.bind(self.name, event_type, subclass, callback, user_data)
-
-    def reserve_subclass(self, subclass: str) -> bool:
-        return self.core.events.reserve_subclass(self.name, subclass)
-
-    def bind_log(self, callback: Callable, level: int = 7):
-        """Receive log lines (:class:`softswitch.log.LogLine`) at ``level`` or coarser."""
-        node = self.core.logbus.bind(callback, level, owner=self.name)
-        self._log_nodes.append(node)
-        return node
-
-    def add_task(self, runtime: float, callback: Callable, desc: str = "none",
-                 group: str | None = None, **kw: Any):
-        """Schedule ``callback(task)``; cancelled automatically at unload."""
-        return self.core.scheduler.add_task(runtime, callback, desc, group or self.name,
-                                            owner=self.name, **kw)
-
-    def spawn(self, fn: Callable, *args: Any, **kwargs: Any) -> gevent.Greenlet:
-        """Start a greenlet owned by the module; killed at unload if still running."""
-        g = gevent.spawn(fn, *args, **kwargs)
-        self._greenlets.add(g)
-        g.link(self._greenlets.discard)
-        return g
-
-    # -- configuration ----------------------------------------------------------------------------
-    def config(self, name: str) -> Element | None:
-        """The ``<configuration name="name">`` element (``open_cfg``), or None when absent."""
-        return self.core.xml.open_cfg(name) if self.core.xml is not None else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +94,28 @@ class ModuleLoader:
         self.load_elements = 0
         self.initialized = False
 
+    # -- what a ModuleInterface asks of the kernel (moduleinterface._Kernel) --------------------
+    @property
+    def services(self) -> Services:
+        return self.core.services
+
+    def bind_event(self, owner: str, event_type: int, subclass: str | None, callback: Callable,
+                   user_data: object):
+        return self.core.events.bind(owner, event_type, subclass, callback, user_data)
+
+    def reserve_subclass(self, owner: str, subclass: str) -> bool:
+        return self.core.events.reserve_subclass(owner, subclass)
+
+    def bind_log(self, callback: Callable, level: int, owner: str):
+        return self.core.logbus.bind(callback, level, owner=owner)
+
+    def add_task(self, runtime: float, callback: Callable, desc: str, group: str, owner: str,
+                 **kw: Any):
+        return self.core.scheduler.add_task(runtime, callback, desc, group, owner=owner, **kw)
+
+    def add_state_handler(self, table: Any) -> None:
+        self.core.sessions.add_state_handler(table)  # call model: removed in _cleanup
+
     # -- discovery ------------------------------------------------------------------------------
     def index(self, refresh: bool = False) -> dict[str, importlib_metadata.EntryPoint]:
         """Installed modules by key (entry points of ``softswitch.modules``), read once."""
@@ -287,8 +136,11 @@ class ModuleLoader:
         return self._index
 
     def available(self) -> list[str]:
-        """Every module that could be loaded: installed ones and those given as objects."""
-        return sorted(set(self.index()) | set(self.provided or ()))
+        """Every module that "load all" loads: the installed ones, or only those given as
+        objects when the kernel was given its modules (``kernel_factory``)."""
+        if self.provided is not None:
+            return sorted(self.provided)
+        return sorted(self.index())
 
     # -- phases ---------------------------------------------------------------------------------
     def init(self) -> None:
@@ -298,7 +150,7 @@ class ModuleLoader:
         for key in CORE_MODULES:
             if self._installed(key):
                 self.load(key, phase="core")
-            else:
+            elif self.provided is None:
                 log.warning(
                     "core module %s is not installed; its interfaces are unavailable "
                     "(pip install %s)", key, dist_name_for(key),
@@ -325,7 +177,9 @@ class ModuleLoader:
             self.start_runtime(mod)
 
     def _installed(self, key: str) -> bool:
-        return key in (self.provided or ()) or key in self.index()
+        if self.provided is not None:  # given its modules (kernel_factory): nothing else
+            return key in self.provided
+        return key in self.index()
 
     def _phase(self, cfg_name: str, phase: str) -> None:
         core = self.core
@@ -372,7 +226,7 @@ class ModuleLoader:
         except ModuleLoadError as e:
             log.error("%s", e)
             return Status.GENERR, ERR_LOAD
-        mod = ModuleInterface(self.core, key, filename, plugin, dist)
+        mod = ModuleInterface(self, key, filename, plugin, dist)
         mod.phase = phase
         try:
             self._register_plugin(mod)
@@ -415,7 +269,7 @@ class ModuleLoader:
         where = f"{dist[0]} {dist[1]}" if dist else "unknown distribution"
         try:
             plugin = _instantiate(ep.load())
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             log.debug("traceback of importing module %s (%s):", key, where, exc_info=True)
             raise ModuleLoadError(
                 f'Error importing module "{key}" ({where}): {type(e).__name__}: {e} '
@@ -440,7 +294,7 @@ class ModuleLoader:
         sys.modules[key] = pymod
         try:
             spec.loader.exec_module(pymod)
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             sys.modules.pop(key, None)
             log.debug("traceback of importing module %s from %s:", key, file, exc_info=True)
             raise ModuleLoadError(
@@ -455,6 +309,15 @@ class ModuleLoader:
             raise ModuleLoadError(f"Error Loading module {mod.name}: {_validation_message(e)}") from e
         except ValueError as e:  # the same plugin object registered under another name
             raise ModuleLoadError(f"Error Loading module {mod.name}: {e}") from e
+        except Exception as e:
+            # registration calls the module's softswitch_addhooks (historic): its error is the
+            # module's, never the start-up's
+            if self.pm.get_plugin(mod.name) is not None:
+                self.pm.unregister(name=mod.name)
+            log.debug("traceback of registering module %s:", mod.name, exc_info=True)
+            raise ModuleLoadError(
+                f"Error Loading module {mod.name} ({_where(mod)}): softswitch_addhooks raised "
+                f"{type(e).__name__}: {e} (traceback at DEBUG level)") from e
         if not self._impls(mod, "module_load"):
             self.pm.unregister(name=mod.name)
             raise ModuleLoadError(
@@ -474,12 +337,12 @@ class ModuleLoader:
 
     def _call_load(self, mod: ModuleInterface) -> Status:
         try:
-            result = self.call(mod, "module_load", module=mod, core=self.core)
-        except Exception as e:
+            result = self.call(mod, "module_load", module=mod, core=self.core.services)
+        except (Exception, SystemExit) as e:
             log.debug("traceback of module_load of %s:", mod.name, exc_info=True)
             log.error(
                 "Error Loading module %s\n**Module load routine raised %s: %s** (%s; traceback at DEBUG level)",
-                mod.name, type(e).__name__, e, mod.filename)
+                mod.name, type(e).__name__, e, _where(mod))
             return Status.GENERR
         status = Status.SUCCESS if result is None else as_status(result)
         if status not in (Status.SUCCESS, Status.NOUNLOAD):
@@ -495,15 +358,13 @@ class ModuleLoader:
                         "decorator: the %s is not registered", mod.name, kind, name, kind)
         ifaces = list(mod.interfaces)
         for iface in ifaces:
-            self._register_interface(mod, iface)
+            self.register_interface(mod, iface)
         if not ifaces:
-            ev = Event(EventType.MODULE_LOAD)
-            ev.add_header("type", "generic")
-            ev.add_header("name", mod.name)
-            self._fire(ev)
+            self._fire(_module_event(EventType.MODULE_LOAD, mod, None))
             self._db_insert(("generic", mod.name, "", mod.name, mod.filename, "", self.core.hostname))
 
-    def _register_interface(self, mod: ModuleInterface, iface: Interface) -> None:
+    def register_interface(self, mod: ModuleInterface, iface: Interface) -> None:
+        """Register one interface of ``mod`` (MODULE_LOAD event, core database row)."""
         check = getattr(iface, "validate", None)
         if check is not None and not check():
             mod.interfaces.remove(iface)
@@ -512,40 +373,16 @@ class ModuleLoader:
             mod.interfaces.remove(iface)
             return
         self.core.registry.add(iface)
-        ev = Event(EventType.MODULE_LOAD)
-        ev.add_header("type", iface.kind)
-        ev.add_header("name", iface.name)
-        if iface.kind in ("application", "api", "json_api"):
-            ev.add_header("description", iface.description)
-            ev.add_header("syntax", iface.syntax)
-        ev.add_header("key", mod.name)
-        ev.add_header("filename", mod.filename)
-        if iface.kind in ("codec", "file", "database"):
-            ev.add_header("module", mod.name)
-        self._fire(ev)
+        self._fire(_module_event(EventType.MODULE_LOAD, mod, iface))
         self._db_insert((iface.kind, iface.name, iface.description, mod.name, mod.filename,
                          iface.syntax, self.core.hostname))
 
     def _unregister_interfaces(self, mod: ModuleInterface) -> None:
         for iface in mod.interfaces:
             self.core.registry.remove(iface)
-            ev = Event(EventType.MODULE_UNLOAD)
-            ev.add_header("type", iface.kind)
-            ev.add_header("name", iface.name)
-            if iface.kind in ("application", "api", "json_api"):
-                ev.add_header("description", iface.description)
-                ev.add_header("syntax", iface.syntax)
-            if iface.kind == "api":
-                ev.add_header("key", mod.name)
-                ev.add_header("filename", mod.filename)
-            if iface.kind in ("codec", "file", "database"):
-                ev.add_header("module", mod.name)
-            self._fire(ev)
+            self._fire(_module_event(EventType.MODULE_UNLOAD, mod, iface))
         if not mod.interfaces:
-            ev = Event(EventType.MODULE_UNLOAD)
-            ev.add_header("type", "generic")
-            ev.add_header("name", mod.name)
-            self._fire(ev)
+            self._fire(_module_event(EventType.MODULE_UNLOAD, mod, None))
         if self.core.db is not None:
             self.core.db.execute("DELETE FROM interfaces WHERE ikey = ? AND hostname = ?",
                                  (mod.name, self.core.hostname))
@@ -560,17 +397,13 @@ class ModuleLoader:
         if self.core.db is None:
             self._pending_rows.append(row)
         else:
-            self.core.db.execute(
-                "INSERT INTO interfaces (type, name, description, ikey, filename, syntax, hostname) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            self.core.db.executemany(_INSERT_INTERFACE, [row])
 
     def flush_db_rows(self) -> None:
         """Write the rows of modules loaded before the core database opened."""
         rows, self._pending_rows = self._pending_rows, []
         if rows and self.core.db is not None:
-            self.core.db.executemany(
-                "INSERT INTO interfaces (type, name, description, ikey, filename, syntax, hostname) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self.core.db.executemany(_INSERT_INTERFACE, rows)
 
     # -- runtime --------------------------------------------------------------------------------
     def start_runtime(self, mod: ModuleInterface) -> None:
@@ -590,9 +423,9 @@ class ModuleLoader:
                 result = self.call(mod, "module_runtime", module=mod)
             except gevent.GreenletExit:
                 raise
-            except Exception as e:
-                log.error("module_runtime of %s raised %s: %s; running it again in %.1f s",
-                          mod.name, type(e).__name__, e, backoff, exc_info=True)
+            except (Exception, SystemExit) as e:
+                log.error("module_runtime of %s raised %s: %s (%s); running it again in %.1f s",
+                          mod.name, type(e).__name__, e, _where(mod), backoff, exc_info=True)
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -642,8 +475,9 @@ class ModuleLoader:
             result = self.call(mod, "module_shutdown", module=mod)
             if result is not None:
                 status = as_status(result)
-        except Exception as e:
-            log.error("module_shutdown of %s raised %s: %s", mod.name, type(e).__name__, e, exc_info=True)
+        except (Exception, SystemExit) as e:
+            log.error("module_shutdown of %s raised %s: %s (%s); its resources are released anyway",
+                      mod.name, type(e).__name__, e, _where(mod), exc_info=True)
         mod._shutdown_status = status  # type: ignore[attr-defined]
         self._stop_runtime(mod)
         self._cleanup(mod)
@@ -713,8 +547,44 @@ class ModuleLoader:
         self.modules.clear()
 
 
+_INSERT_INTERFACE = ("INSERT INTO interfaces (type, name, description, ikey, filename, syntax, "
+                     "hostname) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _module_event(event_type: EventType, mod: ModuleInterface, iface: Interface | None) -> Event:
+    """The MODULE_LOAD / MODULE_UNLOAD event of one interface (``iface``), or of a module that
+    has none (type ``generic``), with FreeSWITCH's headers for each kind.
+
+    MODULE_LOAD has ``key``/``filename`` for every kind, MODULE_UNLOAD for APIs only (kept as
+    they were: clients can see them).
+    """
+    ev = Event(event_type)
+    if iface is None:
+        ev.add_header("type", "generic")
+        ev.add_header("name", mod.name)
+        return ev
+    ev.add_header("type", iface.kind)
+    ev.add_header("name", iface.name)
+    if iface.kind in ("application", "api", "json_api"):
+        ev.add_header("description", iface.description)
+        ev.add_header("syntax", iface.syntax)
+    if event_type == EventType.MODULE_LOAD or iface.kind == "api":
+        ev.add_header("key", mod.name)
+        ev.add_header("filename", mod.filename)
+    if iface.kind in ("codec", "file", "database"):
+        ev.add_header("module", mod.name)
+    return ev
+
+
 def _instantiate(obj: object) -> object:
     return obj() if inspect.isclass(obj) else obj
+
+
+def _where(mod: ModuleInterface) -> str:
+    """The module's distribution and version, or its file: for error messages."""
+    if mod.distribution:
+        return f"{mod.distribution[0]} {mod.distribution[1]}"
+    return mod.filename
 
 
 def _ep_dist(ep: importlib_metadata.EntryPoint) -> str:

@@ -16,6 +16,34 @@ TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates",
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+USAGE = """\
+Usage: softswitch new-module NAME [DIR]
+
+Write a new module distribution to start from: a working module mod_NAME (an API, a
+configuration file, load and shutdown hooks), its tests, pyproject.toml, tox.ini, README,
+CHANGELOG and .gitignore. Its tests pass as written.
+
+  NAME  the module's name: lower-case letters, digits and '_'; "weather" or "mod_weather"
+        both give the module mod_weather (distribution softswitch-mod-weather)
+  DIR   the directory to create (it must not exist, or be empty); default:
+        ./softswitch-mod-NAME in the current directory
+
+Then: cd DIR && pip install -e '.[test]' && pytest
+Writing modules: docs/writing-modules.md in softswitch's source tree.
+"""
+
+
+def main(argv: list[str]) -> int:
+    """``softswitch new-module ...`` (``argv`` without ``new-module``)."""
+    if any(a in ("-h", "--help", "-help", "help") for a in argv):
+        sys.stdout.write(USAGE)
+        return 0
+    if len(argv) not in (1, 2):
+        sys.stderr.write(USAGE)
+        return 1
+    return new_module(*argv)
+
+
 def new_module(name: str, dest: str | None = None) -> int:
     short = name[4:] if name.startswith("mod_") else name
     if not _NAME.match(short):

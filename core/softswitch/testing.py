@@ -6,7 +6,9 @@ Fixtures:
     ``kernel_factory(modules=[...], conf={...}, settings={...})`` writes a configuration tree
     under ``tmp_path``, starts a :class:`~softswitch.core.Core` in this process and returns it;
     every core it started is shut down after the test. ``modules`` are module objects (your
-    package) or entry-point names; only those are loaded — no "load all" discovery. ``conf``
+    package) or entry-point names; only those are loaded — not even the installed core modules
+    (mod_softtimer, mod_pcm): list them if you need them. Without ``modules`` the kernel
+    discovers the installed modules as ``softswitch`` does ("load all"). ``conf``
     maps file names under ``autoload_configs/`` (``"event_socket.conf.xml"``) or the conf dir
     (``"vars.xml"``) to their text. ``settings`` adds switch.conf params.
 
@@ -105,14 +107,19 @@ def _resolve_modules(modules: Iterable[object]) -> dict[str, object]:
     return out
 
 
-def make_core(root: str, modules: Iterable[object] = (), conf: dict[str, str] | None = None,
-              settings: dict[str, Any] | None = None, start: bool = True):
-    """Build (and start) a core whose directories all live under ``root``."""
+def make_core(root: str, modules: Iterable[object] | None = None,
+              conf: dict[str, str] | None = None, settings: dict[str, Any] | None = None,
+              start: bool = True):
+    """Build (and start) a core whose directories all live under ``root``.
+
+    :param modules: exactly the modules to load (objects or entry-point names); None: the
+        installed ones, found through their entry points.
+    """
     from .core import Core
     from .dirs import Directories
 
-    provided = _resolve_modules(modules)
-    conf_dir = write_conf(root, provided, conf, settings)
+    provided = None if modules is None else _resolve_modules(modules)
+    conf_dir = write_conf(root, provided or (), conf, settings)
     dirs = Directories.resolve({
         "conf_dir": conf_dir,
         "log_dir": os.path.join(root, "log"),
@@ -135,7 +142,7 @@ def kernel_factory(tmp_path):
     cores = []
     counter = iter(range(1000))
 
-    def factory(modules: Iterable[object] = (), conf: dict[str, str] | None = None,
+    def factory(modules: Iterable[object] | None = None, conf: dict[str, str] | None = None,
                 settings: dict[str, Any] | None = None, start: bool = True):
         root = os.path.join(str(tmp_path), f"kernel{next(counter)}")
         core = make_core(root, modules, conf, settings, start=False)

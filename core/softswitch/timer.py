@@ -47,6 +47,8 @@ __all__ = [
 
 #: Sanity bounds checked by the kernel before any timer module sees the values.
 MAX_INTERVAL_MS = 2000
+#: The public name of :data:`MAX_INTERVAL_MS` (``softswitch.MAX_TIMER_INTERVAL_MS``).
+MAX_TIMER_INTERVAL_MS = MAX_INTERVAL_MS
 MAX_SAMPLES = 1_000_000
 
 

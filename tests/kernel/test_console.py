@@ -204,10 +204,11 @@ def test_sigterm_while_console_waits_for_input(tmp_path, kernels, kt):
 
 
 def test_console_is_the_default_on_a_tty(tmp_path, kernels, kt):
-    """No -c/-nc: on a terminal the console runs, with coloured log lines."""
+    """No -c/-nc: on a terminal the console runs, with coloured log lines (switch.conf
+    colorize-console true, as in the default conf)."""
     import pty
 
-    conf = kt.small_conf(tmp_path / "conf", switchname="ttybox")
+    conf = kt.small_conf(tmp_path / "conf", switchname="ttybox", colorize_console="true")
     master, slave = pty.openpty()
     env = dict(kernels.env, TERM="xterm")
     try:

@@ -53,7 +53,7 @@ def test_hook_module_load(kernel_factory):
     calls = []
 
     def load(module, core):
-        calls.append((module.name, core.ready))
+        calls.append((module.name, core.admin.ready))
         module.add_api("hook_load_api", "d", "", lambda c, s, st: st.write("ok"))
 
     def load_only_module(module):  # a subset of the spec's arguments is fine
@@ -84,7 +84,8 @@ def test_hook_module_runtime(kernel_factory):
 
     core = kernel_factory(modules=[module("mod_rt", module_load=lambda module: None, module_runtime=runtime)])
     wait_for(lambda: len(runs) == 2)
-    assert runs[0] is runs[1] and runs[0] is core.modules.modules["mod_rt"]._runtime  # own greenlet
+    assert runs[0] is runs[1] and runs[0] is not gevent.getcurrent()  # its own greenlet
+    wait_for(lambda: not core.modules.modules["mod_rt"].runtime_running)  # TERM ended it
 
 
 def test_hook_module_shutdown(kernel_factory):

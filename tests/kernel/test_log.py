@@ -327,3 +327,37 @@ def test_console_lines_look_like_freeswitch(tmp_path, kernels, kt):
     assert "\033[" not in k.stdout  # not a tty: no colour
     assert "[DEBUG]" not in k.stdout  # loglevel info from switch.conf
     gevent.sleep(0)
+
+
+def test_log_lines_name_the_module_not_its_init_file():
+    """A module's ``__init__.py`` is named by its package: ``mod_kv:42``."""
+    from softswitch.log import LogBus
+
+    bus = LogBus()
+    record = logging.LogRecord("mod_kv", logging.INFO, "/site/mod_kv/__init__.py", 42, "hi",
+                               None, None)
+    assert " mod_kv:42 hi\n" in bus.format(record).text
+    record = logging.LogRecord("mod_kv.store", logging.INFO, "/site/mod_kv/store.py", 7, "x",
+                               None, None)
+    assert " store.py:7 x\n" in bus.format(record).text
+
+
+def test_console_prompt_is_redrawn_after_a_log_line():
+    import io
+
+    from softswitch.log import LogBus
+
+    bus = LogBus()
+    out = io.StringIO()
+    bus.console_stream = out
+    bus.console_redraw = lambda: out.write("softswitch@host> sta")
+    record = logging.LogRecord("mod_kv", logging.WARNING, "/x/mod_kv/__init__.py", 1, "late",
+                               None, None)
+    bus.emit(bus.format(record))
+    text = out.getvalue()
+    assert text.startswith("\r\x1b[K") and text.endswith("late\nsoftswitch@host> sta")
+    bus.console_redraw = None
+    out.truncate(0)
+    out.seek(0)
+    bus.emit(bus.format(record))
+    assert not out.getvalue().startswith("\r") and out.getvalue().endswith("late\n")

@@ -264,7 +264,7 @@ def test_hook_order_and_resources_removed_at_unload(site, kernel_factory, wait_f
     core.events.bind("test", EventType.MODULE_UNLOAD, None, unloaded.append)
     assert core.modules.unload("mod_good") == (Status.SUCCESS, "")
     assert plugin.CALLS == ["load", "runtime", "shutdown"]
-    assert mod._runtime is None
+    assert not mod.runtime_running
     assert core.registry.get("api", "good_echo") is None
     assert core.api_execute("good_echo", "x").found is False
     assert task_id not in core.scheduler.tasks

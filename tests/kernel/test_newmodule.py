@@ -37,3 +37,24 @@ def test_new_module_refuses_bad_names_and_non_empty_dirs(tmp_path):
     assert proc.returncode == 1 and "not empty" in proc.stderr
     proc = run(sys.executable, "-m", "softswitch", "new-module")
     assert proc.returncode == 1 and "Usage: softswitch new-module NAME [DIR]" in proc.stderr
+
+
+def test_new_module_help_says_what_dir_is(tmp_path):
+    for flag in ("--help", "-h"):
+        proc = run(sys.executable, "-m", "softswitch", "new-module", flag, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "Usage: softswitch new-module NAME [DIR]" in proc.stdout
+        assert "DIR   the directory to create" in proc.stdout
+        assert "./softswitch-mod-NAME" in proc.stdout
+    assert list(tmp_path.iterdir()) == []  # --help wrote nothing
+
+
+def test_skeleton_has_a_gitignore_and_no_placeholder_urls(tmp_path):
+    proc = run(sys.executable, "-m", "softswitch", "new-module", "tidy", str(tmp_path / "skel"))
+    assert proc.returncode == 0, proc.stderr
+    skel = tmp_path / "skel"
+    assert "__pycache__/" in (skel / ".gitignore").read_text()
+    for path in skel.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "github.com/)" not in text and "example.com" not in text, path

@@ -51,8 +51,7 @@ class CommandTable:
 def _bind(fn: Command, module: ModuleInterface) -> Callable:
     @functools.wraps(fn)
     def api(cmd: str, session: Any, stream: Stream) -> Status | None:
-        if "\0" in cmd:  # a C string ends at its first NUL: all FreeSWITCH's command would see
-            cmd = cmd.split("\0", 1)[0]
+        # (the kernel's api_execute already cut cmd at a NUL, as C strings end there)
         return fn(module, cmd, session, stream)
     return api
 

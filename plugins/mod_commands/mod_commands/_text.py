@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from softswitch.log import LogLevel, parse_level
+from softswitch import LogLevel, parse_level
 
 __all__ = [
     "separate_string",

@@ -8,12 +8,10 @@ are kept on the module state, so the answers still follow what was set.
 
 from __future__ import annotations
 
-from softswitch import Event, EventType, switch_true
-from softswitch.log import LogLevel, level_name, parse_level, to_python
+from softswitch import Event, EventType, LogLevel, level_name, parse_level, switch_true, to_python
 
 from ._api import CommandTable
 from ._text import atof, atoi, separate_string, str2level
-from .info import core_ready
 
 commands = CommandTable()
 
@@ -118,7 +116,7 @@ def _set_paused(module, argv, value: bool) -> None:
         paused[d] = value
         if sessions is not None:  # the kernel refuses new sessions of a paused direction (§9)
             sessions.pause(d, value)
-    module.core.no_new_sessions = paused["inbound"] and paused["outbound"]
+    module.core.admin.no_new_sessions = paused["inbound"] and paused["outbound"]
 
 
 @_sub("pause")
@@ -141,18 +139,17 @@ def _pause_check(module, argv, stream):
         paused = all(sessions.paused(d) for d in _direction(argv))
     else:
         paused = all(module.state.paused[d] for d in _direction(argv))
-    stream.write("true" if core.no_new_sessions or paused else "false")
+    stream.write("true" if core.admin.no_new_sessions or paused else "false")
 
 
 @_sub("ready_check")
 def _ready_check(module, argv, stream):
-    stream.write("true" if core_ready(module.core) else "false")
+    stream.write("true" if module.core.admin.ready else "false")
 
 
 @_sub("shutdown_check")
 def _shutdown_check(module, argv, stream):
-    core = module.core
-    stream.write("true" if core.stop_requested or core.shutting_down else "false")
+    stream.write("true" if module.core.admin.stopping else "false")
 
 
 @_sub("send_sighup")
@@ -162,7 +159,7 @@ def _send_sighup(module, argv, stream):
     ev.add_header("Trapped-Signal", "HUP")
     core.events.fire(ev)
     try:
-        core.logbus.reopen_file()  # what softswitch does on SIGHUP
+        core.log.reopen()  # what softswitch does on SIGHUP
     except OSError as e:
         module.log.error("send_sighup: cannot reopen the log file: %s", e)
     stream.write("+OK\n")
@@ -183,7 +180,7 @@ _sub("threaded_system_exec")(_flag("threaded_system_exec", "true", "false"))
 
 @_sub("api_expansion")
 def _api_expansion(module, argv, stream):
-    settings = module.core.settings
+    settings = module.core.admin.settings
     if len(argv) > 1:
         settings.api_expansion = switch_true(argv[1])
     stream.write(f"+OK api_expansion is {'on' if settings.api_expansion else 'off'} \n")
@@ -203,12 +200,12 @@ def _shutdown(module, argv, stream):
             restart = True
     core = module.core
     if mode == "cancel":
-        core.request_shutdown("cancel", "fsctl")
+        core.admin.request_shutdown("cancel", "fsctl")
     elif restart:
-        core.restart_requested = True
-        core.request_shutdown("restart" if mode == "now" else mode, "fsctl")
+        core.admin.restart_requested = True
+        core.admin.request_shutdown("restart" if mode == "now" else mode, "fsctl")
     else:
-        core.request_shutdown(mode, "fsctl")
+        core.admin.request_shutdown(mode, "fsctl")
     stream.write("+OK\n")
 
 
@@ -227,7 +224,7 @@ def _sql(module, argv, stream):
 
 @_sub("max_sessions")
 def _max_sessions(module, argv, stream):
-    settings = module.core.settings
+    settings = module.core.admin.settings
     n = atoi(argv[1]) if len(argv) > 1 else 0
     if n:
         settings.max_sessions = n
@@ -236,7 +233,7 @@ def _max_sessions(module, argv, stream):
 
 @_sub("min_idle_cpu")
 def _min_idle_cpu(module, argv, stream):
-    settings = module.core.settings
+    settings = module.core.admin.settings
     d = atof(argv[1]) if len(argv) > 1 else -1.0
     if d >= 0:
         settings.min_idle_cpu = d
@@ -275,19 +272,18 @@ def _loglevel(module, argv, stream):
             stream.write("-ERR syntax error, log level not set!\n")
             return
         level = min(level, int(LogLevel.DEBUG))
-        core.logbus.set_hard_level(level)
-        core.settings.loglevel = level
+        core.log.set_level(level)
     # Without a level, FreeSWITCH 1.10 *sets* the core level to DISABLE and answers
     # "+OK log level: DISABLE [-1]": an operator asking for the level silences all logging.
     # That is a foot-gun, not an interface, so "fsctl loglevel" only reports the level, as
     # FreeSWITCH did before (an explicit "fsctl loglevel disable" still disables logging).
-    level = core.logbus.hard_level
+    level = core.log.level
     stream.write(f"+OK log level: {level_name(level)} [{level}]\n")
 
 
 @_sub("debug_level")
 def _debug_level(module, argv, stream):
-    settings = module.core.settings
+    settings = module.core.admin.settings
     n = atoi(argv[1]) if len(argv) > 1 else -1
     if n > -1:
         settings.debug_level = min(n, 10)
@@ -296,18 +292,18 @@ def _debug_level(module, argv, stream):
 
 @_sub("sps_peak_reset")
 def _sps_peak_reset(module, argv, stream):
-    module.core.sps_peak = 0
+    module.core.admin.reset_sps_peak()
     stream.write("+OK max sessions per second counter reset\n")
 
 
 @_sub("last_sps")
 def _last_sps(module, argv, stream):
-    stream.write(f"+OK last sessions per second: {module.core.sps_last}\n")
+    stream.write(f"+OK last sessions per second: {module.core.admin.session_stats()['sps_last']}\n")
 
 
 @_sub("sps")
 def _sps(module, argv, stream):
-    settings = module.core.settings
+    settings = module.core.admin.settings
     n = atoi(argv[1]) if len(argv) > 1 else 0
     if n > 0:
         settings.sessions_per_second = n
@@ -321,7 +317,7 @@ def _sync_clock(module, argv, stream):
 
 @_sub("sync_clock_when_idle")
 def _sync_clock_when_idle(module, argv, stream):
-    if module.core.session_count == 0:
+    if module.core.admin.session_stats()["count"] == 0:
         stream.write("+OK clock synchronized\n")
     else:
         stream.write("+OK clock will synchronize when there are no more calls\n")
@@ -330,7 +326,7 @@ def _sync_clock_when_idle(module, argv, stream):
 @_sub("event_stats")
 def _event_stats(module, argv, stream):
     """softswitch's own: the event system's counters, one ``name: value`` per line."""
-    stats = module.core.events.snapshot()
+    stats = module.core.admin.event_stats()
     for name, value in vars(stats).items():
         stream.write(f"{name}: {value}\n")
 
@@ -350,7 +346,7 @@ def fsctl(module, cmd, session, stream):
 
 def _shutdown_api(module, cmd, session, stream):
     stream.write("+OK\n")
-    module.core.request_shutdown("now", "api shutdown")
+    module.core.admin.request_shutdown("now", "api shutdown")
 
 
 commands("...", "Shutdown", "")(_shutdown_api)
@@ -428,7 +424,7 @@ def console(module, cmd, session, stream):
     if not argv or not argv[0]:
         stream.write(CONSOLE_USAGE)
         return
-    logbus = module.core.logbus
+    logbus = module.core.log
     sub = argv[0].lower()
     arg = argv[1] if len(argv) > 1 else None
     if sub == "loglevel":

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import resource
 
-from softswitch import FREESWITCH_COMPAT
-from softswitch.core import version_full, version_revision
+from softswitch import FREESWITCH_COMPAT, version_full, version_revision
 
 from ._api import CommandTable
 from ._text import separate_string
@@ -14,31 +13,28 @@ from ._text import separate_string
 commands = CommandTable()
 
 
-def core_ready(core) -> bool:
-    """FreeSWITCH's ``switch_core_ready()``: running, not shutting down, new sessions allowed."""
-    return bool(core.ready and not core.shutting_down and not core.no_new_sessions)
-
-
 def status_text(core) -> str:
     """The ``status`` report, byte for byte as FreeSWITCH prints it."""
-    y, d, h, m, s, ms, us = core.uptime_parts()
+    admin = core.admin
+    y, d, h, m, s, ms, us = admin.uptime_parts()
 
     def p(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
 
-    cur, mx = core.stack_size_k()
-    settings = core.settings
+    cur, mx = admin.stack_size_k()
+    settings = admin.settings
+    n = admin.session_stats()
     return (
         f"UP {p(y, 'year')}, {p(d, 'day')}, {p(h, 'hour')}, {p(m, 'minute')}, {p(s, 'second')}, "
         f"{p(ms, 'millisecond')}, {p(us, 'microsecond')}\n"
-        f"FreeSWITCH (Version {version_full()}) is {'ready' if core_ready(core) else 'not ready'}\n"
-        f"{core.sessions_since_startup} session(s) since startup\n"
-        f"{core.session_count} session(s) - peak {core.session_peak}, "
-        f"last 5min {core.session_peak_fivemin} \n"
-        f"{core.sps_last} session(s) per Sec out of max {settings.sessions_per_second}, "
-        f"peak {core.sps_peak}, last 5min {core.sps_peak_fivemin} \n"
+        f"FreeSWITCH (Version {version_full()}) is {'ready' if admin.ready else 'not ready'}\n"
+        f"{n['since_startup']} session(s) since startup\n"
+        f"{n['count']} session(s) - peak {n['peak']}, "
+        f"last 5min {n['peak_fivemin']} \n"
+        f"{n['sps_last']} session(s) per Sec out of max {settings.sessions_per_second}, "
+        f"peak {n['sps_peak']}, last 5min {n['sps_peak_fivemin']} \n"
         f"{settings.max_sessions} session(s) max\n"
-        f"min idle cpu {settings.min_idle_cpu:0.2f}/{core.logbus.idle_cpu.value:0.2f}\n"
+        f"min idle cpu {settings.min_idle_cpu:0.2f}/{core.log.idle_cpu():0.2f}\n"
         f"Current Stack Size/Max {cur}K/{mx}K\n"
     )
 
@@ -75,7 +71,7 @@ def uptime(module, cmd, session, stream):
     if scale is None:
         stream.write(f"-USAGE: {UPTIME_SYNTAX}\n")
         return
-    stream.write(f"{int(module.core.uptime() * 1_000_000) // scale}\n")
+    stream.write(f"{int(module.core.admin.uptime() * 1_000_000) // scale}\n")
 
 
 @commands("hostname", "Return the system hostname", "")

@@ -37,7 +37,8 @@ def run_job(module, job_uuid: str, line: str) -> None:
     cmd, blank, arg = line.partition(" ")
     try:
         result = core.api_execute(cmd, arg)
-        reply = result.output if result.ok else f"{cmd}: Command not found!\n"
+        # FreeSWITCH's BACKGROUND_JOB body: "<cmd>: Command not found!" and no "-ERR no reply"
+        reply = result.reply(cmd, not_found="{cmd}: Command not found!\n", empty="")
         ev = Event(EventType.BACKGROUND_JOB)
         ev.add_header("Job-UUID", job_uuid)
         ev.add_header("Job-Command", cmd)
@@ -130,7 +131,7 @@ def unsched_api(module, cmd, session, stream):
         return
     task_id = atoi(cmd)
     if task_id:
-        ok = module.core.scheduler.del_task_id(task_id)
+        ok = module.core.tasks.cancel(task_id)
         stream.write("+OK\n" if ok else "-ERR No such id\n")
 
 
@@ -139,12 +140,12 @@ def sched_del(module, cmd, session, stream):
     if not cmd:
         stream.write("-ERR Invalid syntax\n")
         return
-    scheduler = module.core.scheduler
+    tasks = module.core.tasks
     if cmd.isdigit() and cmd.isascii():
         task_id = atoi(cmd) & 0xFFFFFFFF
-        count = 1 if task_id > 0 and scheduler.del_task_id(task_id) else 0
+        count = 1 if task_id > 0 and tasks.cancel(task_id) else 0
     else:
-        count = scheduler.del_task_group(cmd)
+        count = tasks.cancel_group(cmd)
     stream.write(f"+OK Deleted: {count}\n")
 
 

@@ -33,7 +33,7 @@ def _force_and_name(cmd: str) -> tuple[bool, str]:
 
 
 def _reloadxml(module, stream) -> None:
-    ok, _ = module.core.reloadxml()
+    ok, _ = module.core.admin.reloadxml()
     if ok:
         stream.write("+OK Reloading XML\n")
 
@@ -45,7 +45,7 @@ def load(module, cmd, session, stream):
         return
     with module.state.reload_lock:
         _reloadxml(module, stream)
-        status, err = module.core.modules.load(cmd)
+        status, err = module.core.admin.load_module(cmd)
         stream.write("+OK\n" if status == Status.SUCCESS else f"-ERR [{err}]\n")
 
 
@@ -56,7 +56,7 @@ def unload(module, cmd, session, stream):
         stream.write(f"-USAGE: {UNLOAD_SYNTAX}\n")
         return
     with module.state.reload_lock:
-        status, err = module.core.modules.unload(name, force)
+        status, err = module.core.admin.unload_module(name, force)
         stream.write("+OK\n" if status == Status.SUCCESS else f"-ERR [{err}]\n")
 
 
@@ -68,7 +68,7 @@ def reload(module, cmd, session, stream):
         return
     with module.state.reload_lock:
         _reloadxml(module, stream)
-        (ustatus, uerr), (lstatus, lerr) = module.core.modules.reload(name, force)
+        (ustatus, uerr), (lstatus, lerr) = module.core.admin.reload_module(name, force)
         stream.write("+OK module unloaded\n" if ustatus == Status.SUCCESS else f"-ERR unloading module [{uerr}]\n")
         stream.write("+OK module loaded\n" if lstatus == Status.SUCCESS else f"-ERR loading module [{lerr}]\n")
 
@@ -76,12 +76,12 @@ def reload(module, cmd, session, stream):
 @commands("module_exists", "Check if module exists", "<module>")
 def module_exists(module, cmd, session, stream):
     if cmd:
-        stream.write("true" if cmd in module.core.modules.modules else "false")
+        stream.write("true" if module.core.admin.is_loaded(cmd) else "false")
 
 
 @commands("reloadxml", "Reload XML", "")
 def reloadxml(module, cmd, session, stream):
-    _, err = module.core.reloadxml()
+    _, err = module.core.admin.reloadxml()
     stream.write(f"+OK [{err}]\n")
 
 
@@ -89,9 +89,9 @@ def reloadxml(module, cmd, session, stream):
 def reloadacl(module, cmd, session, stream):
     if cmd.lower() == "reloadxml":
         stream.write("This option is deprecated, we now always reloadxml.\n")
-    ok, err = module.core.reloadxml()
+    ok, err = module.core.admin.reloadxml()
     if ok:
-        module.core.load_network_lists()
+        module.core.admin.reload_acl()
         stream.write("+OK acl reloaded\n")
     else:
         stream.write(f"-ERR [{err}]\n")

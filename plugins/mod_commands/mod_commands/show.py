@@ -152,8 +152,8 @@ def _query(module, sql: str, params: Sequence) -> tuple[list[str], list[tuple]]:
         sessions.flush_db()
     if sql == "tasks":
         core = module.core
-        tasks = sorted(core.scheduler.tasks.values(), key=lambda t: t.id)
-        return TASK_COLS, [(t.id, t.desc, t.group, int(t.runtime), 0, core.hostname) for t in tasks]
+        return TASK_COLS, [(t.id, t.desc, t.group, int(t.runtime), 0, core.hostname)
+                           for t in core.tasks.list()]
     return module.core.db.query(sql, params)
 
 

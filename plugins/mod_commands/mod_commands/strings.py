@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import os
 import re
 import time
-import uuid as uuidlib
 import zoneinfo
 
-from softswitch.event import url_encode as _url_encode
+from softswitch import url_encode as _url_encode
 
 from ._api import CommandTable
 from ._text import ascii_lower, ascii_upper, atof, atoi, is_number, separate_string
@@ -29,18 +27,8 @@ def md5(module, cmd, session, stream):
     stream.write(hashlib.md5(cmd.encode("utf-8", "surrogatepass")).hexdigest() if cmd else "!err!")
 
 
-def new_uuid(core) -> str:
-    """A uuid as the core makes them: v4, or v7 with switch.conf ``uuid-version`` 7."""
-    if getattr(core.settings, "uuid_version", 4) != 7:
-        return str(uuidlib.uuid4())
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 66) & 0xFFF) << 64 | (0b10 << 62) | (rand & ((1 << 62) - 1))
-    return str(uuidlib.UUID(int=value))
-
-
 def _create_uuid(module, cmd, session, stream):
-    stream.write(new_uuid(module.core))
+    stream.write(module.core.create_uuid())
 
 
 commands("create_uuid", "Create a uuid", "<uuid> <other_uuid>")(_create_uuid)

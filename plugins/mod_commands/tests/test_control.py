@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gevent
 import pytest
 
 from mod_commands.control import (
@@ -55,7 +54,7 @@ def test_fsctl_shutdown_variants(api, core, events):
     api("fsctl shutdown cancel")
     assert api("fsctl shutdown") == "+OK\n"
     assert core.stop_requested
-    gevent.sleep(0.05)
+    assert core.events.drain(5.0)
     assert [ev.get_header("Event-Info") for ev in requested] == ["elegant", "ASAP"]
 
 
@@ -148,10 +147,10 @@ def test_flags(api, core):
     assert api("eval ${md5 x}") == "9dd4e461268c8034f5c8564e155c67a6"
 
 
-def test_send_sighup_fires_trap(api, events):
+def test_send_sighup_fires_trap(api, core, events):
     traps = events(EventType.TRAP)
     assert api("fsctl send_sighup") == "+OK\n"
-    gevent.sleep(0.05)
+    assert core.events.drain(5.0)
     assert [ev.get_header("Trapped-Signal") for ev in traps] == ["HUP"]
 
 

@@ -57,7 +57,7 @@ def test_load_unload_reload_cycle(api, core, path_module, events):
     assert api("reload mod_pathmod") == (
         "+OK Reloading XML\n-ERR unloading module [No such module!]\n"
         "-ERR loading module [module load file routine returned an error]\n")
-    gevent.sleep(0.05)
+    assert core.events.drain(5.0)
     assert any(ev.get_header("name") == "pathmod_hello" for ev in loads)
     assert len(reloads) >= 4
 
@@ -117,7 +117,7 @@ def test_reloadxml(api, core, events):
     core.events.drain(1.0)  # the RELOADXML of start-up is not ours
     got = events(EventType.RELOADXML)
     assert api("reloadxml") == "+OK [Success]\n"
-    gevent.sleep(0.02)
+    assert core.events.drain(5.0)
     assert len(got) == 1
 
 

@@ -20,12 +20,10 @@ wherever a C compiler is found). It holds two generic gathers, no G.711: ``encod
 16-bit sample through the 65,536-code table) and ``decode8`` (each two codes through a
 65,536-entry table of sample pairs), given these tables as bytes. Computing the tables stays
 here, so bit-exactness has one source, and the tests run every input through both
-implementations. Why C: numpy's fixed cost per call, about 1.1 µs even for two bytes, is more
-than audioop's whole call on a 20 ms frame (0.7-1.3 µs encode, 0.15-0.3 µs decode), so no
-numpy encoder reaches half audioop's frame rate; and no numpy or stdlib primitive gathers
-faster than audioop's decode loop (see below). Against ``audioop`` (medians of three full
-runs on the 2-vCPU development VM): encode 20 ms about 4.5x, 1 s about 9.5x; decode 20 ms
-about 1.7x, 1 s about 1.9x (1.6x-2.2x from run to run).
+implementations. Why C: numpy's fixed cost per call is more than audioop's whole call on a
+20 ms frame, so no numpy encoder reaches half audioop's frame rate; and no numpy or stdlib
+primitive gathers faster than audioop's decode loop (see below). The figures against
+``audioop`` are in ``bench/README.md`` (``bench/codecs.py``).
 
 **"numpy"**, without the extension (an install on a machine with no C compiler): just as
 exact, slower where numpy's per-call cost shows, and short of issue #6's targets for
@@ -33,8 +31,8 @@ single frames and for decoding:
 
 * **encode** is one ``numpy.take`` from the 64 KiB table (``np.frombuffer`` makes the index
   array without copying). A 16-bit → 8-bit map has no pure-``bytes`` equivalent.
-* **decode** of a short input (a packet) avoids numpy's per-call cost (about a microsecond,
-  several times what the conversion itself costs at 160 samples): ``codecs.charmap_decode``
+* **decode** of a short input (a packet) avoids numpy's per-call cost (several times what the
+  conversion itself costs at 160 samples): ``codecs.charmap_decode``
   maps each code to one character whose UTF-16 encoding is the sample's two bytes, the UTF-16
   encoder lays them out, and one ``bytes.translate`` undoes a byte permutation that keeps
   every character out of the surrogate range (U+D800-U+DFFF), which the encoder would
@@ -43,8 +41,8 @@ single frames and for decoding:
   both samples at once from a 65,536-entry ``uint32`` pair table: half as many gathers as a
   256-entry lookup, which is what numpy spends its time on.
 
-Against ``audioop``: encode 20 ms about 0.4x, 1 s about 4x (audioop searches the segment
-table per sample); decode 20 ms about 0.17x, 1 s about 0.65x.
+Slower than ``audioop`` for single frames, faster for 1 s batches of encoding (audioop
+searches the segment table per sample): figures in ``bench/README.md``.
 
 FreeSWITCH's *decoders* are bit-identical to audioop's, and this module used to decode with
 audioop's C loop when it was there. The C extension is faster, and for installs without a
@@ -61,12 +59,19 @@ from collections.abc import Callable
 
 import numpy as np
 
+import softswitch
 from softswitch import CodecError
 
-try:  # the optional C gathers (setup.py builds them where a compiler is available)
-    from . import _g711 as _speedups
-except ImportError:  # pragma: no cover - exercised by installs without a compiler
+# softswitch.pure_python() (SOFTSWITCH_PURE_PYTHON=1) arrived with the kernel's API 0.2; a 0.1
+# kernel, which this module still supports, has no such switch.
+_pure_python = getattr(softswitch, "pure_python", None)
+if _pure_python is not None and _pure_python():
     _speedups = None
+else:
+    try:  # the optional C gathers (setup.py builds them where a compiler is available)
+        from . import _g711 as _speedups
+    except ImportError:  # pragma: no cover - exercised by installs without a compiler
+        _speedups = None
 
 __all__ = [
     "ULAW_ENCODE",
@@ -84,7 +89,8 @@ __all__ = [
 ]
 
 #: Which gathers :func:`make_encoder` and :func:`make_decoder` use: ``"C"`` when the optional
-#: extension ``mod_pcm._g711`` was built, else ``"numpy"`` (numpy and string codecs).
+#: extension ``mod_pcm._g711`` was built (and ``SOFTSWITCH_PURE_PYTHON=1`` was not set when
+#: this was imported), else ``"numpy"`` (numpy and string codecs).
 IMPLEMENTATION = "C" if _speedups is not None else "numpy"
 
 #: The linear sample type: 16-bit, host byte order (FreeSWITCH's ``short``).

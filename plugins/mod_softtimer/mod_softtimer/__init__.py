@@ -41,8 +41,7 @@ from softswitch import Status, TimerInterface, switch_true
 from .engine import DEFAULT_SPIN_USEC, MAX_SPIN_USEC, SoftTimer
 
 if TYPE_CHECKING:
-    from softswitch import ModuleInterface
-    from softswitch.core import Core
+    from softswitch import ModuleInterface, Services
 
 __all__ = ["SoftTimer", "module_load", "module_runtime", "module_shutdown"]
 
@@ -61,7 +60,7 @@ def _switch_conf(module: ModuleInterface) -> dict[str, str]:
 
 
 @softswitch.hookimpl
-def module_load(module: ModuleInterface, core: Core) -> Status | None:
+def module_load(module: ModuleInterface, core: Services) -> Status | None:
     conf = _switch_conf(module)
     use_timerfd = switch_true(conf.get("enable-softtimer-timerfd", "true"))
     base = 1 if switch_true(conf.get("1ms-timer", "false")) else 20
@@ -75,7 +74,8 @@ def module_load(module: ModuleInterface, core: Core) -> Status | None:
     if not 0 <= spin_usec <= MAX_SPIN_USEC:
         module.log.warning("switch.conf: softtimer-spin-usec %d is out of 0..%d; using %d",
                            spin_usec, MAX_SPIN_USEC, min(max(spin_usec, 0), MAX_SPIN_USEC))
-    engine = SoftTimer(use_timerfd=use_timerfd, base_interval=base, spin_usec=spin_usec)
+    engine = SoftTimer(use_timerfd=use_timerfd, base_interval=base, spin_usec=spin_usec,
+                       timers=core.timers)
     module.state.softtimer = engine
     module.add_timer(TimerInterface(
         name="soft",

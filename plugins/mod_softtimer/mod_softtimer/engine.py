@@ -19,11 +19,11 @@ The hot path is the tick's delivery (see :meth:`SoftTimer._fanout`): the hub cal
 every waiting timer (``tick``, ``samplecount``) in one loop, then resumes the waiting greenlets
 one after the other, each handing over straight to the next when it parks again. A greenlet's
 own share is the lean ``timer.next`` this module binds to each timer
-(:meth:`SoftTimer.bind_next`): check, park, switch, return. Both halves have a C twin in the
-optional extension ``mod_softtimer._fastpath`` (:data:`IMPLEMENTATION` ``"C"``), used when it
-was built; the Python code here is the reference it is tested against, and what runs without
-it (or with ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` in the environment). In C the per-timer
-cost of a tick is close to that of resuming a bare greenlet (``bench/timers.py`` measures both).
+(:meth:`SoftTimer.bind_next`): check, park, switch, return. Both halves are the kernel's timer
+pacing (:func:`softswitch.new_pacing`): C where the kernel's extension is built
+(:data:`IMPLEMENTATION` ``"C"``), its Python reference otherwise or with
+``SOFTSWITCH_PURE_PYTHON=1``. In C the per-timer cost of a tick is close to that of resuming a
+bare greenlet (``bench/timers.py`` measures both).
 
 Per-timer semantics follow FreeSWITCH's Linux soft timer (one timerfd per timer, ``TFD = 2``;
 see ``spec/timers-codecs.md`` §2): a timer remembers the last clock tick it consumed
@@ -45,11 +45,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
 import time
 from collections import deque
-from types import MethodType
 from typing import TYPE_CHECKING
 
 import gevent
@@ -58,34 +56,30 @@ from gevent.exceptions import BlockingSwitchOutError
 from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
 
-from softswitch import Status, TimerError
-from softswitch.timer import (
-    MAX_INTERVAL_MS,
+from softswitch import (
+    MAX_TIMER_INTERVAL_MS,
+    Status,
     Timer,
-    get_time_source,
+    TimerError,
     micro_time_now,
-    set_time_source,
+    new_pacing,
+    pacing_implementation,
 )
 
 from ._timerfd import TimerFD, open_timerfd
 
-try:
-    from . import _fastpath
-except ImportError:  # not built (no C compiler at install): the Python code below runs
-    _fastpath = None
-
 if TYPE_CHECKING:
-    from types import ModuleType
+    from softswitch.services import TimerService
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SoftTimer", "Clock", "TimerPrivate", "IMPLEMENTATION"]
 
-#: ``"C"`` when the optional extension ``mod_softtimer._fastpath`` was built, else
-#: ``"Python"``; a :class:`SoftTimer` uses it unless told otherwise (``use_c``, or
-#: ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` in the environment when it is made).
-IMPLEMENTATION = "C" if _fastpath is not None else "Python"
-PURE_PYTHON_ENV = "SOFTSWITCH_SOFTTIMER_PURE_PYTHON"
+#: ``"C"`` when the kernel's timer pacing runs in C (its extension built, and not
+#: ``SOFTSWITCH_PURE_PYTHON=1`` when this module was imported), else ``"Python"``; a
+#: :class:`SoftTimer` uses C when it can unless told otherwise (``use_c``).
+IMPLEMENTATION = pacing_implementation()
+MAX_INTERVAL_MS = MAX_TIMER_INTERVAL_MS
 
 _U32 = 0xFFFFFFFF
 _SUCCESS = Status.SUCCESS
@@ -150,8 +144,11 @@ class SoftTimer:
     :param base_interval: ms between clock loop wake-ups when no timer is open; also the age
         limit of :func:`softswitch.cached_micro_time_now` (FreeSWITCH's
         ``microseconds_per_tick``: 20 ms, or 1 ms with switch.conf ``1ms-timer``).
-    :param use_c: the C hot path of ``mod_softtimer._fastpath`` (True: it must be built);
-        None: when built, unless ``SOFTSWITCH_SOFTTIMER_PURE_PYTHON=1`` is in the environment.
+    :param use_c: the C hot path of the kernel's pacing (True: it must be available); None:
+        when available, unless ``SOFTSWITCH_PURE_PYTHON=1`` is in the environment.
+    :param timers: the kernel's timer service (``core.timers``): the clock loop's last tick
+        becomes that kernel's cached time (:func:`softswitch.cached_micro_time_now`); None
+        for an engine outside a kernel (tests).
     :param spin_usec: with a timerfd, wake up this many µs before a clock's deadline and keep
         the hub polling (without sleeping) until the deadline, so that the tick is delivered
         as soon as it is due rather than when the OS gets round to waking us (0: off; clamped
@@ -159,7 +156,9 @@ class SoftTimer:
     """
 
     def __init__(self, use_timerfd: bool = True, base_interval: int = 20,
-                 use_c: bool | None = None, spin_usec: int = DEFAULT_SPIN_USEC) -> None:
+                 use_c: bool | None = None, spin_usec: int = DEFAULT_SPIN_USEC,
+                 timers: TimerService | None = None) -> None:
+        self.timers = timers
         self.hub = gevent.get_hub()
         self._hub_switch = self.hub.switch
         self._run_callback = self.hub.loop.run_callback
@@ -183,12 +182,12 @@ class SoftTimer:
         #: The greenlets of a tick not resumed yet (see _fanout), used as a stack: in reverse
         #: arrival order, the next one to resume last (popped without a Python call in C).
         self._ready: list = []
-        self._next_fast = self._make_next_fast()
-        if use_c is None:
-            use_c = _fastpath is not None and os.environ.get(PURE_PYTHON_ENV, "") in ("", "0")
-        #: The C twin of bind_next/_deliver (mod_softtimer._fastpath.State), or None.
-        self._fast = self._make_fast(_fastpath) if use_c else None
-        self.implementation = "C" if self._fast is not None else "Python"
+        #: The kernel's pacing: timer.next (bind_next) and a tick's bookkeeping (_fanout).
+        self._pacing = new_pacing(
+            ready=self._ready, hub_switch=self._hub_switch, slow_next=self.next,
+            on_error=self._switch_failed, deliver_one=self._deliver_one,
+            private_cls=TimerPrivate, clock_cls=Clock, use_c=use_c)
+        self.implementation = self._pacing.implementation
         self.stopping = False
         self.running = False
         self.timer_count = 0  # open timers, interval 1 included (FreeSWITCH's timer_count)
@@ -219,7 +218,8 @@ class SoftTimer:
             return Status.TERM
         self.running = True
         self.timestamp = micro_time_now()
-        set_time_source(self.time_source)
+        if self.timers is not None:
+            self.timers.set_time_source(self.time_source)
         try:
             if self.timerfd is not None:
                 self._arm()
@@ -362,10 +362,7 @@ class SoftTimer:
         returns here too, and this loop goes on. A resumed ``next`` has nothing left to do
         but return SUCCESS.
         """
-        if self._fast is not None:
-            self._fast.deliver(clock)
-        else:
-            self._deliver(clock)
+        self._pacing.deliver(clock)
         ready = self._ready
         pop = ready.pop
         while ready:
@@ -375,26 +372,9 @@ class SoftTimer:
             except BaseException:  # a raw greenlet that died with an error: keep waking others
                 self.hub.handle_error(g, *sys.exc_info())
 
-    def _deliver(self, clock: Clock) -> None:
-        """The tick's bookkeeping for every timer waiting on ``clock``; their greenlets are
-        queued on ``_ready``. (``_fastpath.State.deliver`` is its C twin.)"""
-        waiters = clock.waiters
-        if not waiters:
-            return
-        clock.waiters = waiting = []
-        k = clock.tick
-        one = self._deliver_one
-        batch: list = []  # the greenlets to resume, in arrival order
-        try:
-            for p in waiters:
-                one(p, k, waiting, batch)
-        finally:  # (even after an error: those in batch consumed the tick)
-            batch.reverse()
-            self._ready[0:0] = batch  # under whatever is queued (nothing, normally)
-
     def _deliver_one(self, p: TimerPrivate, k: int, waiting: list, batch: list) -> None:
-        """One timer of :meth:`_deliver` (also the C twin's fallback for unusual values): its
-        greenlet goes on ``batch``, or ``p`` back on ``waiting``."""
+        """One timer of a tick's delivery with unusual values (the pacing's ``deliver_one``):
+        its greenlet goes on ``batch``, or ``p`` back on ``waiting``."""
         n = k - p.last
         if n <= 0:  # it consumed this tick ahead of the clock loop (see next): keep waiting
             waiting.append(p)
@@ -452,13 +432,13 @@ class SoftTimer:
     def shutdown(self) -> None:
         """Release every waiter (their ``next`` returns FALSE) and make :meth:`run` return."""
         self.stopping = True
-        if self._fast is not None:
-            self._fast.stopping = True
+        self._pacing.stopping = True
         for clock in list(self._clock_list):
             if clock.waiters:
                 self._run_callback(self._release, clock)
-        if get_time_source() is self.time_source:  # another core in this process may own it
-            set_time_source(None)
+        timers = self.timers
+        if timers is not None and timers.get_time_source() is self.time_source:
+            timers.set_time_source(None)
         if self.running:
             if self._watcher is not None:
                 self._watcher.stop()  # no more ticks; run() closes it
@@ -541,47 +521,7 @@ class SoftTimer:
         p = timer.private
         if p is None or p.clock is None:
             return None
-        if self._fast is not None:
-            return self._fast.bind(timer)
-        return MethodType(self._next_fast, timer)
-
-    def _make_fast(self, fastpath: ModuleType | None):
-        if fastpath is None:
-            raise RuntimeError("mod_softtimer._fastpath is not built (no C compiler at install?)")
-        return fastpath.State(
-            ready=self._ready, hub_switch=self._hub_switch, raw_switch=_switch,
-            getcurrent=getcurrent, slow_next=self.next, on_error=self._switch_failed,
-            deliver_one=self._deliver_one, success=_SUCCESS, generr=_GENERR,
-            timer_cls=Timer, private_cls=TimerPrivate, clock_cls=Clock)
-
-    def _make_next_fast(self):
-        ready = self._ready
-        hub_switch = self._hub_switch
-        slow = self.next
-        engine = self
-        switch = _switch
-
-        def next_fast(timer: Timer) -> Status:
-            """``timer.next()``: the woken-by-a-tick case, every other one in :meth:`next`."""
-            p = timer.private
-            clock = p.clock
-            # While a tick is being handed over (ready not empty), the clock loop runs right
-            # after it: a next tick that fell due meanwhile (a hand-over longer than an
-            # interval) is left to it rather than read off the clock by every greenlet.
-            if (p.last != clock.tick or p.waiter is not None or p.closed or engine.stopping
-                    or (not ready and _mono() >= clock.deadline)):
-                return _SUCCESS if slow(timer) is None else _GENERR
-            g = getcurrent()
-            p.waiter = g
-            clock.waiters.append(p)
-            try:
-                why = switch(ready.pop()) if ready else hub_switch()
-            except BaseException as e:
-                engine._switch_failed(timer, p, g, e)
-                raise
-            return _GENERR if why else _SUCCESS
-
-        return next_fast
+        return self._pacing.bind(timer)
 
     def _switch_failed(self, timer: Timer, p: TimerPrivate, g, exc: BaseException) -> None:
         """An exception took ``g`` out of next(): clean up; from the hub it is misuse."""

@@ -1,23 +1,27 @@
 """Fixtures for mod_softtimer's tests: a kernel with only this module loaded.
 
 ``kernel_factory`` and ``wait_for`` come from the kernel's pytest plugin (``softswitch.testing``).
-Every test runs twice: with the C hot path of ``mod_softtimer._fastpath`` (skipped where it is
-not built) and with the engine's Python code, the reference.
+Every test runs twice: with the C hot path of the kernel's pacing (``softswitch._pacing``,
+skipped where it is not built) and with its Python code, the reference
+(``SOFTSWITCH_PURE_PYTHON=1``).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from mod_softtimer import engine as _engine
+import softswitch
 
 
 @pytest.fixture(autouse=True, params=["C", "Python"])
 def implementation(request, monkeypatch):
     """Which hot path the engines made during the test use (``SoftTimer.implementation``)."""
-    if request.param == "C" and _engine.IMPLEMENTATION != "C":
-        pytest.skip("mod_softtimer._fastpath is not built")
-    monkeypatch.setenv(_engine.PURE_PYTHON_ENV, "1" if request.param == "Python" else "0")
+    if request.param == "C":
+        if softswitch.pure_python():
+            pytest.skip("SOFTSWITCH_PURE_PYTHON=1: the Python paths only")
+        if softswitch.pacing_implementation() != "C":
+            pytest.skip("the kernel's C extension softswitch._pacing is not built")
+    monkeypatch.setenv("SOFTSWITCH_PURE_PYTHON", "1" if request.param == "Python" else "0")
     return request.param
 
 

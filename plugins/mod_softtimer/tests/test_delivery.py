@@ -4,9 +4,7 @@ arrival order, each handing over to the next."""
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections import deque
 
 import gevent
 import pytest
@@ -107,7 +105,7 @@ def test_destroyed_while_queued_for_the_tick_returns_the_delivered_tick(unit):
 
 
 def test_engines_use_the_implementation_asked_for(core, engine, implementation):
-    """SOFTSWITCH_SOFTTIMER_PURE_PYTHON (set by the ``implementation`` fixture) picks the path."""
+    """SOFTSWITCH_PURE_PYTHON (set by the ``implementation`` fixture) picks the path."""
     assert engine.implementation == implementation
     timer = core.timer_open("soft", 20, 160)
     kind = type(timer.next).__name__
@@ -140,51 +138,11 @@ def test_unusual_numbers_take_the_python_bookkeeping(unit):
     assert clock.waiters == [] and all(t.private.waiter is None for t in (odd, junk))
 
 
-def test_the_c_state_checks_what_it_is_given():
-    from mod_softtimer import engine as mod
-
-    if mod._fastpath is None:
-        pytest.skip("mod_softtimer._fastpath is not built")
-    engine = SoftTimer(use_timerfd=False, use_c=True)
-    with pytest.raises(TypeError, match="ready must be a list"):
-        mod._fastpath.State(**{**_state_kwargs(engine), "ready": deque()})
-    with pytest.raises(TypeError, match="not a slot"):
-        mod._fastpath.State(**{**_state_kwargs(engine), "clock_cls": _NotAClock})
-    with pytest.raises(TypeError, match="Clock"):
-        engine._fast.deliver(object())
-    with pytest.raises(TypeError, match="Timer"):
-        engine._fast.bind(object())
-    timer = timer_open(TimerInterface(name="soft", init=engine.init, next=engine.next,
-                                      destroy=engine.destroy, bind_next=engine.bind_next),
-                       "soft", 20, 160)
-    with pytest.raises(TypeError, match="no arguments"):
-        timer.next(1)
-    timer.destroy()
-    engine.shutdown()
-
-
-class _NotAClock:
-    tick = deadline = waiters = None
-
-
-def _state_kwargs(engine):
-    from greenlet import getcurrent
-    from greenlet import greenlet as raw
-
-    from mod_softtimer.engine import Clock, TimerPrivate
-    from softswitch.timer import Timer
-
-    return dict(ready=engine._ready, hub_switch=engine._hub_switch, raw_switch=raw.switch,
-                getcurrent=getcurrent, slow_next=engine.next, on_error=engine._switch_failed,
-                deliver_one=engine._deliver_one, success=Status.SUCCESS, generr=Status.GENERR,
-                timer_cls=Timer, private_cls=TimerPrivate, clock_cls=Clock)
-
-
 @pytest.mark.skipif(os.environ.get("SOFTSWITCH_REQUIRE_SPEEDUPS") != "1",
                     reason="SOFTSWITCH_REQUIRE_SPEEDUPS=1 not set")
-def test_fastpath_is_built_where_required():
-    """Where the C extension is required (CI), no silent fallback to the Python code."""
-    importlib.import_module("mod_softtimer._fastpath")  # its ImportError, if any, says why
-    from mod_softtimer import engine as mod
-
-    assert mod.IMPLEMENTATION == "C"
+def test_fastpath_is_built_where_required(monkeypatch):
+    """Where the C pacing is required (CI), no silent fallback to the Python code."""
+    monkeypatch.delenv("SOFTSWITCH_PURE_PYTHON", raising=False)
+    engine = SoftTimer(use_timerfd=False)
+    assert engine.implementation == "C"
+    engine.shutdown()

@@ -79,7 +79,7 @@ def test_engine_refuses_an_interval_it_does_not_support(engine):
 def test_runtime_drives_the_clock_without_busy_looping(core, engine, wait_for):
     """With no timer open the clock loop still ticks (20 ms, FreeSWITCH's default) and sleeps."""
     mod = core.modules.modules["mod_softtimer"]
-    assert mod._runtime is not None and not mod._runtime.dead
+    assert mod.runtime_running
     w0, t0 = engine.wakeups, time.monotonic()
     wait_for(lambda: engine.wakeups >= w0 + 5, timeout=10)
     gevent.sleep(0.2)
@@ -140,7 +140,7 @@ def test_shutdown_releases_every_waiter(kernel_factory, spawn, wait_for):
     core.shutdown()
     assert gevent.joinall(greenlets, timeout=5) and all(g.dead for g in greenlets)
     assert [g.value for g in greenlets] == [Status.GENERR] * 4
-    assert mod._runtime is None or mod._runtime.dead
+    assert not mod.runtime_running
     assert engine.timerfd is None or engine.timerfd.fd == -1
     # a timer that outlived its module fails at once, it never hangs
     assert timers[0].next() == Status.GENERR

@@ -1,13 +1,14 @@
-/* mod_softtimer._fastpath: the soft timer's hot path in C (optional; engine.py falls back to
- * its Python code, the reference, when this is not built).
+/* softswitch._pacing: the kernel's timer-pacing hot path in C (optional: softswitch.pacing
+ * runs its Python twin, the reference, where this is not built, where what it depends on is not
+ * what it expects, or with SOFTSWITCH_PURE_PYTHON=1).
  *
- * Two things, each the C twin of Python code in engine.py that it must match exactly:
+ * Two things, each the C twin of Python code in softswitch/pacing.py that it must match exactly:
  *
- *   State.bind(timer) -> a Pacer, the callable that timer.next becomes (SoftTimer.bind_next):
- *       the woken-by-a-tick case of next_fast() (check, park, switch, return SUCCESS/GENERR);
- *       every other case calls the engine's Python next(timer), as next_fast() does.
- *   State.deliver(clock): the bookkeeping half of SoftTimer._fanout (every waiting timer
- *       consumes the tick, its greenlet is queued on ready); SoftTimer._deliver in Python.
+ *   State.bind(timer) -> a Pacer, the callable that timer.next becomes (a timer module's
+ *       bind_next): the woken-by-a-tick case (check, park, switch, return SUCCESS/GENERR);
+ *       every other case calls the timer module's Python next(timer).
+ *   State.deliver(clock): the bookkeeping of a tick (every waiting timer consumes it, its
+ *       greenlet is queued on ready).
  *
  * ``ready`` is a list used as a stack: the greenlets of a tick are queued in reverse arrival
  * order, so that the next one to resume is its last item (a pop without a Python call).
@@ -17,12 +18,16 @@
  * its checks without the interpreter; the per-timer cost of a tick drops to about that of
  * resuming a bare greenlet (bench/timers.py's floor).
  *
- * The objects it works on are the engine's slotted classes (Timer, TimerPrivate, Clock): their
- * slots are read and written at the offsets their member descriptors give, checked once when
- * the State is made. Greenlets are switched through greenlet's C API (the capsule
- * greenlet._C_API, looked up at run time: no build-time dependency on greenlet's headers),
- * which keeps two call frames off the C stack greenlet copies at each switch; where that
- * capsule is missing, through the Python-level greenlet.switch and getcurrent. */
+ * What it depends on, checked before use (softswitch.pacing falls back to Python otherwise):
+ *  - the objects' layouts: the slots of the Timer, private and clock classes are read and
+ *    written at the offsets their member descriptors give (public CPython API), checked when a
+ *    State is made: a missing or non-object slot is a TypeError there, which softswitch.pacing
+ *    turns into the Python path;
+ *  - greenlet's C API (the capsule greenlet._C_API, looked up at import: no build-time
+ *    dependency on greenlet's headers), used only when its table is what greenlet.h describes:
+ *    entry 0 is the greenlet type, entry 2 GreenletExit, and entry 4 (GetCurrent) returns
+ *    what greenlet.getcurrent() does. Else greenlets are switched through greenlet.switch and
+ *    getcurrent (``c_api`` False), still in C. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
@@ -46,7 +51,7 @@ typedef struct {
     /* greenlet's C API (PyGreenlet_Switch, PyGreenlet_GetCurrent), or NULL */
     PyObject *(*gl_switch)(PyObject *g, PyObject *args, PyObject *kwargs);
     PyObject *(*gl_getcurrent)(void);
-    char c_api;  /* both found (the member c_api) */
+    char c_api;  /* both usable (the member c_api) */
     Py_ssize_t t_private, t_tick, t_samplecount, t_samples, t_skipped;
     Py_ssize_t p_clock, p_last, p_waiter, p_closed, p_timer;
     Py_ssize_t c_tick, c_deadline, c_waiters;
@@ -100,6 +105,56 @@ mono_ns(void)
 }
 
 /* ------------------------------------------------------------------------------------ */
+
+/* greenlet's C API, when check_greenlet_api() found it to be what greenlet.h describes */
+static PyObject *(*gl_checked_getcurrent)(void) = NULL;
+static PyObject *(*gl_checked_switch)(PyObject *, PyObject *, PyObject *) = NULL;
+static const char *gl_api_status = "not checked";
+
+/* greenlet.h: PyGreenlet_Type 0, PyExc_GreenletExit 2, PyGreenlet_GetCurrent 4,
+ * PyGreenlet_Switch 6 (unchanged since greenlet 0.4). Verify what can be verified from
+ * Python before trusting the table; any mismatch leaves the pointers NULL. */
+static void
+check_greenlet_api(void)
+{
+    void **api = (void **)PyCapsule_Import("greenlet._C_API", 0);
+    if (api == NULL) {
+        PyErr_Clear();
+        gl_api_status = "greenlet._C_API capsule not found";
+        return;
+    }
+    PyObject *mod = PyImport_ImportModule("greenlet");
+    if (mod == NULL) {
+        PyErr_Clear();
+        gl_api_status = "greenlet cannot be imported";
+        return;
+    }
+    PyObject *type = PyObject_GetAttrString(mod, "greenlet");
+    PyObject *exit_ = PyObject_GetAttrString(mod, "GreenletExit");
+    PyObject *cur = PyObject_CallMethod(mod, "getcurrent", NULL);
+    PyObject *ccur = NULL;
+    if (type == NULL || exit_ == NULL || cur == NULL) {
+        PyErr_Clear();
+        gl_api_status = "greenlet lacks greenlet/GreenletExit/getcurrent";
+    }
+    else if (api[0] != (void *)type || api[2] != (void *)exit_) {
+        gl_api_status = "greenlet._C_API table is not laid out as greenlet.h 0.4-3.x says";
+    }
+    else if ((ccur = ((PyObject *(*)(void))api[4])()) != cur) {
+        PyErr_Clear();
+        gl_api_status = "greenlet._C_API GetCurrent does not return greenlet.getcurrent()";
+    }
+    else {
+        gl_checked_getcurrent = (PyObject *(*)(void))api[4];
+        gl_checked_switch = (PyObject *(*)(PyObject *, PyObject *, PyObject *))api[6];
+        gl_api_status = "ok";
+    }
+    Py_XDECREF(ccur);
+    Py_XDECREF(cur);
+    Py_XDECREF(exit_);
+    Py_XDECREF(type);
+    Py_DECREF(mod);
+}
 
 static PyObject *
 pacer_slow(StateObject *st, PyObject *timer)
@@ -263,7 +318,7 @@ pacer_dealloc(PacerObject *self)
 
 static PyTypeObject Pacer_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_softtimer._fastpath.Pacer",
+    .tp_name = "softswitch._pacing.Pacer",
     .tp_basicsize = sizeof(PacerObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_vectorcall_offset = offsetof(PacerObject, vectorcall),
@@ -439,16 +494,10 @@ state_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     st->timer_type = (PyTypeObject *)Py_NewRef(timer_cls);
     st->private_type = (PyTypeObject *)Py_NewRef(private_cls);
     st->clock_type = (PyTypeObject *)Py_NewRef(clock_cls);
-    /* greenlet's C API: PyGreenlet_GetCurrent is pointer 4, PyGreenlet_Switch pointer 6 of
-     * the capsule (greenlet.h; unchanged since greenlet 0.4) */
-    void **api = (void **)PyCapsule_Import("greenlet._C_API", 0);
-    if (api != NULL) {
-        st->gl_getcurrent = (PyObject *(*)(void))api[4];
-        st->gl_switch = (PyObject *(*)(PyObject *, PyObject *, PyObject *))api[6];
+    if (gl_checked_switch != NULL) {  /* checked at import (check_greenlet_api) */
+        st->gl_getcurrent = gl_checked_getcurrent;
+        st->gl_switch = gl_checked_switch;
         st->c_api = 1;
-    }
-    else {
-        PyErr_Clear();
     }
     if (member_offset(timer_cls, "private", &st->t_private) < 0
         || member_offset(timer_cls, "tick", &st->t_tick) < 0
@@ -529,7 +578,7 @@ static PyMemberDef state_members[] = {
 
 static PyTypeObject State_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_softtimer._fastpath.State",
+    .tp_name = "softswitch._pacing.State",
     .tp_basicsize = sizeof(StateObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = state_new,
@@ -540,20 +589,22 @@ static PyTypeObject State_Type = {
     .tp_members = state_members,
 };
 
-static struct PyModuleDef fastpath_module = {
-    PyModuleDef_HEAD_INIT, "_fastpath", "The soft timer's hot path in C.", -1, NULL,
+static struct PyModuleDef pacing_module = {
+    PyModuleDef_HEAD_INIT, "_pacing", "The kernel's timer-pacing hot path in C.", -1, NULL,
 };
 
 PyMODINIT_FUNC
-PyInit__fastpath(void)
+PyInit__pacing(void)
 {
     if (PyType_Ready(&Pacer_Type) < 0 || PyType_Ready(&State_Type) < 0)
         return NULL;
-    PyObject *m = PyModule_Create(&fastpath_module);
+    PyObject *m = PyModule_Create(&pacing_module);
     if (m == NULL)
         return NULL;
+    check_greenlet_api();
     if (PyModule_AddObjectRef(m, "State", (PyObject *)&State_Type) < 0
-        || PyModule_AddObjectRef(m, "Pacer", (PyObject *)&Pacer_Type) < 0) {
+        || PyModule_AddObjectRef(m, "Pacer", (PyObject *)&Pacer_Type) < 0
+        || PyModule_AddStringConstant(m, "greenlet_c_api", gl_api_status) < 0) {
         Py_DECREF(m);
         return NULL;
     }
