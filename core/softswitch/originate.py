@@ -390,7 +390,7 @@ def _originate_group(mgr: SessionManager, legs: list[Leg], gvars: dict[str, str]
                 lv["max_forwards"] = str(forwards)
         profile = _profile(lv, leg.data, originator, cid_name, cid_num)
         try:
-            c, s = ep.outgoing_channel(core, originator, lv, profile, flags)
+            c, s = ep.outgoing_channel(core.services, originator, lv, profile, flags)
         except gevent.GreenletExit:
             raise
         except Exception as e:

@@ -20,12 +20,16 @@ the kernel hands out. Each service is one attribute:
 ``core.log``              :class:`LogService`: the log level, the log file, idle CPU
 ``core.acl``              :class:`AclService`: network lists (``check(ip, list_name)``)
 ``core.admin``            :class:`AdminService`: switch administration (modules, settings, fsctl)
+``core.sessions``         :class:`SessionService`: the calls (docs/calls.md): ``locate``,
+                          iterate, ``count``, ``originate``, ``bridge``, ``hupall``, …
+``core.file_open``        open a playback source (``tone_stream://…``, a file) as a file handle
+``core.interface(k, n)``  the registered interface of kind ``k`` named ``n`` (or None)
 ========================  =====================================================================
 
 Identity: ``core.uuid``, ``core.hostname``, ``core.switchname``.
 
-Adding a service (the call model adds ``sessions``) is one more Protocol here, one more
-attribute on :class:`Services` and :class:`CoreServices`, and a line in the docs.
+Adding a service is one more Protocol here, one more attribute on :class:`Services` and
+:class:`CoreServices`, and a line in the docs (as ``sessions`` was for the call model).
 
 Anything else read through ``core`` still works, delegated to the kernel's internals, but is not
 part of the API: it warns once per name (:class:`DeprecationWarning`) and goes in the next minor
@@ -45,7 +49,8 @@ if TYPE_CHECKING:
     from .core import Core, Settings
     from .event import Event
     from .eventbus import EventStats
-    from .interfaces import ApiResult, Stream
+    from .interfaces import ApiResult, Interface, Stream
+    from .session import Session
     from .scheduler import Task
     from .status import Status
     from .timer import Timer
@@ -53,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Services", "EventService", "VariableService", "TimerService", "CodecService",
     "DatabaseService", "TaskService", "LogService", "AclService", "AdminService",
-    "CoreServices",
+    "SessionService", "CoreServices",
 ]
 
 
@@ -128,6 +133,25 @@ class AdminService(Protocol):
     def reload_acl(self) -> None: ...
 
 
+class SessionService(Protocol):
+    """The call model's session manager (docs/calls.md)."""
+
+    def locate(self, uuid: str) -> Session | None: ...
+    def exists(self, uuid: str) -> bool: ...
+    def __iter__(self) -> Iterator[Session]: ...
+    def __len__(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+    def originate(self, dialstring: str, **kw: Any) -> tuple[int, Session | None]: ...
+    def route_originated(self, session: Session, target: str, dialplan: str | None = None,
+                         context: str | None = None) -> None: ...
+    def bridge(self, a: Session, b: Session) -> int: ...
+    def uuid_bridge(self, a_uuid: str, b_uuid: str) -> bool: ...
+    def hupall(self, cause: int = ..., match: dict[str, str] | None = None) -> int: ...
+    def pause(self, direction: str | None, value: bool = True) -> None: ...
+    def paused(self, direction: str | None = None) -> bool: ...
+
+
 @runtime_checkable
 class Services(Protocol):
     """What a module's hooks receive as ``core``."""
@@ -141,6 +165,7 @@ class Services(Protocol):
     log: LogService
     acl: AclService
     admin: AdminService
+    sessions: SessionService
     uuid: str
     hostname: str
     switchname: str
@@ -154,6 +179,8 @@ class Services(Protocol):
     def section(self, name: str) -> Element | None: ...
     def timer_open(self, name: str, interval: int, samples: int) -> Timer: ...
     def codec_open(self, codec_string: str, flags: CodecFlag = ...) -> Codec: ...
+    def file_open(self, path: str, rate: int = 8000, channels: int = 1) -> Any: ...
+    def interface(self, kind: str, name: str) -> Interface | None: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +438,8 @@ class CoreServices(_Delegating):
     """
 
     __slots__ = ("api_execute", "api", "expand", "timer_open", "codec_open", "create_uuid",
-                 "events", "vars", "timers", "codecs", "tasks", "log", "acl", "admin")
+                 "events", "vars", "timers", "codecs", "tasks", "log", "acl", "admin",
+                 "sessions", "file_open")
 
     def __init__(self, core: Core) -> None:
         super().__init__(core, "core")
@@ -430,8 +458,11 @@ class CoreServices(_Delegating):
         s(self, "log", _Log(core))
         s(self, "acl", core.acl)
         s(self, "admin", _Admin(core, "core.admin"))
-        # one more service (the call model's ``sessions``): a name in __slots__, a line here,
-        # a Protocol above and an attribute on Services, a row in the module docstring's table
+        # the call model (docs/calls.md)
+        s(self, "sessions", core.sessions)
+        s(self, "file_open", core.file_open)
+        # one more service: a name in __slots__, a line here, a Protocol above and an
+        # attribute on Services, a row in the module docstring's table
 
     def __repr__(self) -> str:
         return f"<softswitch services of core {self._target.uuid or '(starting)'}>"
@@ -465,3 +496,10 @@ class CoreServices(_Delegating):
         None when absent. Read it when needed: ``reloadxml`` replaces the tree."""
         xml = self._target.xml
         return xml.section(name) if xml is not None else None
+
+    def interface(self, kind: str, name: str) -> Interface | None:
+        """The registered interface of ``kind`` (``application``, ``dialplan``, ``codec``,
+        ``endpoint``, ``file``, …; see :data:`softswitch.interfaces.KINDS`) named ``name``
+        (case-insensitive), or None: what a dialplan checks before it lists an application, or
+        an endpoint to see that the codec it holds is still the registered one."""
+        return self._target.registry.get(kind, name)

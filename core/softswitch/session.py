@@ -32,7 +32,7 @@ from .timer import micro_time_now
 if TYPE_CHECKING:
     from .callif import EndpointInterface
     from .codec import Codec
-    from .core import Core
+    from .services import Services
     from .sessions import SessionManager
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,9 @@ class Session:
 
     def __init__(self, manager: SessionManager, endpoint: EndpointInterface | None, uuid: str,
                  session_id: int, direction: str) -> None:
-        self.core: Core = manager.core
+        # what applications and endpoints see: the module services (softswitch.services), not
+        # the kernel object; the session's own kernel work goes through manager.core
+        self.core: Services = manager.core.services
         self.manager = manager
         self.uuid = uuid
         self.id = session_id
@@ -161,14 +163,14 @@ class Session:
     def fire_event(self, event_type: int, before: tuple | list = (), after: tuple | list = ()) -> bool:
         """Fire a channel event (standard headers, ``before``, channel data, ``after``), only
         when someone listens. Returns whether it was fired."""
-        events = self.core.events
+        events = self.manager.core.events
         if not events.running or not events.has_listeners(event_type):
             return False
         ev = Event(event_type, _depth=2)
         h = ev.headers
         if before:
             h.extend(before)
-        add_channel_data(self.channel, h, event_type, self.core.settings.verbose_channel_events)
+        add_channel_data(self.channel, h, event_type, self.manager.core.settings.verbose_channel_events)
         if after:
             h.extend(after)
         return events.fire(ev)
@@ -595,7 +597,7 @@ class Session:
         dialplans = ch.expand(p.dialplan if p is not None and p.dialplan else "XML") \
             if not (ch.flags & F.CF_OUTBOUND and p is not None and not p.dialplan) else ""
         found_iface = 0
-        registry = self.core.registry
+        registry = self.manager.core.registry
         for entry in [d.strip() for d in dialplans.split(",")][:25]:
             if not entry:
                 continue
@@ -858,7 +860,7 @@ class Session:
         """Run an application with FreeSWITCH's envelope (dialplan-apps §3.2)."""
         ch = self.channel
         arg = arg or ""
-        iface = self.core.registry.get("application", app)
+        iface = self.manager.core.registry.get("application", app)
         if ch.state >= _HANGUP:
             if iface is None or not int(iface.flags) & _ZOMBIE:
                 log.debug("%s Channel is hungup and application '%s' does not have the "

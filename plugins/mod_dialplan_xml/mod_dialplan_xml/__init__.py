@@ -78,7 +78,7 @@ def _tag(session) -> dict:
 def _exec_inline(core, session):
     """``exec_app`` of mod_dialplan_xml: run an action marked ``inline="true"`` now."""
     def run(app: str, data: str) -> None:
-        iface = core.registry.get("application", app)
+        iface = core.interface("application", app)
         if iface is None or getattr(iface, "function", None) is None:
             log.error("Invalid Application %s", app, extra=_tag(session))
             session.hangup(Cause.DESTINATION_OUT_OF_ORDER)
@@ -107,7 +107,7 @@ def _dialplan_section(core, session, alt_path: str):
                 return inner if inner is not None else sec
         log.error("Open of dialplan failed", extra=tag)
         return None
-    cfg = core.xml.section("dialplan") if core.xml is not None else None
+    cfg = core.section("dialplan")
     if cfg is None:
         log.error("Open of dialplan failed", extra=tag)
     return cfg

@@ -510,7 +510,7 @@ def execute_exten(core, session, exten: str, dialplan: str, context: str,
     apps = None
     for entry in separate_string(new.dialplan or "XML", ",", 25):
         name, _, arg = entry.partition(":")
-        iface = core.registry.get("dialplan", name)
+        iface = core.interface("dialplan", name)
         if iface is None or getattr(iface, "hunt", None) is None:
             continue
         apps = _hunt_with_profile(iface, session, arg, new)

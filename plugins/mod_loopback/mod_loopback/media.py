@@ -27,7 +27,7 @@ class CodecOpener:
         hit = self.resolved.get(spec)
         if hit is not None:
             iface, impl = hit
-            if core.registry.get("codec", iface.name) is iface:
+            if core.interface("codec", iface.name) is iface:
                 return softswitch.Codec(iface, impl)
         codec = core.codec_open(spec)
         self.resolved[spec] = (codec.interface, codec.implementation)

@@ -87,9 +87,10 @@ def make_fixture_module() -> types.ModuleType:
 
 @pytest.fixture
 def core(kernel_factory):
-    """A running kernel with mod_loopback and the fixture module (mod_pcm and mod_softtimer, the
-    core modules, load first: null and loopback legs need L16 and the soft timer)."""
-    return kernel_factory(modules=["mod_loopback", make_fixture_module()],
+    """A running kernel with mod_loopback and the fixture module, after mod_softtimer and mod_pcm
+    (kernel_factory loads only what it is given; null and loopback legs need L16 and the soft
+    timer)."""
+    return kernel_factory(modules=["mod_softtimer", "mod_pcm", "mod_loopback", make_fixture_module()],
                           settings={"sessions-per-second": 1000})
 
 
