@@ -32,9 +32,22 @@ import pluggy
 from ._version import FREESWITCH_COMPAT, __version__
 
 if TYPE_CHECKING:
+    from .accel import pure_python
     from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
     from .config import ConfigError, params, switch_true
-    from .event import Event, EventError, EventType, Priority, event_name, name_event
+    from .core import version_full
+    from .event import (
+        Event,
+        EventError,
+        EventType,
+        Priority,
+        event_name,
+        name_event,
+        new_uuid,
+        url_encode,
+        wire_bytes,
+        wire_text,
+    )
     from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
     from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
     from .modules import ModuleInterface
@@ -52,11 +65,14 @@ if TYPE_CHECKING:
 # The public names are imported on first use (PEP 562): ``import softswitch`` stays cheap, and
 # the CLI can monkey-patch with gevent before the kernel's modules are imported.
 _LAZY = {
+    "pure_python": "accel",
     "Codec": "codec", "CodecError": "codec", "CodecFlag": "codec", "CodecImplementation": "codec",
     "CodecInterface": "codec",
     "ConfigError": "config", "params": "config", "switch_true": "config",
     "Event": "event", "EventError": "event", "EventType": "event", "Priority": "event",
     "event_name": "event", "name_event": "event",
+    "new_uuid": "event", "url_encode": "event", "version_full": "core",
+    "wire_bytes": "event", "wire_text": "event",
     "ApiInterface": "interfaces", "ApiResult": "interfaces", "ApplicationInterface": "interfaces",
     "Interface": "interfaces", "Stream": "interfaces",
     "ALERT": "log", "CONSOLE": "log", "NOTICE": "log", "LogLevel": "log", "LogLine": "log",
@@ -126,4 +142,10 @@ __all__ = [
     "epoch_time_now",
     "mono_micro_time_now",
     "cached_micro_time_now",
+    "new_uuid",
+    "url_encode",
+    "version_full",
+    "wire_bytes",
+    "wire_text",
+    "pure_python",
 ]

@@ -246,7 +246,9 @@ class LogBus:
         if self._file_path is None:
             return
         old = self._file
-        self._file = open(self._file_path, "a", encoding="utf-8", buffering=1)
+        # surrogateescape: bytes a client sent that are not UTF-8 are written as they came
+        self._file = open(self._file_path, "a", encoding="utf-8", errors="surrogateescape",
+                          buffering=1)
         if old is not None:
             old.close()
 
