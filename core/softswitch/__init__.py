@@ -49,8 +49,9 @@ if TYPE_CHECKING:
         wire_text,
     )
     from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
-    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
+    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine, TextChannel, parse_level
     from .modules import ModuleInterface
+    from .sockio import SocketIO, socket_io
     from .status import Status
     from .timer import (
         Timer,
@@ -65,7 +66,8 @@ if TYPE_CHECKING:
 # The public names are imported on first use (PEP 562): ``import softswitch`` stays cheap, and
 # the CLI can monkey-patch with gevent before the kernel's modules are imported.
 _LAZY = {
-    "pure_python": "accel",
+    "pure_python": "accel", "SocketIO": "sockio", "socket_io": "sockio",
+    "TextChannel": "log", "parse_level": "log",
     "Codec": "codec", "CodecError": "codec", "CodecFlag": "codec", "CodecImplementation": "codec",
     "CodecInterface": "codec",
     "ConfigError": "config", "params": "config", "switch_true": "config",
@@ -148,4 +150,8 @@ __all__ = [
     "wire_bytes",
     "wire_text",
     "pure_python",
+    "SocketIO",
+    "socket_io",
+    "TextChannel",
+    "parse_level",
 ]

@@ -43,14 +43,20 @@ from .listener import Listener
 from .sink import SinkListener, event_sink
 
 if TYPE_CHECKING:
+    from typing import Any as Core  # the core facade the hooks get
+
     from softswitch import LogLine, ModuleInterface
-    from softswitch.core import Core
 
 log = logging.getLogger("mod_event_socket")
 
 __all__ = ["EventSocket", "module_load", "module_runtime", "module_shutdown"]
 
 MAX_ACL = 100
+_ALL = int(EventType.ALL)
+#: a listener subscribed to nothing
+_NONE = bytes(_ALL + 1)
+#: one copy of each subscription pattern in use (idle listeners subscribed alike share it)
+_SHAPES: dict[bytes, bytes] = {}
 
 
 class EventSocket:
@@ -66,7 +72,13 @@ class EventSocket:
         self.stop_on_bind_error = False
         self.debug = 0
         self.busy: BusyPoll | None = BusyPoll(DEFAULT_USEC)
-        self.listeners: tuple[Listener, ...] = ()
+        #: every live listener (a dict as an ordered set: adding and removing cost O(1))
+        self.listeners: dict[Listener | SinkListener, None] = {}
+        #: event type -> the listeners subscribed to it (ALL subscribes to every type)
+        self.by_type: dict[int, dict[Listener | SinkListener, None]] = {}
+        #: the listeners that want log lines
+        self.loggers: dict[Listener | SinkListener, None] = {}
+        self.sinks: dict[int, SinkListener] = {}
         self.ready = False
         self.done = False
         self.server: StreamServer | None = None
@@ -77,25 +89,54 @@ class EventSocket:
         self._nodes: dict[int, object] = {}  # event type -> our binding for it
         self._sinks_due = 0.0  # when to look for expired event_sink listeners (0: none exist)
 
-    def subscriptions_changed(self) -> None:
-        """Bind exactly the event types some listener wants (ALL only when one asked for ALL),
-        so the core need not build events that no client would receive."""
-        want_all = False
-        wanted: set[int] = set()
-        all_id = int(EventType.ALL)
-        for listener in self.listeners:
-            if not listener.events_on or listener.dead:
-                continue
-            el = listener.event_list
-            if el[all_id]:
-                want_all = True
-                break
-            wanted.update(i for i in range(all_id) if el[i])
-        desired = {all_id} if want_all else wanted
-        for t in [t for t in self._nodes if t not in desired]:
-            self.core.events.unbind(self._nodes.pop(t))
-        for t in desired - self._nodes.keys():
-            self._nodes[t] = self.module.bind_event(t, self.on_event)
+    def reindex(self, listener: Listener | SinkListener) -> None:
+        """Index ``listener`` under what it wants now, and bind exactly the event types some
+        listener wants (ALL alone when one asked for ALL), so the core need not build events
+        that no client would receive.
+
+        The cost is that of this listener's subscriptions (the number of event types), not of
+        the number of listeners: 10,000 clients subscribing cost 10,000 small updates.
+        """
+        live = not listener.dead and listener in self.listeners
+        new = bytes(listener.event_list) if live and listener.events_on else _NONE
+        if len(_SHAPES) >= 4096:  # (only sharing is lost)
+            _SHAPES.clear()
+        new = _SHAPES.setdefault(new, new)  # listeners subscribed alike share one copy
+        old = listener.indexed or _NONE
+        if new is not old and new != old:
+            changed = []
+            by_type = self.by_type
+            for t in range(_ALL + 1):
+                if old[t] != new[t]:
+                    changed.append(t)
+                    if new[t]:
+                        by_type.setdefault(t, {})[listener] = None
+                    else:
+                        members = by_type.get(t)
+                        if members is not None:
+                            members.pop(listener, None)
+                            if not members:
+                                del by_type[t]
+            listener.indexed = new
+            self._rebind()
+        logs = live and listener.log_on
+        if logs != listener.indexed_log:
+            listener.indexed_log = logs
+            if logs:
+                self.loggers[listener] = None
+            else:
+                self.loggers.pop(listener, None)
+
+    def _rebind(self) -> None:
+        """Bind the event types in ``by_type`` (ALL alone when some listener wants ALL): at
+        most one binding per event type, whatever the number of listeners."""
+        desired = (_ALL,) if _ALL in self.by_type else self.by_type.keys()
+        nodes = self._nodes
+        for t in [t for t in nodes if t not in desired]:
+            self.core.events.unbind(nodes.pop(t))
+        for t in desired:
+            if t not in nodes:
+                nodes[t] = self.module.bind_event(t, self.on_event)
 
     # -- configuration ----------------------------------------------------------------------------
     def read_config(self) -> None:
@@ -148,39 +189,37 @@ class EventSocket:
         self._ids += 1
         return self._ids
 
-    def add_listener(self, listener: Listener) -> None:
-        self.listeners = (listener, *self.listeners)
+    def add_listener(self, listener: Listener | SinkListener) -> None:
+        self.listeners[listener] = None
+        self.reindex(listener)
 
-    def remove_listener(self, listener: Listener) -> None:
-        self.listeners = tuple(x for x in self.listeners if x is not listener)
-        if listener.events_on:
-            self.subscriptions_changed()
+    def remove_listener(self, listener: Listener | SinkListener) -> None:
+        self.listeners.pop(listener, None)
+        self.reindex(listener)
 
     # -- event_sink's stateful listeners ----------------------------------------------------
     def add_sink(self, listener: SinkListener) -> None:
-        self.add_listener(listener)  # type: ignore[arg-type]
+        self.sinks[listener.id] = listener
+        self.add_listener(listener)
         self._sinks_due = self._sinks_due or time.monotonic() + 1.0
-        self.subscriptions_changed()
 
     def remove_sink(self, listener: SinkListener) -> None:
         listener.dead = True
-        self.remove_listener(listener)  # type: ignore[arg-type]
+        self.sinks.pop(listener.id, None)
+        self.remove_listener(listener)
 
     def find_sink(self, ident: int) -> SinkListener | None:
-        now = time.time()
-        for listener in self.listeners:
-            if isinstance(listener, SinkListener) and listener.id == ident and ident:
-                if listener.is_expired(now):
-                    self.remove_sink(listener)
-                    return None
-                return listener
-        return None
+        listener = self.sinks.get(ident) if ident else None
+        if listener is not None and listener.is_expired(time.time()):
+            self.remove_sink(listener)
+            return None
+        return listener
 
     def expire_sinks(self) -> None:
         """Stateful listeners go 60 s after their last check-listener (checked with events)."""
         now = time.time()
-        for listener in self.listeners:
-            if isinstance(listener, SinkListener) and listener.is_expired(now):
+        for listener in list(self.sinks.values()):
+            if listener.is_expired(now):
                 log.critical("Stateful Listener %d has expired", listener.id)
                 self.remove_sink(listener)
 
@@ -194,16 +233,19 @@ class EventSocket:
     def on_event(self, event: Event) -> None:
         if not self.ready:
             return
-        for listener in self.listeners:
-            listener.offer_event(event)
+        # only the listeners subscribed to its type (ALL sets every type: see Subscriber)
+        members = self.by_type.get(event.event_id)
+        if members:
+            for listener in list(members) if len(members) > 1 else members:
+                listener.offer_event(event)
         if self._sinks_due and time.monotonic() >= self._sinks_due:
             self._sinks_due = time.monotonic() + 1.0
             self.expire_sinks()
 
     def on_log(self, line: LogLine) -> None:
         data = None
-        for listener in self.listeners:
-            if listener.log_on and line.level <= listener.log_level:
+        for listener in list(self.loggers):
+            if line.level <= listener.log_level:
                 if data is None:
                     data = wire.log_message(line)
                 listener.offer_log(line, data)
@@ -286,14 +328,16 @@ class EventSocket:
         self._stopped.set()
         if self.server is not None:
             self.server.close()
-        listeners = self.listeners
-        for listener in listeners:
+        for listener in list(self.listeners):
             if isinstance(listener, Listener):
                 listener.kill(wire.SHUTTING_DOWN)
         # let the notices go out (each kill is bounded), then stop what is left
         gevent.joinall([g for g in list(self.pool)], timeout=2.0)
         self.pool.kill(timeout=1.0)
-        self.listeners = ()
+        self.listeners = {}
+        self.by_type = {}
+        self.loggers = {}
+        self.sinks = {}
         if self.busy is not None:
             self.busy.close()
 

@@ -49,9 +49,13 @@ def event_message(event: Event, fmt: str) -> bytes:
     return event.encode(fmt, True)
 
 
+#: The start of every log line's message (events start with their Content-Length).
+LOG_DATA = b"Content-Type: log/data\n"
+
+
 def log_message(line: LogLine) -> bytes:
     body = wire_bytes(line.text)
-    return (b"Content-Type: log/data\nContent-Length: %d\nLog-Level: %d\nText-Channel: %d\n"
+    return (LOG_DATA + b"Content-Length: %d\nLog-Level: %d\nText-Channel: %d\n"
             b"Log-File: %s\nLog-Func: %s\nLog-Line: %d\nUser-Data: %s\n\n%s"
             % (len(body), line.level, line.channel, wire_bytes(line.file),
                wire_bytes(line.func), line.line, wire_bytes(line.user_data), body))
