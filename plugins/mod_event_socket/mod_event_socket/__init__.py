@@ -10,6 +10,7 @@ Configuration ``event_socket.conf`` (FreeSWITCH's defaults)::
         <param name="apply-inbound-acl" value="loopback.auto"/>  <!-- repeatable; all must pass -->
         <param name="stop-on-bind-error" value="false"/>
         <param name="busy-poll-usec" value="200"/>  <!-- softswitch: see busypoll.py; 0 = off -->
+        <param name="max-connections" value="16384"/>  <!-- softswitch: more are refused -->
       </settings>
     </configuration>
 
@@ -24,6 +25,7 @@ writer greenlet sends them in batches.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import time
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING
 import gevent
 import gevent.event
 import gevent.pool
-from gevent.server import StreamServer
+import gevent.socket
 
 import softswitch
 from softswitch import Event, EventType, Status, params, switch_true
@@ -52,6 +54,12 @@ log = logging.getLogger("mod_event_socket")
 __all__ = ["EventSocket", "module_load", "module_runtime", "module_shutdown"]
 
 MAX_ACL = 100
+#: event_socket.conf ``max-connections`` default: generous (each idle connection costs a few
+#: KB and a file descriptor), but a flood of connections is refused instead of taking every
+#: descriptor and all memory.
+DEFAULT_MAX_CONNECTIONS = 16384
+#: accept() errors that mean "out of descriptors or memory for now": accepting pauses
+_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ALL = int(EventType.ALL)
 #: a listener subscribed to nothing
 _NONE = bytes(_ALL + 1)
@@ -81,7 +89,10 @@ class EventSocket:
         self.sinks: dict[int, SinkListener] = {}
         self.ready = False
         self.done = False
-        self.server: StreamServer | None = None
+        self.server: socket.socket | None = None
+        self.max_connections = DEFAULT_MAX_CONNECTIONS
+        self._refused = 0  # connections refused since the last log line about it
+        self._refused_logged = 0.0
         self._ids = 0
         self._stopped = gevent.event.Event()
         self.pool = gevent.pool.Pool(None)
@@ -172,6 +183,15 @@ class EventSocket:
                               value, DEFAULT_USEC)
                     usec = DEFAULT_USEC
                 self.busy = BusyPoll(usec) if usec > 0 else None
+            elif lname == "max-connections":
+                try:
+                    self.max_connections = int(value)
+                    if self.max_connections < 1:
+                        raise ValueError(value)
+                except ValueError:
+                    log.error("event_socket.conf: max-connections %r is not a positive number; "
+                              "using %d", value, DEFAULT_MAX_CONNECTIONS)
+                    self.max_connections = DEFAULT_MAX_CONNECTIONS
             elif name == "debug":
                 try:
                     self.debug = int(value)
@@ -296,9 +316,7 @@ class EventSocket:
         last_log = 0.0
         while not self.done:
             try:
-                server = StreamServer((self.ip, self.port), self.handle, spawn=self.pool, backlog=128)
-                server.start()
-                self.server = server
+                self.server = self._listen()
                 break
             except OSError as e:
                 failures += 1
@@ -317,10 +335,72 @@ class EventSocket:
         if self.done:
             return Status.TERM
         self.ready = True
-        log.info("Event Socket listening on %s:%d (password %s, acl %s)", self.ip, self.port,
-                 "set" if self.password != "ClueCon" else "the default ClueCon", ",".join(self.acls))
+        log.info("Event Socket listening on %s:%d (password %s, acl %s, max-connections %d)",
+                 self.ip, self.port, "set" if self.password != "ClueCon" else "the default ClueCon",
+                 ",".join(self.acls), self.max_connections)
+        self._accept_loop(self.server)
         self._stopped.wait()
         return Status.TERM
+
+    def _listen(self) -> socket.socket:
+        family = socket.getaddrinfo(self.ip, self.port, 0, socket.SOCK_STREAM)[0][0]
+        sock = gevent.socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.ip, self.port))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _accept_loop(self, server: socket.socket) -> None:
+        """Accept connections until shutdown: each is served in its own greenlet, or refused
+        with a notice when ``max-connections`` are open; when the process runs out of file
+        descriptors (or memory), accepting pauses (up to a second, doubling) instead of
+        failing, and the connections wait in the listen backlog."""
+        delay = 0.0
+        while not self.done:
+            try:
+                sock, addr = server.accept()
+            except OSError as e:
+                if self.done or e.errno not in _RESOURCE_ERRORS:
+                    if not self.done:
+                        log.error("Event Socket: accept failed (%s); no new connections until "
+                                  "mod_event_socket is reloaded", e.strerror or e)
+                    return
+                delay = min(delay * 2 or 0.01, 1.0)
+                if delay == 0.01 or delay == 1.0:
+                    log.warning("Event Socket: out of %s (%s): accepting paused for %.0f ms; "
+                                "raise the open files limit (ulimit -n) or max-connections "
+                                "lower", "file descriptors" if e.errno in (errno.EMFILE, errno.ENFILE)
+                                else "memory", e.strerror, delay * 1000)
+                if self._stopped.wait(delay):
+                    return
+                continue
+            delay = 0.0
+            if len(self.pool) >= self.max_connections:
+                self._refuse(sock, addr)
+                continue
+            self.pool.spawn(self.handle, sock, addr)
+
+    def _refuse(self, sock: socket.socket, addr: tuple) -> None:
+        """Over ``max-connections``: say so (without waiting on the client) and close."""
+        try:
+            sock.setblocking(False)
+            sock.send(wire.disconnect_notice(wire.TOO_MANY % self.max_connections))
+        except OSError:
+            pass
+        sock.close()
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged >= 1.0:
+            log.warning("Event Socket: max-connections (%d) reached: refused %d connection(s), "
+                        "the last from %s:%s; raise max-connections in event_socket.conf if "
+                        "they are expected", self.max_connections, self._refused, addr[0],
+                        addr[1] if len(addr) > 1 else "")
+            self._refused = 0
+            self._refused_logged = now
 
     def shutdown(self) -> None:
         self.done = True

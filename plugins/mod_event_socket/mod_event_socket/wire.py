@@ -16,6 +16,8 @@ GOODBYE = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n
 SHUTTING_DOWN = "The system is being shut down.\n"
 LOST_EVENTS = "killed listener because of lost events\n"
 LOST_LOGS = "killed listener because of lost log lines\n"
+#: softswitch's (FreeSWITCH has no limit): the refusal when max-connections are open
+TOO_MANY = "Too many connections (max-connections %d); try again later.\n"
 
 #: FreeSWITCH formats replies into a 512-byte buffer: longer Reply-Text is cut to 511 bytes.
 REPLY_MAX = 511

@@ -78,9 +78,11 @@ def test_latin1_header_values_come_back_as_their_bytes(server):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.binary(min_size=1, max_size=40).filter(lambda b: not set(b) & set(b"\0\r\n %")
-                                                      and b[:1] != b" "),
+                                                      and b == b.strip(_STRIPPED)),
        body=st.binary(min_size=1, max_size=80).filter(lambda b: b"\0" not in b))
 def test_any_bytes_survive_sendevent_and_api(server, value, body):
+    """(The API's argument is stripped of white space at both ends, as switch_api_execute
+    does: values here have none there.)"""
     with server.client() as esl:
         esl.command("event plain CUSTOM fuzz::bytes")
         esl.send_raw(b"sendevent CUSTOM\nEvent-Subclass: fuzz::bytes\nX: " + value
@@ -101,6 +103,10 @@ def test_any_bytes_survive_sendevent_and_api(server, value, body):
         assert ev.endswith(b"Content-Length: %d\n\n" % len(body) + body)
         esl.send_raw(b"api t_echo " + value + b"\n\n")
         assert esl.reply().body == value
+
+
+#: what api_execute strips (str.strip: FreeSWITCH strips only the first six)
+_STRIPPED = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
 # -- the log family ----------------------------------------------------------------------------
@@ -210,3 +216,43 @@ def test_many_listeners_each_get_what_they_subscribed(server):
     finally:
         for c in clients:
             c.close()
+
+
+# -- the connection limit ----------------------------------------------------------------------
+
+
+def test_max_connections_refuses_with_a_notice_and_a_log_line(server_factory):
+    server = server_factory({"max-connections": "3"})
+    held = [authed(server) for _ in range(3)]
+    try:
+        extra = server.raw()
+        text = b"Too many connections (max-connections 3); try again later.\n"
+        assert read_until_closed(extra) == (b"Content-Type: text/disconnect-notice\nContent-Length: %d\n\n"
+                                            % len(text) + text)
+        extra.close()
+        server.wait_log("max-connections (3) reached: refused 1 connection(s)")
+        # the connections it holds are served, and one that ends makes room for another
+        held[0].sendall(b"api t_echo still here\n\n")
+        assert held[0].recv(100) == b"Content-Type: api/response\nContent-Length: 10\n\nstill here"
+        held.pop().close()
+        again = None
+        for _ in range(50):  # the server notices the close when it reads the EOF
+            again = server.raw()
+            first = again.recv(100)
+            if first == b"Content-Type: auth/request\n\n":
+                break
+            again.close()
+            again = None
+            server.wait_log("refused", timeout=1)
+        assert again is not None
+        held.append(again)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_bad_max_connections_is_reported_and_the_default_used(server_factory):
+    server = server_factory({"max-connections": "lots"})
+    server.wait_log("max-connections 'lots' is not a positive number; using 16384")
+    with server.client() as esl:
+        assert esl.api("t_echo ok") == "ok"
