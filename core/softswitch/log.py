@@ -327,6 +327,11 @@ class LogBus:
         )
 
     def emit(self, line: LogLine) -> None:
+        self._write(line)
+        self._to_listeners(line)
+
+    def _write(self, line: LogLine) -> None:
+        """The console and the log file."""
         if line.level <= self.console_level and self.console_stream is not None:
             try:
                 if self.console_colour:
@@ -342,6 +347,22 @@ class LogBus:
                 self._file.write(line.text)
             except (OSError, ValueError):
                 pass
+
+    def warn_now(self, message: str, name: str = "softswitch.watchdog") -> None:
+        """A WARNING written at once to the console and the log file, from any thread, even
+        while the hub is held (the hub watchdog's report); log listeners get it from the hub
+        once it is free."""
+        frame = sys._getframe(1)
+        record = logging.LogRecord(name, logging.WARNING, frame.f_code.co_filename,
+                                   frame.f_lineno, "%s", (message,), None, frame.f_code.co_name)
+        line = self.format(record)
+        if line.level > self.hard_level:
+            return
+        self._write(line)
+        if self._hub is not None:
+            self._hub.loop.run_callback_threadsafe(self._to_listeners, line)
+
+    def _to_listeners(self, line: LogLine) -> None:
         for node in self._listeners:
             if line.level <= node.level:
                 try:
