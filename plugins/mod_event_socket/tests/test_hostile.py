@@ -4,6 +4,7 @@ the log family, teardown, many listeners, the connection limit."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 import pytest
@@ -256,3 +257,52 @@ def test_bad_max_connections_is_reported_and_the_default_used(server_factory):
     server.wait_log("max-connections 'lots' is not a positive number; using 16384")
     with server.client() as esl:
         assert esl.api("t_echo ok") == "ok"
+
+
+def test_a_real_server_reads_sockets_on_the_path_it_says(server):
+    """The kernel logs once at DEBUG which socket path runs; in a monkey-patched server
+    process the fast path must still be found (it once was not: socket.SocketType is patched)."""
+    want = ("public gevent" if os.environ.get("SOFTSWITCH_PURE_PYTHON") == "1"
+            else "gevent internals")
+    text = server.wait_log("socket reads: ")
+    assert f"socket reads: {want}" in text
+
+
+@pytest.mark.skipif(os.environ.get("SOFTSWITCH_PURE_PYTHON") == "1",
+                    reason="parking needs the gevent-internals socket path (public gevent waits "
+                           "cannot be interrupted): idle connections keep their greenlets")
+def test_idle_connections_park_and_are_served_after(inprocess_es, wait_for):
+    """Idle connections give up their greenlets (the socket parked: a watcher, no greenlet);
+    each still answers, gets its events, and a parked one that closes ends cleanly."""
+    from gevent import socket as gsocket
+
+    core, es, port = inprocess_es()
+    clients = []
+    for _ in range(10):
+        c = gsocket.create_connection(("127.0.0.1", port))
+        c.sendall(b"auth ClueCon\n\nevent plain CUSTOM park::test\n\n")
+        clients.append(c)
+    wait_for(lambda: len(es.listeners) == 10 and all(x.io.parked for x in es.listeners),
+             timeout=10)
+    for c in clients:
+        c.sendall(b"api t_nothing\n\n")
+    want_tail = b"-ERR t_nothing Command not found!\n"
+    for c in clients:
+        c.settimeout(10)
+        data = b""
+        while not data.endswith(want_tail):
+            data += c.recv(4096)
+    ev = core.events
+    from softswitch import Event, EventType
+
+    e = Event(EventType.CUSTOM, "park::test")
+    ev.fire(e)
+    for c in clients:
+        data = b""
+        while b"Event-Subclass: park%3A%3Atest" not in data:
+            data += c.recv(65536)
+    clients[0].close()
+    wait_for(lambda: len(es.listeners) == 9, timeout=10)
+    for c in clients[1:]:
+        c.close()
+    wait_for(lambda: not es.listeners, timeout=10)
