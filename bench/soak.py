@@ -2,7 +2,8 @@
 
     python bench/soak.py [--frames N] [--conns C] [--procs P] [--max-seconds S] [--seed X]
 
-A real softswitch process (bench/esl.py's server: mod_event_socket and the test module) takes
+A real softswitch process (bench/esl.py's server: mod_event_socket, the test module and
+mod_commands, for ``status``) takes
 ``--frames`` frames (default 10^6; ``--frames 20000`` for a short run) from ``--conns``
 connections spread over ``--procs`` client processes. Each connection authenticates, then
 sends frames drawn at random: good commands (``api t_echo``, ``event``, ``filter``,
@@ -179,6 +180,8 @@ def api_round_trips(port: int, n: int = 200) -> list[float]:
             while len(rest) < length:
                 rest += s.recv(65536)
             times.append((time.perf_counter() - t0) * 1000)
+            if not rest.startswith(b"UP "):
+                raise RuntimeError(f"api status answered {rest[:80]!r} (is mod_commands installed?)")
     finally:
         s.close()
     return times
@@ -198,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="softswitch-bench-soak-") as tmp:
         server = Server(pathlib.Path(tmp) / "softswitch", args.loglevel,
-                        {"max-connections": str(args.conns * 4 + 100)})
+                        {"max-connections": str(args.conns * 4 + 100)},
+                        extra_modules='  <load module="mod_commands"/>\n')
         try:
             server.wait_ready()
             time.sleep(0.5)  # settle
