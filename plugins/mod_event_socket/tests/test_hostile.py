@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 
 import pytest
@@ -306,3 +307,17 @@ def test_idle_connections_park_and_are_served_after(inprocess_es, wait_for):
     for c in clients[1:]:
         c.close()
     wait_for(lambda: not es.listeners, timeout=10)
+
+
+def test_a_cpu_loop_in_an_api_is_reported_while_it_holds_the_hub(server):
+    """The kernel's hub watchdog, in a real (monkey-patched) server: the report, naming the
+    module and its stack, is in the log while the API still runs; the API's reply comes after."""
+    with server.client() as esl:
+        esl.send_raw(b"api t_spin 3\n\n")
+        text = server.wait_log("by module mod_esltest", timeout=10)
+        report = text[text.index("The hub has been held"):]
+        assert "in spin" in report and "api_execute" in report
+        # the reply is not there yet: the report came while the hub was held (3 s of it)
+        assert not select.select([esl.sock], [], [], 0)[0] and not esl.buf
+        assert esl.reply(timeout=20).text == "+OK spun\n"
+        server.wait_log("The hub was held for")
