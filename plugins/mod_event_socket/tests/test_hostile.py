@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import socket
+import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -321,3 +323,33 @@ def test_a_cpu_loop_in_an_api_is_reported_while_it_holds_the_hub(server):
         assert not select.select([esl.sock], [], [], 0)[0] and not esl.buf
         assert esl.reply(timeout=20).text == "+OK spun\n"
         server.wait_log("The hub was held for")
+
+
+@pytest.mark.skipif(not shutil.which("prlimit"), reason="needs util-linux prlimit")
+def test_accept_pauses_when_descriptors_run_out_and_resumes(server_factory):
+    server = server_factory()
+    pid = server.proc.pid
+    used = len(os.listdir(f"/proc/{pid}/fd"))
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={used + 2}:"], check=True)
+    held = []
+    try:
+        for _ in range(2):  # the last two descriptors
+            s = server.raw()
+            assert s.recv(100) == b"Content-Type: auth/request\n\n"
+            held.append(s)
+        waiting = server.raw()  # in the listen backlog: accept() fails with EMFILE
+        server.wait_log("out of file descriptors (Too many open files): accepting paused")
+        held.pop(0).close()
+        waiting.settimeout(10)  # accepting resumes after its back-off (at most 1 s)
+        assert waiting.recv(100) == b"Content-Type: auth/request\n\n"
+        held.append(waiting)
+        held[0].sendall(b"auth ClueCon\n\napi t_echo ok\n\n")  # the others are still served
+        want = reply(b"+OK accepted") + b"Content-Type: api/response\nContent-Length: 2\n\nok"
+        got = b""
+        while len(got) < len(want):
+            got += held[0].recv(4096)
+        assert got == want
+    finally:
+        for s in held:
+            s.close()
+        subprocess.run(["prlimit", f"--pid={pid}", "--nofile=4096:"], check=False)
