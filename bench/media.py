@@ -285,12 +285,12 @@ def profile(legs: int, seconds: float) -> dict:
     import types
 
     import gevent
+
     import mod_dptools
     import mod_loopback
-    import mod_tone_stream
-
     import mod_pcm
     import mod_softtimer
+    import mod_tone_stream
     import softswitch
     from softswitch import Frame, TimerInterface
     from softswitch.testing import make_core

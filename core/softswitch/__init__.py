@@ -40,6 +40,7 @@ from ._version import API_VERSION, FREESWITCH_COMPAT, __version__
 
 if TYPE_CHECKING:
     # call model (docs/calls.md)
+    from .accel import pure_python
     from .callif import (
         AppFlag,
         DialplanInterface,
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
         ChannelState,
         Timetable,
     )
-    from .accel import pure_python
     from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
     from .config import ConfigError, params, switch_true
     from .core import version_full, version_revision
@@ -75,15 +75,29 @@ if TYPE_CHECKING:
         new_uuid,
         url_decode,
         url_encode,
+        wire_bytes,
+        wire_text,
     )
+    from .frame import Frame, FrameFlag
     from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
-    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine, level_name, parse_level, to_python
+    from .log import (
+        ALERT,
+        CONSOLE,
+        NOTICE,
+        LogLevel,
+        LogLine,
+        TextChannel,
+        level_name,
+        parse_level,
+        to_python,
+    )
     from .moduleinterface import ModuleInterface
+    from .originate import DialString, DialStringError, Leg, parse_dialstring
     from .pacing import Pacing, new_pacing, pacing_implementation
     from .services import Services
-    from .originate import DialString, DialStringError, Leg, parse_dialstring
     from .session import Session
     from .sessions import SessionManager, SessionRefused
+    from .sockio import SocketIO, socket_io
     from .status import Status
     from .timer import (
         MAX_TIMER_INTERVAL_MS,
@@ -99,13 +113,15 @@ if TYPE_CHECKING:
 # The public names are imported on first use (PEP 562): ``import softswitch`` stays cheap, and
 # the CLI can monkey-patch with gevent before the kernel's modules are imported.
 _LAZY = {
+    "TextChannel": "log",
     "Codec": "codec", "CodecError": "codec", "CodecFlag": "codec", "CodecImplementation": "codec",
     "CodecInterface": "codec",
     "ConfigError": "config", "params": "config", "switch_true": "config",
     "Event": "event", "EventError": "event", "EventType": "event", "Priority": "event",
     "event_name": "event", "name_event": "event", "new_uuid": "event", "url_encode": "event",
-    "url_decode": "event",
+    "url_decode": "event", "wire_bytes": "event", "wire_text": "event",
     "version_full": "core", "version_revision": "core",
+    "SocketIO": "sockio", "socket_io": "sockio",
     "ApiInterface": "interfaces", "ApiResult": "interfaces", "ApplicationInterface": "interfaces",
     "Interface": "interfaces", "Stream": "interfaces",
     "ALERT": "log", "CONSOLE": "log", "NOTICE": "log", "LogLevel": "log", "LogLine": "log",
@@ -207,6 +223,11 @@ __all__ = [
     "Pacing",
     "new_pacing",
     "pacing_implementation",
+    "wire_bytes",
+    "wire_text",
+    "SocketIO",
+    "socket_io",
+    "TextChannel",
     # call model (docs/calls.md)
     "AppFlag", "DialplanInterface", "EndpointInterface", "FileError", "FileInterface", "Message",
     "MessageId", "Signal", "StateHandlers",

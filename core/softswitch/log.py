@@ -28,6 +28,7 @@ __all__ = [
     "LogLevel",
     "LogLine",
     "LogBus",
+    "TextChannel",
     "parse_level",
     "level_name",
     "to_python",
@@ -36,6 +37,19 @@ __all__ = [
     "ALERT",
     "CONSOLE",
 ]
+
+
+def _os_thread_id() -> int:
+    """The OS thread's id, whether or not gevent monkey-patched the threading module."""
+    return _real_get_ident()
+
+
+try:
+    from gevent.monkey import get_original as _get_original
+
+    _real_get_ident = _get_original("_thread", "get_ident")
+except ImportError:  # pragma: no cover - gevent is a dependency
+    _real_get_ident = threading.get_ident
 
 
 class LogLevel(enum.IntEnum):
@@ -102,15 +116,34 @@ def from_python(levelno: int) -> int:
     return int(LogLevel.DEBUG)
 
 
+class TextChannel(enum.IntEnum):
+    """Where a log line comes from (FreeSWITCH's ``switch_text_channel_t``): the Event Socket
+    sends it as ``Text-Channel`` of each ``log/data``. Set it where the line is logged::
+
+        log.info("hello", extra={"fs_channel": TextChannel.SESSION})
+
+    ``LOG`` is the default; FreeSWITCH's ``log`` API logs on ``SESSION``, even with no session.
+    """
+
+    LOG = 0
+    LOG_CLEAN = 1
+    EVENT = 2
+    SESSION = 3
+
+
 def parse_level(text: str) -> int:
     """Parse a level as FreeSWITCH does: a name (``err``, not ``error``) or digits.
 
     :returns: the level, or ``LogLevel.INVALID`` (64) when ``text`` is neither.
     """
     text = text.strip()
-    # switch_is_number: an optional sign, then digits
-    if text[1:].isdigit() if text[:1] in ("-", "+") else text.isdigit():
-        n = int(text)
+    # switch_is_number: an optional sign, then digits and dots ("1.5", even "."); then atoi
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if text and all(c == "." or "0" <= c <= "9" for c in digits):
+        whole = digits.split(".", 1)[0]
+        n = int(whole) if whole else 0
+        if text[0] == "-":
+            n = -n
         return 63 if n > 64 else max(n, 0)
     return int(_NAMES.get(text.upper(), LogLevel.INVALID))
 
@@ -205,7 +238,7 @@ class LogBus:
         self._file = None
         self._file_path: str | None = None
         self._handler = _BusHandler(self)
-        self._hub_thread = threading.main_thread()
+        self._hub_thread = threading.main_thread().ident
         self._hub = None
         self.hard_level = int(LogLevel.DEBUG)
         self._root_level: int | None = None
@@ -216,7 +249,7 @@ class LogBus:
         import gevent
 
         self._hub = gevent.get_hub()
-        self._hub_thread = threading.current_thread()
+        self._hub_thread = _os_thread_id()
         root = logging.getLogger()
         if self._handler not in root.handlers:
             self._root_level = root.level
@@ -249,7 +282,9 @@ class LogBus:
         if self._file_path is None:
             return
         old = self._file
-        self._file = open(self._file_path, "a", encoding="utf-8", buffering=1)
+        # surrogateescape: bytes a client sent that are not UTF-8 are written as they came
+        self._file = open(self._file_path, "a", encoding="utf-8", errors="surrogateescape",
+                          buffering=1)
         if old is not None:
             old.close()
 
@@ -302,12 +337,17 @@ class LogBus:
             func=record.funcName,
             line=record.lineno,
             message=message,
-            channel=getattr(record, "fs_channel", 0),
+            channel=int(getattr(record, "fs_channel", TextChannel.LOG)),
             user_data=getattr(record, "fs_user_data", ""),
             logger=record.name,
         )
 
     def emit(self, line: LogLine) -> None:
+        self._write(line)
+        self._to_listeners(line)
+
+    def _write(self, line: LogLine) -> None:
+        """The console and the log file."""
         if line.level <= self.console_level and self.console_stream is not None:
             try:
                 redraw = self.console_redraw
@@ -328,6 +368,22 @@ class LogBus:
                 self._file.write(line.text)
             except (OSError, ValueError):
                 pass
+
+    def warn_now(self, message: str, name: str = "softswitch.watchdog") -> None:
+        """A WARNING written at once to the console and the log file, from any thread, even
+        while the hub is held (the hub watchdog's report); log listeners get it from the hub
+        once it is free."""
+        frame = sys._getframe(1)
+        record = logging.LogRecord(name, logging.WARNING, frame.f_code.co_filename,
+                                   frame.f_lineno, "%s", (message,), None, frame.f_code.co_name)
+        line = self.format(record)
+        if line.level > self.hard_level:
+            return
+        self._write(line)
+        if self._hub is not None:
+            self._hub.loop.run_callback_threadsafe(self._to_listeners, line)
+
+    def _to_listeners(self, line: LogLine) -> None:
         for node in self._listeners:
             if line.level <= node.level:
                 try:
@@ -345,7 +401,9 @@ class LogBus:
             # level (a module calling setLevel(DEBUG)) bypasses it: the hard level still holds.
             return
         line = self.format(record)
-        if threading.current_thread() is self._hub_thread or self._hub is None:
+        # (the OS thread: under gevent's monkey-patching threading.current_thread() is a
+        # different object in each greenlet, and every line of a greenlet was deferred)
+        if self._hub is None or _os_thread_id() == self._hub_thread:
             self.emit(line)
         else:
             # A real OS thread (gevent's threadpool, a C library): hand over to the hub.

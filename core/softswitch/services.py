@@ -50,8 +50,8 @@ if TYPE_CHECKING:
     from .event import Event
     from .eventbus import EventStats
     from .interfaces import ApiResult, Interface, Stream
-    from .session import Session
     from .scheduler import Task
+    from .session import Session
     from .status import Status
     from .timer import Timer
 

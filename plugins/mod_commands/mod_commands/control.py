@@ -8,7 +8,16 @@ are kept on the module state, so the answers still follow what was set.
 
 from __future__ import annotations
 
-from softswitch import Event, EventType, LogLevel, level_name, parse_level, switch_true, to_python
+from softswitch import (
+    Event,
+    EventType,
+    LogLevel,
+    TextChannel,
+    level_name,
+    parse_level,
+    switch_true,
+    to_python,
+)
 
 from ._api import CommandTable
 from ._text import atof, atoi, separate_string, str2level
@@ -364,7 +373,10 @@ def log(module, cmd, session, stream):
         level = str2level_name(word)
     else:
         message = cmd
-    module.log.log(to_python(level), "%s", message, extra={"fs_level": level})
+    # FreeSWITCH logs this on the session text channel (SWITCH_CHANNEL_SESSION_LOG), session
+    # or not: Event Socket clients see Text-Channel: 3
+    module.log.log(to_python(level), "%s", message,
+                   extra={"fs_level": level, "fs_channel": TextChannel.SESSION})
     stream.write("+OK\n")
 
 

@@ -116,11 +116,10 @@ def core(kernel_factory):
 @pytest.fixture
 def tone_core(kernel_factory):
     """The same kernel plus mod_tone_stream."""
-    import mod_tone_stream
-
     import mod_dptools
     import mod_pcm
     import mod_softtimer
+    import mod_tone_stream
 
     return kernel_factory(modules=[mod_softtimer, mod_pcm, mod_dptools, mod_tone_stream,
                                    make_test_endpoint()])
