@@ -25,6 +25,7 @@ from .channel import CF, CallState, Channel, ChannelState, state_name
 from .config import switch_true
 from .event import Event, EventType, new_uuid
 from .frame import Frame, FrameFlag
+from .interfaces import call_interface
 from .log import NOTICE
 from .status import Status
 from .timer import micro_time_now
@@ -906,7 +907,10 @@ class Session:
         ch.set_variable("current_application", name)
         self.app_depth += 1
         try:
-            iface.function(self, expanded)
+            if iface.blocking:  # declared blocking: run in gevent's thread pool (watchdog issue)
+                call_interface(iface, self, expanded)
+            else:
+                iface.function(self, expanded)
         except gevent.GreenletExit:
             raise
         except Exception as e:
