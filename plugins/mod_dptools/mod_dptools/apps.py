@@ -26,9 +26,10 @@ from softswitch import (
     Status,
     cause2str,
     name_event,
+    parse_level,
     str2cause,
+    to_python,
 )
-from softswitch.log import parse_level, to_python
 
 from .args import (
     atoi,
