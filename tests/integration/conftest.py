@@ -4,19 +4,13 @@ the default configuration tree (copied with ``softswitch -copyconf``), on a free
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class System:
@@ -36,6 +30,9 @@ class System:
                *extra]
         self.proc = subprocess.Popen(cmd, stdout=open(self.out, "w"), stderr=subprocess.STDOUT, env=env)
         self.wait_log("Event Socket listening", timeout=60)
+        if not self.port:  # listen-port 0: the port the server bound, from its log line
+            m = re.search(r"Event Socket listening on [^ ]*:(\d+) ", self.log_text())
+            self.port = int(m.group(1))
 
     def log_text(self) -> str:
         try:
@@ -66,7 +63,9 @@ class System:
 
 
 def make_system(root) -> System:
-    port = free_port()
+    """A conf tree under ``root`` whose Event Socket listens on port 0: the server binds a free
+    port itself, and ``System.start`` reads it from the log (no pick-then-bind race)."""
+    port = 0
     subprocess.run([sys.executable, "-m", "softswitch", "-copyconf", str(root / "conf")], check=True,
                    capture_output=True, env=dict(os.environ, HOME=str(root)))
     vars_xml = root / "conf" / "vars.xml"

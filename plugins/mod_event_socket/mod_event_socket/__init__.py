@@ -347,8 +347,10 @@ class EventSocket:
         if self.done:
             return Status.TERM
         self.ready = True
+        # the bound port: listen-port 0 (tests, several instances on one host) picks a free one
+        bound = self.server.getsockname()[1]
         log.info("Event Socket listening on %s:%d (password %s, acl %s, max-connections %d)",
-                 self.ip, self.port, "set" if self.password != "ClueCon" else "the default ClueCon",
+                 self.ip, bound, "set" if self.password != "ClueCon" else "the default ClueCon",
                  ",".join(self.acls), self.max_connections)
         self._sweep_timer = gevent.get_hub().loop.timer(PARK_AFTER, PARK_AFTER)
         self._sweep_timer.start(self._sweep_idle)
