@@ -32,6 +32,22 @@ import pluggy
 from ._version import FREESWITCH_COMPAT, __version__
 
 if TYPE_CHECKING:
+    from .accel import pure_python
+    from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
+    from .config import ConfigError, params, switch_true
+    from .core import version_full
+    from .event import (
+        Event,
+        EventError,
+        EventType,
+        Priority,
+        event_name,
+        name_event,
+        new_uuid,
+        url_encode,
+        wire_bytes,
+        wire_text,
+    )
     # call model (docs/calls.md)
     from .callif import (
         AppFlag,
@@ -54,16 +70,14 @@ if TYPE_CHECKING:
         ChannelState,
         Timetable,
     )
-    from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
-    from .config import ConfigError, params, switch_true
-    from .event import Event, EventError, EventType, Priority, event_name, name_event
     from .frame import Frame, FrameFlag
     from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream
-    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
+    from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine, TextChannel, parse_level
     from .modules import ModuleInterface
     from .originate import DialString, DialStringError, Leg, parse_dialstring
     from .session import Session
     from .sessions import SessionManager, SessionRefused
+    from .sockio import SocketIO, socket_io
     from .status import Status
     from .timer import (
         Timer,
@@ -78,11 +92,15 @@ if TYPE_CHECKING:
 # The public names are imported on first use (PEP 562): ``import softswitch`` stays cheap, and
 # the CLI can monkey-patch with gevent before the kernel's modules are imported.
 _LAZY = {
+    "pure_python": "accel", "SocketIO": "sockio", "socket_io": "sockio",
+    "TextChannel": "log", "parse_level": "log",
     "Codec": "codec", "CodecError": "codec", "CodecFlag": "codec", "CodecImplementation": "codec",
     "CodecInterface": "codec",
     "ConfigError": "config", "params": "config", "switch_true": "config",
     "Event": "event", "EventError": "event", "EventType": "event", "Priority": "event",
     "event_name": "event", "name_event": "event",
+    "new_uuid": "event", "url_encode": "event", "version_full": "core",
+    "wire_bytes": "event", "wire_text": "event",
     "ApiInterface": "interfaces", "ApiResult": "interfaces", "ApplicationInterface": "interfaces",
     "Interface": "interfaces", "Stream": "interfaces",
     "ALERT": "log", "CONSOLE": "log", "NOTICE": "log", "LogLevel": "log", "LogLine": "log",
@@ -174,4 +192,14 @@ __all__ = [
     "Frame", "FrameFlag",
     "DialString", "DialStringError", "Leg", "parse_dialstring",
     "Session", "SessionManager", "SessionRefused",
+    "new_uuid",
+    "url_encode",
+    "version_full",
+    "wire_bytes",
+    "wire_text",
+    "pure_python",
+    "SocketIO",
+    "socket_io",
+    "TextChannel",
+    "parse_level",
 ]

@@ -40,12 +40,13 @@ from .db import CoreDB, open_core_db
 from .dirs import Directories
 from .event import Event, EventType, set_identity
 from .eventbus import EventSystem
-from .interfaces import ApiInterface, ApiResult, Interface, Registry, Stream
+from .interfaces import ApiInterface, ApiResult, Interface, Registry, Stream, call_interface
 from .log import CONSOLE, LogBus, LogLevel, parse_level
 from .modules import ModuleInterface, ModuleLoader
 from .scheduler import Scheduler, Task
 from .status import Status, as_status
 from .timer import Timer, TimerInterface, timer_open
+from .watchdog import DEFAULT_THRESHOLD_MS, HubWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class Settings:
     rtp_end_port: int = 32768
     uuid_version: int = 4
     min_idle_cpu: float = 0.0
+    #: softswitch: report code that holds the gevent hub longer than this (0 = off)
+    hub_watchdog_ms: int = DEFAULT_THRESHOLD_MS
 
 
 def _uuid7() -> str:
@@ -148,6 +151,7 @@ class Core:
         self.restart_requested = False
         self.shutdown_cause = ""
         self._stop = gevent.event.Event()
+        self.watchdog: HubWatchdog | None = None
         self._allowlist: set[str] | None = None
         # session accounting (no call sessions yet: all stay 0 but the figures are real)
         self.session_count = 0
@@ -193,6 +197,18 @@ class Core:
         self.scheduler.add_task(60, self._check_ip, "check_ip", "core", no_del=True, own_thread=True)
         self.vars.set("core_uuid", self.uuid)
         self.load_network_lists()
+        self.watchdog = HubWatchdog(self.settings.hub_watchdog_ms, self.events.fire,
+                                    self._module_packages, self.logbus.warn_now)
+        self.watchdog.start()
+
+    def _module_packages(self) -> dict[str, str]:
+        """Python package -> module name, for the hub watchdog (called from its thread)."""
+        out = {}
+        for name, mod in list(self.modules.modules.items()):
+            package = getattr(mod.plugin, "__name__", "") or ""
+            if package:
+                out[package.split(".", 1)[0]] = name
+        return out
 
     def _set_default_vars(self) -> None:
         v = self.vars
@@ -265,6 +281,11 @@ class Core:
             n = int(val)
             if 0 <= n <= 10:
                 s.debug_level = n
+        elif key == "hub-watchdog-ms":
+            n = int(val)
+            if n < 0:
+                raise ValueError(val)
+            s.hub_watchdog_ms = n
         elif key == "event-heartbeat-interval":
             n = int(val)
             if n <= 0:
@@ -502,7 +523,9 @@ class Core:
                 mod.refs += 1
             error = None
             try:
-                status = iface.function(arg, session, stream)
+                # (one declared blocking runs in a thread of gevent's pool)
+                status = (call_interface(iface, arg, session, stream) if iface.blocking
+                          else iface.function(arg, session, stream))
             except gevent.GreenletExit:
                 raise
             except Exception as e:
@@ -599,6 +622,8 @@ class Core:
             self.db.close()
             self.db = None
         self.scheduler.stop()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         self.events.stop(drain_timeout=0.5)
         self.running = False
         log.log(CONSOLE, "softswitch stopped")

@@ -20,6 +20,8 @@ import time
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
+from .accel import load_extension
+
 __all__ = [
     "EventType",
     "Priority",
@@ -29,6 +31,8 @@ __all__ = [
     "event_name",
     "url_encode",
     "url_decode",
+    "wire_bytes",
+    "wire_text",
     "set_identity",
     "new_uuid",
 ]
@@ -167,6 +171,7 @@ class EventError(ValueError):
 # URL encoding as FreeSWITCH's switch_url_encode does it
 # --------------------------------------------------------------------------------------------
 
+_KEEP = "surrogateescape"  # see wire_bytes()
 _RAW_SAFE = "!$'()*,/"  # plus alnum and _.-~, which quote() always keeps
 _ALL_SAFE = re.compile(r"[A-Za-z0-9!$'()*,\-./_~]*\Z").match
 _PCT_HEX = re.compile(r"(%[0-9A-F]{2})")
@@ -176,7 +181,9 @@ _PCT_HEX = re.compile(r"(%[0-9A-F]{2})")
 def url_encode(value: str) -> str:
     """Encode a header value for the wire exactly as FreeSWITCH does.
 
-    Control bytes, bytes ≥ 0x7F and `` \\r\\n#%&+:;<=>?@[\\]^`{|}"`` become ``%XX``.
+    Control bytes, bytes ≥ 0x7F and `` \\r\\n#%&+:;<=>?@[\\]^`{|}"`` become ``%XX``. Text is
+    encoded as UTF-8 with ``surrogateescape``: a byte that came in as no UTF-8 (kept as a lone
+    surrogate, see :func:`wire_bytes`) goes out as itself, ``%E9`` for a Latin-1 ``é``.
     Quirk kept on purpose (clients can see it): ``%`` followed by two *uppercase* hex digits is
     copied as it is, so ``50%41`` reaches clients as ``50A`` after they decode it.
     """
@@ -184,13 +191,30 @@ def url_encode(value: str) -> str:
         return value
     if "%" in value:
         parts = _PCT_HEX.split(value)
-        return "".join(p if i % 2 else quote(p, safe=_RAW_SAFE) for i, p in enumerate(parts))
-    return quote(value, safe=_RAW_SAFE)
+        return "".join(p if i % 2 else quote(p, safe=_RAW_SAFE, errors=_KEEP)
+                       for i, p in enumerate(parts))
+    return quote(value, safe=_RAW_SAFE, errors=_KEEP)
 
 
 def url_decode(value: str) -> str:
-    """Decode ``%XX`` sequences (as UTF-8); ``+`` stays a plus, as in FreeSWITCH's decoder."""
-    return unquote(value) if "%" in value else value
+    """Decode ``%XX`` sequences (as UTF-8, other bytes kept as lone surrogates); ``+`` stays a
+    plus, as in FreeSWITCH's decoder."""
+    return unquote(value, errors=_KEEP) if "%" in value else value
+
+
+def wire_bytes(text: str) -> bytes:
+    """The bytes of header values, bodies and commands as they go out on a wire.
+
+    softswitch keeps arbitrary bytes in ``str`` as Python does for file names: what is not
+    UTF-8 is decoded to lone surrogates (``bytes.decode("utf-8", "surrogateescape")``), and
+    this encodes them back, so a Latin-1 ``é`` (0xE9) that a client sent leaves as 0xE9.
+    """
+    return text.encode("utf-8", _KEEP)
+
+
+def wire_text(data: bytes) -> str:
+    """The text form of bytes read from a wire, reversible by :func:`wire_bytes`."""
+    return data.decode("utf-8", _KEEP)
 
 
 # --------------------------------------------------------------------------------------------
@@ -544,6 +568,32 @@ class Event:
                 cache[fmt] = s
         return s
 
+    def encode(self, fmt: str = "plain", framed: bool = False) -> bytes:
+        """The bytes of :meth:`serialize` as they go on a wire (see :func:`wire_bytes`: bytes
+        that came in as no UTF-8 go out as they came). Cached once frozen.
+
+        ``framed``: preceded by ``Content-Length: N`` and ``Content-Type: text/event-<fmt>``
+        and a blank line, the whole message the Event Socket sends for the event. Plain
+        events are written by the C extension ``softswitch._wire`` when it is built.
+        """
+        key = (fmt, framed)
+        cache = self.cache
+        data = cache.get(key)
+        if data is None:
+            if fmt == "plain" and _c_plain is not None:
+                try:  # the whole message, framing lines included, in one allocation
+                    data = _c_plain(self.headers, self._body, framed)
+                except (TypeError, ValueError):  # lone surrogates, odd header types: Python's
+                    pass
+            if data is None:
+                data = wire_bytes(self.serialize(fmt))
+                if framed:
+                    data = b"Content-Length: %d\nContent-Type: %s\n\n%s" % (
+                        len(data), _CONTENT_TYPES[fmt], data)
+            if self._frozen:
+                cache[key] = data
+        return data
+
     def _plain(self) -> str:
         # Header tuples repeat across events (identity headers, the date of this second, event
         # names...): their encoded lines are memoised, keyed by the (name, value) tuple itself.
@@ -554,7 +604,7 @@ class Event:
             parts = [_plain_line(h) for h in self.headers]
         body = self._body
         if body:
-            parts.append(f"Content-Length: {len(body.encode())}\n\n{body}")
+            parts.append(f"Content-Length: {len(wire_bytes(body))}\n\n{body}")
         else:
             parts.append("\n")
         return "".join(parts)
@@ -570,7 +620,7 @@ class Event:
                 parts.append(f"{enc(h[0])}:[{','.join(enc(x) for x in v)}]")
         body = self._body
         if body is not None:
-            parts.append(f'"Content-Length":"{len(body.encode())}"')
+            parts.append(f'"Content-Length":"{len(wire_bytes(body))}"')
             parts.append(f'"_body":{enc(body)}')
         return "{" + ",".join(parts) + "}"
 
@@ -583,7 +633,7 @@ class Event:
         out.append("  </headers>\n")
         body = self._body
         if body:
-            out.append(f"  <Content-Length>{len(body.encode())}</Content-Length>\n")
+            out.append(f"  <Content-Length>{len(wire_bytes(body))}</Content-Length>\n")
             tail = "  " if body.endswith("\n") else ""
             out.append(f"  <body>{_xml_escape(body)}{tail}</body>\n")
         out.append("</event>\n")
@@ -607,7 +657,7 @@ class Event:
                 continue
             ev._load_header(name, value)
         if length is not None:
-            ev._body = rest.encode()[:length].decode(errors="replace")
+            ev._body = wire_text(wire_bytes(rest)[:length])
         return ev
 
     @classmethod
@@ -656,6 +706,12 @@ class Event:
             self.subclass = sub
 
 
+_CONTENT_TYPES = {"plain": b"text/event-plain", "json": b"text/event-json", "xml": b"text/event-xml"}
+
+#: ``softswitch._wire.plain(headers, body, framed)``: Event.encode("plain") in C, or None
+_wire = load_extension("softswitch._wire", "event serialization", ("plain",))
+_c_plain = _wire.plain if _wire is not None else None
+
 _PLAIN_LINES: dict[tuple[str, str], str] = {}
 
 
@@ -698,6 +754,8 @@ def _xml_escape(body: str) -> str:
     non-ASCII as ``&#xHEX;``; after ``<!`` the rest is copied verbatim)."""
     bang = body.find("<!")
     head, tail = (body, "") if bang < 0 else (body[:bang], body[bang:])
+    if _SURROGATE(head):
+        return _xml_escape_bytes(wire_bytes(head)) + tail
     out = []
     for c in head:
         o = ord(c)
@@ -714,6 +772,46 @@ def _xml_escape(body: str) -> str:
         else:
             out.append(c)
     return "".join(out) + tail
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]").search
+_XML_ASCII = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#xD;"}
+_XML_CASES = frozenset(b"&<>\"\n\t\r")
+
+
+def _xml_escape_bytes(data: bytes) -> str:
+    """``switch_xml_ampencode`` byte for byte, for a body that is not valid UTF-8.
+
+    FreeSWITCH decodes UTF-8 itself: a lead byte (its count of high 1 bits, capped at 4,
+    gives the length) starts a character written as ``&#xHEX;`` once its continuation bytes
+    are in. It drops (with a warning) a byte that cannot start a character, and a byte that
+    should continue one but does not: so Latin-1 ``été`` gives nothing at all (``é`` takes
+    ``t`` as its broken continuation, both dropped). A character cut by the end is dropped.
+    ``& < > " CR LF TAB`` are written whatever state the decoder is in.
+    """
+    out = []
+    expecting = 0
+    code = 0
+    for b in data:
+        if b in _XML_CASES:  # its own case in FreeSWITCH's switch: never part of a character
+            out.append(_XML_ASCII.get(b) or chr(b))
+        elif expecting == 0 and b & 0x80:
+            num = 1
+            while num < 4 and (b >> (7 - num)) & 1:
+                num += 1
+            code = b & (0x1F if num == 2 else 0x0F if num == 3 else 0x07)
+            expecting = num - 1 if num > 1 else 0
+        elif expecting > 0:
+            if b >> 6 == 2:
+                code = (code << 6) | (b & 0x3F)
+                expecting -= 1
+                if expecting == 0:
+                    out.append(f"&#x{code:X};")
+            else:
+                expecting = 0  # the byte is dropped with the broken character
+        else:
+            out.append(_XML_ASCII.get(b) or chr(b))
+    return "".join(out)
 
 
 # new_uuid()'s pool: the hex digits of 4 KiB of os.urandom, 128 UUIDs per system call.

@@ -91,6 +91,9 @@ class Interface:
     syntax: str = ""
     module: ModuleInterface | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: declared blocking when registered (``add_api(..., blocking=True)``): the kernel runs
+    #: it in gevent's thread pool, so it cannot hold the hub (see softswitch.watchdog)
+    blocking: bool = False
 
     @property
     def module_name(self) -> str:
@@ -125,6 +128,17 @@ class ApplicationInterface(Interface):
     @property
     def short_desc(self) -> str:
         return self.description
+
+
+def call_interface(iface: ApiInterface | ApplicationInterface, *args: Any) -> Any:
+    """Run an API's or application's function: in a thread of gevent's pool when it was
+    declared ``blocking`` (the calling greenlet waits, the hub serves everything else), else
+    right here."""
+    if iface.blocking:
+        import gevent
+
+        return gevent.get_hub().threadpool.apply(iface.function, args)
+    return iface.function(*args)  # type: ignore[misc]
 
 
 class Registry:

@@ -28,6 +28,7 @@ __all__ = [
     "LogLevel",
     "LogLine",
     "LogBus",
+    "TextChannel",
     "parse_level",
     "level_name",
     "to_python",
@@ -102,15 +103,34 @@ def from_python(levelno: int) -> int:
     return int(LogLevel.DEBUG)
 
 
+class TextChannel(enum.IntEnum):
+    """Where a log line comes from (FreeSWITCH's ``switch_text_channel_t``): the Event Socket
+    sends it as ``Text-Channel`` of each ``log/data``. Set it where the line is logged::
+
+        log.info("hello", extra={"fs_channel": TextChannel.SESSION})
+
+    ``LOG`` is the default; FreeSWITCH's ``log`` API logs on ``SESSION``, even with no session.
+    """
+
+    LOG = 0
+    LOG_CLEAN = 1
+    EVENT = 2
+    SESSION = 3
+
+
 def parse_level(text: str) -> int:
     """Parse a level as FreeSWITCH does: a name (``err``, not ``error``) or digits.
 
     :returns: the level, or ``LogLevel.INVALID`` (64) when ``text`` is neither.
     """
     text = text.strip()
-    # switch_is_number: an optional sign, then digits
-    if text[1:].isdigit() if text[:1] in ("-", "+") else text.isdigit():
-        n = int(text)
+    # switch_is_number: an optional sign, then digits and dots ("1.5", even "."); then atoi
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if text and all(c == "." or "0" <= c <= "9" for c in digits):
+        whole = digits.split(".", 1)[0]
+        n = int(whole) if whole else 0
+        if text[0] == "-":
+            n = -n
         return 63 if n > 64 else max(n, 0)
     return int(_NAMES.get(text.upper(), LogLevel.INVALID))
 
@@ -246,7 +266,9 @@ class LogBus:
         if self._file_path is None:
             return
         old = self._file
-        self._file = open(self._file_path, "a", encoding="utf-8", buffering=1)
+        # surrogateescape: bytes a client sent that are not UTF-8 are written as they came
+        self._file = open(self._file_path, "a", encoding="utf-8", errors="surrogateescape",
+                          buffering=1)
         if old is not None:
             old.close()
 
@@ -299,12 +321,17 @@ class LogBus:
             func=record.funcName,
             line=record.lineno,
             message=message,
-            channel=getattr(record, "fs_channel", 0),
+            channel=int(getattr(record, "fs_channel", TextChannel.LOG)),
             user_data=getattr(record, "fs_user_data", ""),
             logger=record.name,
         )
 
     def emit(self, line: LogLine) -> None:
+        self._write(line)
+        self._to_listeners(line)
+
+    def _write(self, line: LogLine) -> None:
+        """The console and the log file."""
         if line.level <= self.console_level and self.console_stream is not None:
             try:
                 if self.console_colour:
@@ -320,6 +347,22 @@ class LogBus:
                 self._file.write(line.text)
             except (OSError, ValueError):
                 pass
+
+    def warn_now(self, message: str, name: str = "softswitch.watchdog") -> None:
+        """A WARNING written at once to the console and the log file, from any thread, even
+        while the hub is held (the hub watchdog's report); log listeners get it from the hub
+        once it is free."""
+        frame = sys._getframe(1)
+        record = logging.LogRecord(name, logging.WARNING, frame.f_code.co_filename,
+                                   frame.f_lineno, "%s", (message,), None, frame.f_code.co_name)
+        line = self.format(record)
+        if line.level > self.hard_level:
+            return
+        self._write(line)
+        if self._hub is not None:
+            self._hub.loop.run_callback_threadsafe(self._to_listeners, line)
+
+    def _to_listeners(self, line: LogLine) -> None:
         for node in self._listeners:
             if line.level <= node.level:
                 try:

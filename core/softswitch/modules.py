@@ -121,7 +121,7 @@ class ModuleInterface:
         return iface
 
     def add_api(self, name: str, description: str = "", syntax: str = "",
-                function: Callable | None = None) -> Any:
+                function: Callable | None = None, *, blocking: bool = False) -> Any:
         """Add an API command ``function(cmd, session, stream)``.
 
         Usable as a decorator::
@@ -129,30 +129,42 @@ class ModuleInterface:
             @module.add_api("hello", "Say hello", "<name>")
             def hello(cmd, session, stream):
                 stream.write(f"hello {cmd}\\n")
+
+        ``blocking=True``: the function blocks or computes for long (a system call, a CPU-bound
+        job): the kernel runs it in a thread of gevent's pool, where it holds no connection,
+        call or timer up. It then runs outside the hub: it may write to ``stream`` and log,
+        and must not use other kernel objects (fire events, run APIs) itself.
         """
         if function is None:
             self._undecorated.add(("api", name))
 
             def deco(fn: Callable) -> Callable:
                 self._undecorated.discard(("api", name))
-                self.add_api(name, description, syntax, fn)
+                self.add_api(name, description, syntax, fn, blocking=blocking)
                 return fn
             return deco
-        return self.add_interface(ApiInterface("api", name, description, syntax, function=function))
+        return self.add_interface(ApiInterface("api", name, description, syntax, function=function,
+                                               blocking=blocking))
 
     def add_application(self, name: str, short_desc: str = "", long_desc: str = "",
-                        syntax: str = "", function: Callable | None = None, flags: int = 0) -> Any:
-        """Add a dialplan application ``function(session, data)`` (decorator when no function)."""
+                        syntax: str = "", function: Callable | None = None, flags: int = 0, *,
+                        blocking: bool = False) -> Any:
+        """Add a dialplan application ``function(session, data)`` (decorator when no function).
+
+        ``blocking=True``: as for :meth:`add_api`, whoever executes the application runs it in
+        gevent's thread pool (:func:`softswitch.interfaces.call_interface`)."""
         if function is None:
             self._undecorated.add(("application", name))
 
             def deco(fn: Callable) -> Callable:
                 self._undecorated.discard(("application", name))
-                self.add_application(name, short_desc, long_desc, syntax, fn, flags)
+                self.add_application(name, short_desc, long_desc, syntax, fn, flags,
+                                     blocking=blocking)
                 return fn
             return deco
         return self.add_interface(ApplicationInterface(
-            "application", name, short_desc, syntax, long_desc=long_desc, flags=flags, function=function))
+            "application", name, short_desc, syntax, long_desc=long_desc, flags=flags,
+            function=function, blocking=blocking))
 
     def add_timer(self, iface: Interface) -> Interface:
         """Add a timer interface (:class:`softswitch.timer.TimerInterface`)."""

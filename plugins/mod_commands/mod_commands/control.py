@@ -9,7 +9,7 @@ are kept on the module state, so the answers still follow what was set.
 from __future__ import annotations
 
 from softswitch import Event, EventType, switch_true
-from softswitch.log import LogLevel, level_name, parse_level, to_python
+from softswitch.log import LogLevel, TextChannel, level_name, parse_level, to_python
 
 from ._api import CommandTable
 from ._text import atof, atoi, separate_string, str2level
@@ -364,7 +364,10 @@ def log(module, cmd, session, stream):
         level = str2level_name(word)
     else:
         message = cmd
-    module.log.log(to_python(level), "%s", message, extra={"fs_level": level})
+    # FreeSWITCH logs this on the session text channel (SWITCH_CHANNEL_SESSION_LOG), session
+    # or not: Event Socket clients see Text-Channel: 3
+    module.log.log(to_python(level), "%s", message,
+                   extra={"fs_level": level, "fs_channel": TextChannel.SESSION})
     stream.write("+OK\n")
 
 

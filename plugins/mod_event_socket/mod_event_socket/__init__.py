@@ -10,6 +10,7 @@ Configuration ``event_socket.conf`` (FreeSWITCH's defaults)::
         <param name="apply-inbound-acl" value="loopback.auto"/>  <!-- repeatable; all must pass -->
         <param name="stop-on-bind-error" value="false"/>
         <param name="busy-poll-usec" value="200"/>  <!-- softswitch: see busypoll.py; 0 = off -->
+        <param name="max-connections" value="16384"/>  <!-- softswitch: more are refused -->
       </settings>
     </configuration>
 
@@ -24,6 +25,7 @@ writer greenlet sends them in batches.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import time
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING
 import gevent
 import gevent.event
 import gevent.pool
-from gevent.server import StreamServer
+import gevent.socket
 
 import softswitch
 from softswitch import Event, EventType, Status, params, switch_true
@@ -43,14 +45,26 @@ from .listener import Listener
 from .sink import SinkListener, event_sink
 
 if TYPE_CHECKING:
+    from typing import Any as Core  # the core facade the hooks get
+
     from softswitch import LogLine, ModuleInterface
-    from softswitch.core import Core
 
 log = logging.getLogger("mod_event_socket")
 
 __all__ = ["EventSocket", "module_load", "module_runtime", "module_shutdown"]
 
 MAX_ACL = 100
+#: event_socket.conf ``max-connections`` default: generous (each idle connection costs a few
+#: KB and a file descriptor), but a flood of connections is refused instead of taking every
+#: descriptor and all memory.
+DEFAULT_MAX_CONNECTIONS = 16384
+#: accept() errors that mean "out of descriptors or memory for now": accepting pauses
+_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_ALL = int(EventType.ALL)
+#: a listener subscribed to nothing
+_NONE = bytes(_ALL + 1)
+#: one copy of each subscription pattern in use (idle listeners subscribed alike share it)
+_SHAPES: dict[bytes, bytes] = {}
 
 
 class EventSocket:
@@ -66,10 +80,19 @@ class EventSocket:
         self.stop_on_bind_error = False
         self.debug = 0
         self.busy: BusyPoll | None = BusyPoll(DEFAULT_USEC)
-        self.listeners: tuple[Listener, ...] = ()
+        #: every live listener (a dict as an ordered set: adding and removing cost O(1))
+        self.listeners: dict[Listener | SinkListener, None] = {}
+        #: event type -> the listeners subscribed to it (ALL subscribes to every type)
+        self.by_type: dict[int, dict[Listener | SinkListener, None]] = {}
+        #: the listeners that want log lines
+        self.loggers: dict[Listener | SinkListener, None] = {}
+        self.sinks: dict[int, SinkListener] = {}
         self.ready = False
         self.done = False
-        self.server: StreamServer | None = None
+        self.server: socket.socket | None = None
+        self.max_connections = DEFAULT_MAX_CONNECTIONS
+        self._refused = 0  # connections refused since the last log line about it
+        self._refused_logged = 0.0
         self._ids = 0
         self._stopped = gevent.event.Event()
         self.pool = gevent.pool.Pool(None)
@@ -77,25 +100,54 @@ class EventSocket:
         self._nodes: dict[int, object] = {}  # event type -> our binding for it
         self._sinks_due = 0.0  # when to look for expired event_sink listeners (0: none exist)
 
-    def subscriptions_changed(self) -> None:
-        """Bind exactly the event types some listener wants (ALL only when one asked for ALL),
-        so the core need not build events that no client would receive."""
-        want_all = False
-        wanted: set[int] = set()
-        all_id = int(EventType.ALL)
-        for listener in self.listeners:
-            if not listener.events_on or listener.dead:
-                continue
-            el = listener.event_list
-            if el[all_id]:
-                want_all = True
-                break
-            wanted.update(i for i in range(all_id) if el[i])
-        desired = {all_id} if want_all else wanted
-        for t in [t for t in self._nodes if t not in desired]:
-            self.core.events.unbind(self._nodes.pop(t))
-        for t in desired - self._nodes.keys():
-            self._nodes[t] = self.module.bind_event(t, self.on_event)
+    def reindex(self, listener: Listener | SinkListener) -> None:
+        """Index ``listener`` under what it wants now, and bind exactly the event types some
+        listener wants (ALL alone when one asked for ALL), so the core need not build events
+        that no client would receive.
+
+        The cost is that of this listener's subscriptions (the number of event types), not of
+        the number of listeners: 10,000 clients subscribing cost 10,000 small updates.
+        """
+        live = not listener.dead and listener in self.listeners
+        new = bytes(listener.event_list) if live and listener.events_on else _NONE
+        if len(_SHAPES) >= 4096:  # (only sharing is lost)
+            _SHAPES.clear()
+        new = _SHAPES.setdefault(new, new)  # listeners subscribed alike share one copy
+        old = listener.indexed or _NONE
+        if new is not old and new != old:
+            changed = []
+            by_type = self.by_type
+            for t in range(_ALL + 1):
+                if old[t] != new[t]:
+                    changed.append(t)
+                    if new[t]:
+                        by_type.setdefault(t, {})[listener] = None
+                    else:
+                        members = by_type.get(t)
+                        if members is not None:
+                            members.pop(listener, None)
+                            if not members:
+                                del by_type[t]
+            listener.indexed = new
+            self._rebind()
+        logs = live and listener.log_on
+        if logs != listener.indexed_log:
+            listener.indexed_log = logs
+            if logs:
+                self.loggers[listener] = None
+            else:
+                self.loggers.pop(listener, None)
+
+    def _rebind(self) -> None:
+        """Bind the event types in ``by_type`` (ALL alone when some listener wants ALL): at
+        most one binding per event type, whatever the number of listeners."""
+        desired = (_ALL,) if _ALL in self.by_type else self.by_type.keys()
+        nodes = self._nodes
+        for t in [t for t in nodes if t not in desired]:
+            self.core.events.unbind(nodes.pop(t))
+        for t in desired:
+            if t not in nodes:
+                nodes[t] = self.module.bind_event(t, self.on_event)
 
     # -- configuration ----------------------------------------------------------------------------
     def read_config(self) -> None:
@@ -131,6 +183,15 @@ class EventSocket:
                               value, DEFAULT_USEC)
                     usec = DEFAULT_USEC
                 self.busy = BusyPoll(usec) if usec > 0 else None
+            elif lname == "max-connections":
+                try:
+                    self.max_connections = int(value)
+                    if self.max_connections < 1:
+                        raise ValueError(value)
+                except ValueError:
+                    log.error("event_socket.conf: max-connections %r is not a positive number; "
+                              "using %d", value, DEFAULT_MAX_CONNECTIONS)
+                    self.max_connections = DEFAULT_MAX_CONNECTIONS
             elif name == "debug":
                 try:
                     self.debug = int(value)
@@ -148,39 +209,37 @@ class EventSocket:
         self._ids += 1
         return self._ids
 
-    def add_listener(self, listener: Listener) -> None:
-        self.listeners = (listener, *self.listeners)
+    def add_listener(self, listener: Listener | SinkListener) -> None:
+        self.listeners[listener] = None
+        self.reindex(listener)
 
-    def remove_listener(self, listener: Listener) -> None:
-        self.listeners = tuple(x for x in self.listeners if x is not listener)
-        if listener.events_on:
-            self.subscriptions_changed()
+    def remove_listener(self, listener: Listener | SinkListener) -> None:
+        self.listeners.pop(listener, None)
+        self.reindex(listener)
 
     # -- event_sink's stateful listeners ----------------------------------------------------
     def add_sink(self, listener: SinkListener) -> None:
-        self.add_listener(listener)  # type: ignore[arg-type]
+        self.sinks[listener.id] = listener
+        self.add_listener(listener)
         self._sinks_due = self._sinks_due or time.monotonic() + 1.0
-        self.subscriptions_changed()
 
     def remove_sink(self, listener: SinkListener) -> None:
         listener.dead = True
-        self.remove_listener(listener)  # type: ignore[arg-type]
+        self.sinks.pop(listener.id, None)
+        self.remove_listener(listener)
 
     def find_sink(self, ident: int) -> SinkListener | None:
-        now = time.time()
-        for listener in self.listeners:
-            if isinstance(listener, SinkListener) and listener.id == ident and ident:
-                if listener.is_expired(now):
-                    self.remove_sink(listener)
-                    return None
-                return listener
-        return None
+        listener = self.sinks.get(ident) if ident else None
+        if listener is not None and listener.is_expired(time.time()):
+            self.remove_sink(listener)
+            return None
+        return listener
 
     def expire_sinks(self) -> None:
         """Stateful listeners go 60 s after their last check-listener (checked with events)."""
         now = time.time()
-        for listener in self.listeners:
-            if isinstance(listener, SinkListener) and listener.is_expired(now):
+        for listener in list(self.sinks.values()):
+            if listener.is_expired(now):
                 log.critical("Stateful Listener %d has expired", listener.id)
                 self.remove_sink(listener)
 
@@ -194,16 +253,19 @@ class EventSocket:
     def on_event(self, event: Event) -> None:
         if not self.ready:
             return
-        for listener in self.listeners:
-            listener.offer_event(event)
+        # only the listeners subscribed to its type (ALL sets every type: see Subscriber)
+        members = self.by_type.get(event.event_id)
+        if members:
+            for listener in list(members) if len(members) > 1 else members:
+                listener.offer_event(event)
         if self._sinks_due and time.monotonic() >= self._sinks_due:
             self._sinks_due = time.monotonic() + 1.0
             self.expire_sinks()
 
     def on_log(self, line: LogLine) -> None:
         data = None
-        for listener in self.listeners:
-            if listener.log_on and line.level <= listener.log_level:
+        for listener in list(self.loggers):
+            if line.level <= listener.log_level:
                 if data is None:
                     data = wire.log_message(line)
                 listener.offer_log(line, data)
@@ -254,9 +316,7 @@ class EventSocket:
         last_log = 0.0
         while not self.done:
             try:
-                server = StreamServer((self.ip, self.port), self.handle, spawn=self.pool, backlog=128)
-                server.start()
-                self.server = server
+                self.server = self._listen()
                 break
             except OSError as e:
                 failures += 1
@@ -275,10 +335,72 @@ class EventSocket:
         if self.done:
             return Status.TERM
         self.ready = True
-        log.info("Event Socket listening on %s:%d (password %s, acl %s)", self.ip, self.port,
-                 "set" if self.password != "ClueCon" else "the default ClueCon", ",".join(self.acls))
+        log.info("Event Socket listening on %s:%d (password %s, acl %s, max-connections %d)",
+                 self.ip, self.port, "set" if self.password != "ClueCon" else "the default ClueCon",
+                 ",".join(self.acls), self.max_connections)
+        self._accept_loop(self.server)
         self._stopped.wait()
         return Status.TERM
+
+    def _listen(self) -> socket.socket:
+        family = socket.getaddrinfo(self.ip, self.port, 0, socket.SOCK_STREAM)[0][0]
+        sock = gevent.socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.ip, self.port))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _accept_loop(self, server: socket.socket) -> None:
+        """Accept connections until shutdown: each is served in its own greenlet, or refused
+        with a notice when ``max-connections`` are open; when the process runs out of file
+        descriptors (or memory), accepting pauses (up to a second, doubling) instead of
+        failing, and the connections wait in the listen backlog."""
+        delay = 0.0
+        while not self.done:
+            try:
+                sock, addr = server.accept()
+            except OSError as e:
+                if self.done or e.errno not in _RESOURCE_ERRORS:
+                    if not self.done:
+                        log.error("Event Socket: accept failed (%s); no new connections until "
+                                  "mod_event_socket is reloaded", e.strerror or e)
+                    return
+                delay = min(delay * 2 or 0.01, 1.0)
+                if delay == 0.01 or delay == 1.0:
+                    log.warning("Event Socket: out of %s (%s): accepting paused for %.0f ms; "
+                                "raise the open files limit (ulimit -n) or max-connections "
+                                "lower", "file descriptors" if e.errno in (errno.EMFILE, errno.ENFILE)
+                                else "memory", e.strerror, delay * 1000)
+                if self._stopped.wait(delay):
+                    return
+                continue
+            delay = 0.0
+            if len(self.pool) >= self.max_connections:
+                self._refuse(sock, addr)
+                continue
+            self.pool.spawn(self.handle, sock, addr)
+
+    def _refuse(self, sock: socket.socket, addr: tuple) -> None:
+        """Over ``max-connections``: say so (without waiting on the client) and close."""
+        try:
+            sock.setblocking(False)
+            sock.send(wire.disconnect_notice(wire.TOO_MANY % self.max_connections))
+        except OSError:
+            pass
+        sock.close()
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged >= 1.0:
+            log.warning("Event Socket: max-connections (%d) reached: refused %d connection(s), "
+                        "the last from %s:%s; raise max-connections in event_socket.conf if "
+                        "they are expected", self.max_connections, self._refused, addr[0],
+                        addr[1] if len(addr) > 1 else "")
+            self._refused = 0
+            self._refused_logged = now
 
     def shutdown(self) -> None:
         self.done = True
@@ -286,14 +408,16 @@ class EventSocket:
         self._stopped.set()
         if self.server is not None:
             self.server.close()
-        listeners = self.listeners
-        for listener in listeners:
+        for listener in list(self.listeners):
             if isinstance(listener, Listener):
                 listener.kill(wire.SHUTTING_DOWN)
         # let the notices go out (each kill is bounded), then stop what is left
         gevent.joinall([g for g in list(self.pool)], timeout=2.0)
         self.pool.kill(timeout=1.0)
-        self.listeners = ()
+        self.listeners = {}
+        self.by_type = {}
+        self.loggers = {}
+        self.sinks = {}
         if self.busy is not None:
             self.busy.close()
 

@@ -16,15 +16,16 @@ complete :class:`Message` (or None), raising :class:`FrameError` for a fatal fra
 
 :func:`parse_head` is the C version from the optional extension ``mod_event_socket._speedups``
 when it was built (:data:`IMPLEMENTATION` ``"C"``), else :func:`py_parse_head`, the reference
-the C one is tested against; ``SOFTSWITCH_ESL_PURE_PYTHON=1`` in the environment forces the
-Python code (here and in ``wire.py``).
+the C one is tested against; ``SOFTSWITCH_PURE_PYTHON=1`` in the environment forces the
+Python code (here as in the kernel).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
+
+from softswitch import pure_python
 
 __all__ = ["Message", "FrameParser", "FrameError", "MAX_HEADER_BYTES", "MAX_BODY_BYTES", "c_atoi",
            "SPECIAL", "EVENT_SUBCLASS", "CONTENT_LENGTH", "header_marks", "parse_head", "py_parse_head",
@@ -67,7 +68,10 @@ class Message:
 
 
 def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
+    # Bytes that are not UTF-8 become lone surrogates (U+DC80..U+DCFF), which encode back to
+    # the same bytes: nothing a client sends is changed on its way through (FreeSWITCH keeps
+    # bytes, it never decodes them).
+    return raw.decode("utf-8", "surrogateescape")
 
 
 # name = everything before the first ":" (not trimmed); value = after it, leading spaces (not
@@ -109,7 +113,7 @@ def py_parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]], 
     """Split a header block into the command line, its headers and their marks (OR-ed)."""
     if b"\0" in head:  # C strings: a NUL ends its line
         head = b"\n".join(line.split(b"\0", 1)[0] for line in head.split(b"\n"))
-    text = head.decode("utf-8", "replace")
+    text = head.decode("utf-8", "surrogateescape")
     first, nl, rest = text.partition("\n")
     cut = first.find("\r")
     if cut >= 0:
@@ -141,8 +145,8 @@ def py_parse_head(head: bytes | bytearray) -> tuple[str, list[tuple[str, str]], 
 
 
 def _load_speedups():
-    """The C extension, unless it was not built or SOFTSWITCH_ESL_PURE_PYTHON=1 says not to."""
-    if os.environ.get("SOFTSWITCH_ESL_PURE_PYTHON") == "1":
+    """The C extension, unless it was not built or SOFTSWITCH_PURE_PYTHON=1 says not to."""
+    if pure_python():
         return None
     try:
         from . import _speedups
@@ -152,7 +156,7 @@ def _load_speedups():
 
 
 _speedups = _load_speedups()
-#: ``"C"`` when parse_head (and wire's plain serialization) run in ``_speedups``, else ``"Python"``
+#: ``"C"`` when parse_head runs in ``_speedups``, else ``"Python"``
 IMPLEMENTATION = "C" if _speedups is not None else "Python"
 #: The C parse_head returns what py_parse_head does for any bytes or bytearray. It has no line
 #: memo, it builds each (name, value) tuple anew, and is still ~3x faster than py_parse_head

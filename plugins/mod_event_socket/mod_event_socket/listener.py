@@ -10,21 +10,28 @@ so a reply always precedes the events it caused (``bgapi``'s reply before its BA
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import gevent
 import gevent.event
 import gevent.lock
-import gevent.socket
 
-from softswitch import Event, EventType, LogLine, Status, name_event
-from softswitch.event import new_uuid
-from softswitch.log import parse_level
+from softswitch import (
+    Event,
+    EventType,
+    LogLine,
+    Status,
+    name_event,
+    new_uuid,
+    parse_level,
+    socket_io,
+    switch_true,
+)
 
 from . import wire
 from .directory import locate_user_params
@@ -63,18 +70,9 @@ _TRUE = ("true", "yes", "on", "1", "t")
 _SUCCESS = Status.SUCCESS
 
 
-def _raw_socket(sock):
-    """The ``_socket.socket`` inside a gevent socket (non-blocking), or ``sock`` itself.
-
-    The hot paths call its ``recv``/``send`` directly: every attribute of a gevent socket goes
-    through its Python ``__getattr__`` hook, and its ``recv`` turns "nothing yet" into a raised
-    and caught EAGAIN. Waiting stays gevent's (:meth:`Listener._wait_readable`), so closing the
-    socket from another greenlet still wakes a waiting reader. Once gevent closes the socket,
-    this object's descriptor is -1: a late call fails with EBADF, never reaches another
-    connection that reused the number.
-    """
-    raw = getattr(sock, "_sock", None)
-    return raw if isinstance(raw, socket.SocketType) else sock
+#: What starts every queued log line (FreeSWITCH's log/data message); events start with their
+#: Content-Length: the writer counts each kind from the bytes it sends.
+_LOG_DATA = wire.LOG_DATA
 
 
 class Listener(Subscriber):
@@ -106,7 +104,8 @@ class Listener(Subscriber):
         self._wake = gevent.event.Event()
         self._writer: gevent.Greenlet | None = None
         self._out: list[bytes] = []
-        self._raw = _raw_socket(sock)
+        #: recv / send / wait_readable: the kernel's fastest I/O for this socket
+        self.io = socket_io(sock)
 
     def __repr__(self) -> str:
         return f"<Listener {self.id} {self.remote_ip}:{self.remote_port}>"
@@ -168,8 +167,8 @@ class Listener(Subscriber):
     def _read_until_closed(self, parser: FrameParser, first: gevent.Timeout | None) -> None:
         busy = self.module.busy
         events = self.core.events
-        recv = self._raw.recv
-        wait = self._wait_readable
+        recv = self.io.recv
+        wait = self.io.wait_readable
         replied_at = -1.0
         while self.running:
             # Wait first, then read: a request-and-wait client (api) has sent nothing yet when
@@ -184,7 +183,9 @@ class Listener(Subscriber):
             except BlockingIOError:  # readable, then not (another reader cannot exist): wait
                 continue
             if not data:
-                self.running = False
+                # EOF: the client closed, or only shut down its write side and still reads:
+                # FreeSWITCH's listener says goodbye either way before it closes
+                self._close_notice(wire.GOODBYE)
                 return
             # a client in a tight request/reply loop: its command came right after our reply
             hot = busy is not None and _mono() - replied_at < busy.window
@@ -216,23 +217,6 @@ class Listener(Subscriber):
                     busy.after_reply(replied_at)  # poll for its next command, do not sleep
             events.throttle()  # a pipelining sender keeps the dispatch queue short
 
-    def _wait_readable(self) -> None:
-        """Wait in the hub until the socket is readable (or closed: EOF or an error to read).
-
-        On gevent's own read watcher of the socket: when another greenlet closes the socket,
-        the wait ends with an OSError (gevent's ``cancel_wait``) instead of hanging. The
-        watcher is looked up each time, never kept: gevent drops it when the socket closes,
-        and waiting on a closed socket's watcher aborts the process (a libev assertion).
-        """
-        sock = self.sock
-        watcher = getattr(sock, "_read_event", False)
-        if watcher is False:  # not a gevent socket as we know it: the public way
-            gevent.socket.wait_read(sock.fileno())
-        elif watcher is None:
-            raise OSError(errno.EBADF, "the connection was closed")
-        else:
-            sock._wait(watcher)
-
     def _close_notice(self, text: str) -> None:
         """End the connection with a disconnect notice, sent with any reply still queued."""
         self.running = False
@@ -243,14 +227,7 @@ class Listener(Subscriber):
             pass
 
     def _send(self, data: bytes) -> None:
-        # One send() is one system call (gevent's sendall() adds a getsockopt() to every
-        # call); gevent waits for room only when the socket buffer is full.
-        try:
-            sent = self._raw.send(data)
-        except BlockingIOError:
-            sent = 0
-        if sent < len(data):
-            self.sock.sendall(data[sent:] if sent else data)
+        self.io.send(data)
 
     def _reply(self, data: bytes) -> None:
         self._out.append(data)
@@ -369,7 +346,7 @@ class Listener(Subscriber):
                         item = q.popleft()
                         batch.append(item)
                         size += len(item)
-                        if item[8] == 84:  # b"Content-Type: log/data" (events start Content-Length)
+                        if item.startswith(_LOG_DATA):
                             logs += 1
                     self.n_logs -= logs
                     self.n_events -= len(batch) - logs
@@ -379,7 +356,7 @@ class Listener(Subscriber):
 
     def _drop_queued(self, logs: bool) -> None:
         """Flush queued log lines (``nolog``) or events (``noevents``), keeping the others."""
-        keep = [x for x in self.queue if (x[8] == 84) != logs]
+        keep = [x for x in self.queue if x.startswith(_LOG_DATA) != logs]
         self.queue.clear()
         self.queue.extend(keep)
         if logs:
@@ -447,8 +424,6 @@ class Listener(Subscriber):
         if not secret or not password or secret != password:
             log.warning("userauth %s@%s from %s: wrong password", user, domain, self.remote_ip)
             return "-ERR invalid"
-        from softswitch import switch_true
-
         allowed_log = switch_true(params.get("esl-allowed-log", "true"))
         events = params.get("esl-allowed-events")
         api = params.get("esl-allowed-api")
@@ -465,55 +440,64 @@ class Listener(Subscriber):
                 f"Allowed-API: {api or 'all'}\nAllowed-LOG: {'true' if allowed_log else 'false'}\n\n")
 
     def _dispatch(self, msg: Message, cmd: str, low: str) -> str | None:
-        """Run an authenticated command; returns the Reply-Text ("" = command not found) or
-        None when the command wrote its own reply."""
-        # The hot two first: no other command's prefix overlaps theirs, so the order of the
-        # rest (FreeSWITCH's) is unchanged.
-        if low.startswith("sendevent"):
-            return self._cmd_sendevent(msg, cmd)
-        if low.startswith("api "):
-            self._cmd_api(msg, cmd[4:])
-            return None
-        if low.startswith("filter "):
-            return self._cmd_filter(cmd[7:])
-        if low.startswith("myevents "):
-            return self._subscribed(self._cmd_myevents(cmd))
-        if low.startswith("divert_events"):
-            return "-ERR not controlling a session."
-        if low.startswith("sendmsg"):
-            target = cmd[7:].strip(" ") or (msg.get("session-id") or "")
-            return f"-ERR invalid session id [{target}]"
-        if low.startswith("bgapi "):
-            return self._cmd_bgapi(msg, cmd[6:])
-        if low.startswith("log"):
-            return self._cmd_log(cmd)
-        if low.startswith(("linger", "nolinger")):
-            return "-ERR not controlling a session"
-        if low.startswith("nolog"):
-            self._drop_queued(logs=True)
-            if self.log_on:
-                self.log_on = False
-                return "+OK no longer logging"
-            return "-ERR not loging"  # (sic) FreeSWITCH's spelling
-        if low.startswith("event"):
-            return self._subscribed(self._cmd_event(cmd))
-        if low.startswith("nixevent"):
-            return self._subscribed(self._cmd_nixevent(cmd))
-        if low.startswith("noevents"):
-            self._drop_queued(logs=False)
-            if self.events_on:
-                self.events_on = False
-                self.event_list = bytearray(_ALL + 1)
-                self.event_hash = set()
-                return self._subscribed("+OK no longer listening for events")
-            return "-ERR not listening for events"
+        """Run an authenticated command from :data:`COMMANDS`; returns the Reply-Text ("" =
+        command not found) or None when the command wrote its own reply."""
+        for prefix, handler in COMMANDS:
+            if low.startswith(prefix):
+                return handler(self, msg, cmd)
         return ""
+
+    def _cmd_api_line(self, msg: Message, cmd: str) -> None:
+        self._cmd_api(msg, cmd[4:])
+
+    def _cmd_bgapi_line(self, msg: Message, cmd: str) -> str:
+        return self._cmd_bgapi(msg, cmd[6:])
+
+    def _cmd_filter_line(self, msg: Message, cmd: str) -> str:
+        return self._cmd_filter(cmd[7:])
+
+    def _cmd_myevents_line(self, msg: Message, cmd: str) -> str:
+        return self._subscribed(self._cmd_myevents(cmd))
+
+    def _cmd_divert_events(self, msg: Message, cmd: str) -> str:
+        return "-ERR not controlling a session."
+
+    def _cmd_sendmsg(self, msg: Message, cmd: str) -> str:
+        target = cmd[7:].strip(" ") or (msg.get("session-id") or "")
+        return f"-ERR invalid session id [{target}]"
+
+    def _cmd_linger(self, msg: Message, cmd: str) -> str:
+        return "-ERR not controlling a session"
+
+    def _cmd_nolog(self, msg: Message, cmd: str) -> str:
+        self._drop_queued(logs=True)
+        if self.log_on:
+            self.log_on = False
+            self.module.reindex(self)
+            return "+OK no longer logging"
+        return "-ERR not loging"  # (sic) FreeSWITCH's spelling
+
+    def _cmd_event_line(self, msg: Message, cmd: str) -> str:
+        return self._subscribed(self._cmd_event(cmd))
+
+    def _cmd_nixevent_line(self, msg: Message, cmd: str) -> str:
+        return self._subscribed(self._cmd_nixevent(cmd))
+
+    def _cmd_noevents(self, msg: Message, cmd: str) -> str:
+        self._drop_queued(logs=False)
+        if self.events_on:
+            self.events_on = False
+            self.event_list = bytearray(_ALL + 1)
+            self.event_hash = set()
+            return self._subscribed("+OK no longer listening for events")
+        return "-ERR not listening for events"
 
     # -- event subscriptions ------------------------------------------------------------------
     def _subscribed(self, reply: str) -> str:
-        """After a command that may change what this listener wants: the module binds the
-        union of all listeners' event types (see EventSocket.subscriptions_changed)."""
-        self.module.subscriptions_changed()
+        """After a command that may change what this listener wants: the module re-indexes it
+        (the cost of the change is that of this listener's subscriptions, whatever the number
+        of listeners) and binds the event types some listener wants (EventSocket.reindex)."""
+        self.module.reindex(self)
         return reply
 
     def _cmd_event(self, cmd: str) -> str:
@@ -622,17 +606,19 @@ class Listener(Subscriber):
         return f"+OK filter added. [{name}]=[{val}]"
 
     # -- logs ---------------------------------------------------------------------------------
-    def _cmd_log(self, cmd: str) -> str:
+    def _cmd_log(self, msg: Message, cmd: str) -> str:
+        """FreeSWITCH's ``log``: the word after the spaces following ``log``, cut at the next
+        space, is the level (a name or a number; none = DEBUG); the reply quotes that word."""
         if not self.allow_log:
             return "-ERR permission denied"
-        level_s = cmd[3:]
-        if level_s:
-            level_s = level_s[1:]
+        level_s = cmd[3:].lstrip(" ").split(" ", 1)[0]
         level = parse_level(level_s) if level_s else 7
         if level == 64:
             return "-ERR invalid log level"
         self.log_level = level
-        self.log_on = True
+        if not self.log_on:
+            self.log_on = True
+            self.module.reindex(self)
         return f"+OK log level {level_s} [{level}]"
 
     # -- api / bgapi ----------------------------------------------------------------------------
@@ -725,3 +711,25 @@ class Listener(Subscriber):
         ev.stamp()
         self.core.events.fire(ev)
         return f"+OK {event_uuid}"
+
+
+#: The commands of an authenticated connection in FreeSWITCH's order (``parse_command``): the
+#: first whose prefix starts the command, in any case, runs it. ``sendevent`` and ``api `` come
+#: first as the hot ones; no other prefix overlaps theirs, so the order is FreeSWITCH's still.
+#: A handler returns the Reply-Text, or None when it wrote its own reply.
+COMMANDS: tuple[tuple[str, Callable[[Listener, Message, str], str | None]], ...] = (
+    ("sendevent", Listener._cmd_sendevent),
+    ("api ", Listener._cmd_api_line),
+    ("filter ", Listener._cmd_filter_line),
+    ("myevents ", Listener._cmd_myevents_line),
+    ("divert_events", Listener._cmd_divert_events),
+    ("sendmsg", Listener._cmd_sendmsg),
+    ("bgapi ", Listener._cmd_bgapi_line),
+    ("log", Listener._cmd_log),
+    ("linger", Listener._cmd_linger),
+    ("nolinger", Listener._cmd_linger),
+    ("nolog", Listener._cmd_nolog),
+    ("event", Listener._cmd_event_line),
+    ("nixevent", Listener._cmd_nixevent_line),
+    ("noevents", Listener._cmd_noevents),
+)

@@ -20,9 +20,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from softswitch import Event, EventType, LogLine, Stream
-from softswitch.event import url_encode
-from softswitch.log import parse_level
+from softswitch import Event, EventType, LogLine, Stream, parse_level, url_encode
 
 from .subscriber import Subscriber, parse_event_list
 
@@ -153,6 +151,7 @@ def _command(es: EventSocket, wcmd, fmt: str, is_json: bool, params: Event, stre
     elif wcmd == "stop-logging":
         if listener.log_on:
             listener.log_on = False
+            es.reindex(listener)
             stream.write('<data><reply type="success">Not Logging</reply></data>\n')
         else:
             stream.write('<data><reply type="error">Not Logging</reply></data>\n')
@@ -167,6 +166,7 @@ def _command(es: EventSocket, wcmd, fmt: str, is_json: bool, params: Event, stre
             return
         listener.log_level = level
         listener.log_on = True
+        es.reindex(listener)
         stream.write('<data><reply type="success">Log Level %s</reply></data>\n', level_text)
     elif wcmd == "destroy-listener":
         stream.write('<data>\n <reply type="success">listener %d destroyed</reply>\n', listener.id)

@@ -50,9 +50,16 @@ class Subscriber:
         self.log_on = False
         self.log_level = 7
         self.dead = False
+        #: what the module has indexed this subscriber under (EventSocket.reindex): a copy of
+        #: event_list, shared by subscribers alike, and whether it is among the log listeners
+        self.indexed = b""
+        self.indexed_log = False
 
     def wants(self, ev: Event) -> bool:
-        """Subscriptions, then filters, then ``myevents`` — FreeSWITCH's ``event_handler``."""
+        """Subscriptions, then filters, then ``myevents`` — FreeSWITCH's ``event_handler``.
+
+        (Subscribing to ALL sets every type in ``event_list`` too, and ``nixevent`` of one
+        type after ALL keeps the others: the module indexes subscribers by type alone.)"""
         el = self.event_list
         if el[_ALL]:
             send = True

@@ -2,7 +2,8 @@
 
 A small module loaded with ``path=`` (not installed) gives the tests APIs to drive the server:
 ``t_echo``, ``t_empty``, ``t_fail``, ``t_raise``, ``t_sleep MS``, ``t_log LEVEL TEXT``,
-``t_fire N [SUBCLASS]`` (fires N CUSTOM events numbered in header ``N``).
+``t_fire N [SUBCLASS]`` (fires N CUSTOM events numbered in header ``N``),
+``t_logch CHANNEL TEXT`` (a WARNING on that text channel).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def module_load(module, core):
         log.log(softswitch.log.to_python(softswitch.log.parse_level(level)), "%s", text)
         stream.write("+OK\\n")
 
+    def log_on_channel(cmd, session, stream):
+        channel, _, text = cmd.partition(" ")
+        log.warning("%s", text, extra={"fs_channel": softswitch.TextChannel(int(channel))})
+        stream.write("+OK\\n")
+
     def fire(cmd, session, stream):
         count, _, sub = cmd.partition(" ")
         for n in range(int(count or 1)):
@@ -63,7 +69,8 @@ def module_load(module, core):
         stream.write("+OK fired\\n")
 
     for name, fn in (("t_echo", echo), ("t_empty", empty), ("t_fail", fail), ("t_raise", boom),
-                     ("t_sleep", sleep), ("t_log", do_log), ("t_fire", fire)):
+                     ("t_sleep", sleep), ("t_log", do_log), ("t_fire", fire),
+                     ("t_logch", log_on_channel)):
         module.add_api(name, "test api " + name, "<args>", fn)
 '''
 
