@@ -33,21 +33,7 @@ from ._version import FREESWITCH_COMPAT, __version__
 
 if TYPE_CHECKING:
     from .accel import pure_python
-    from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
-    from .config import ConfigError, params, switch_true
-    from .core import version_full
-    from .event import (
-        Event,
-        EventError,
-        EventType,
-        Priority,
-        event_name,
-        name_event,
-        new_uuid,
-        url_encode,
-        wire_bytes,
-        wire_text,
-    )
+
     # call model (docs/calls.md)
     from .callif import (
         AppFlag,
@@ -69,6 +55,21 @@ if TYPE_CHECKING:
         ChannelFlag,
         ChannelState,
         Timetable,
+    )
+    from .codec import Codec, CodecError, CodecFlag, CodecImplementation, CodecInterface
+    from .config import ConfigError, params, switch_true
+    from .core import version_full
+    from .event import (
+        Event,
+        EventError,
+        EventType,
+        Priority,
+        event_name,
+        name_event,
+        new_uuid,
+        url_encode,
+        wire_bytes,
+        wire_text,
     )
     from .frame import Frame, FrameFlag
     from .interfaces import ApiInterface, ApiResult, ApplicationInterface, Interface, Stream

@@ -68,7 +68,7 @@ class Session:
                  "write_codec", "timer", "direction", "_wake", "_greenlet", "_queue",
                  "app_depth", "app_log", "watchers", "_rframe", "_wframe", "_ep_read",
                  "_ep_write", "_ep_kill", "pending_extension", "bridge_partner", "destroyed",
-                 "_codec_stack", "__weakref__")
+                 "_codec_stack", "_locks", "_unlocked", "event_lock", "__weakref__")
 
     def __init__(self, manager: SessionManager, endpoint: EndpointInterface | None, uuid: str,
                  session_id: int, direction: str) -> None:
@@ -97,6 +97,11 @@ class Session:
         self.bridge_partner: Session | None = None
         self.destroyed = False
         self._codec_stack: list | None = None
+        self._locks = 0
+        self._unlocked: gevent.event.Event | None = None
+        #: > 0 while a command queued with ``event-lock`` runs: no other queued command starts
+        #: (nested in its app) until it is done (switch_ivr_parse_event's CF_EVENT_LOCK)
+        self.event_lock = 0
         ch = self.channel = Channel(self, uuid, direction)
         v = ch.vars
         v["direction"] = direction
@@ -528,7 +533,42 @@ class Session:
                 self.hangup(Cause.CRASH)
             self._finish_hangup()
         finally:
+            if self._locks:
+                self._wait_unlocked()
             self._destroy()
+
+    # ------------------------------------------------------------------------------------------
+    # read locks: a controller (an outbound Event Socket) keeps the session from being
+    # destroyed until it is done with it, as switch_core_session_read_lock does
+    # ------------------------------------------------------------------------------------------
+    def read_lock(self) -> bool:
+        """Keep the session from being destroyed until :meth:`read_unlock`. False (and no
+        lock taken) when destruction already began. When the session has reported (CHANNEL_
+        HANGUP_COMPLETE fired) and waits for its locks, its watchers are woken."""
+        if self.destroyed:
+            return False
+        self._locks += 1
+        return True
+
+    def read_unlock(self) -> None:
+        if self._locks > 0:
+            self._locks -= 1
+            if not self._locks and self._unlocked is not None:
+                self._unlocked.set()
+
+    @property
+    def reported(self) -> bool:
+        """True once the session fired CHANNEL_HANGUP_COMPLETE and only its read locks keep it
+        from being destroyed."""
+        return self._unlocked is not None
+
+    def _wait_unlocked(self) -> None:
+        self._unlocked = gevent.event.Event()
+        self._notify()
+        try:
+            self._unlocked.wait()
+        except gevent.GreenletExit:
+            pass
 
     def _finish_hangup(self) -> None:
         """After a greenlet failure: still report (CDR vars, HANGUP_COMPLETE) if not done."""
@@ -901,6 +941,8 @@ class Session:
 
     def _run_queued(self) -> None:
         q = self._queue
+        if self.event_lock:
+            return
         while q:
             item = q.popleft()
             if callable(item):

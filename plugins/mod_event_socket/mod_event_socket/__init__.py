@@ -37,11 +37,12 @@ import gevent.pool
 import gevent.socket
 
 import softswitch
-from softswitch import Event, EventType, Status, params, switch_true
+from softswitch import AppFlag, Event, EventType, Status, params, switch_true
 
 from . import wire
 from .busypoll import DEFAULT_USEC, BusyPoll
 from .listener import Listener
+from .outbound import socket_app
 from .sink import SinkListener, event_sink
 
 if TYPE_CHECKING:
@@ -249,6 +250,10 @@ class EventSocket:
             return
         Listener(self, sock, addr).run()
 
+    def spawn_listener(self, listener: Listener) -> None:
+        """Serve an outbound (``socket … async``) connection in a greenlet of the module."""
+        self.module.spawn(listener.run)
+
     # -- event and log fan-out ------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
         if not self.ready:
@@ -434,6 +439,10 @@ def module_load(module: ModuleInterface, core: Core) -> Status:
     module.bind_log(es.on_log, level=7)  # event types are bound as listeners subscribe
     module.add_api("event_sink", "event_sink", "<web data>",
                    lambda cmd, session, stream: event_sink(es, cmd, session, stream))
+    # The outbound Event Socket (outbound.py): here, as in FreeSWITCH, with the protocol
+    module.add_application("socket", "Connect to a socket", "Connect to a socket",
+                           "<ip>[:<port>]", lambda session, data: socket_app(es, session, data),
+                           AppFlag.SAF_SUPPORT_NOMEDIA)
     return Status.SUCCESS
 
 

@@ -1,0 +1,517 @@
+"""Outbound Event Socket (issue #17) against a real ``softswitch`` process.
+
+Calls are originated over an inbound connection (``originate null/1000 'socket:…' inline``);
+the ``socket`` application connects them to outbound ESL servers run here: greenswitch's
+(gevent) and genesis's (asyncio) from PyPI, unchanged, and raw sockets for the byte-level
+facts and the misbehaving clients (spec dialplan-apps §4–5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+
+import gevent
+import gevent.event
+import greenswitch
+import pytest
+
+# (--import-mode=importlib: the sibling module with the raw inbound client is found by path)
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from test_calls import ESL, parse_plain  # noqa: E402
+
+TIMEOUT = 20.0
+TONE = "tone_stream://%(200,0,440)"
+
+
+def _listen() -> socket.socket:
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(TIMEOUT)
+    return srv
+
+
+def _originate(esl: ESL, port: int, flags: str = "async full", vars_: str = "") -> str:
+    prefix = "{" + vars_ + "}" if vars_ else ""
+    out = esl.api(f"originate {prefix}null/1000 'socket:127.0.0.1:{port} {flags}' inline")
+    assert out.startswith("+OK "), out
+    return out[4:].strip()
+
+
+def _wait_gone(esl: ESL, uuid: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while esl.api(f"uuid_exists {uuid}").strip() == "true":
+        assert time.monotonic() < deadline, f"call {uuid} still exists after {timeout} s"
+        time.sleep(0.02)  # polling a condition, bounded by the deadline
+
+
+class Raw:
+    """One outbound connection seen from the ESL server side, byte for byte."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sock.settimeout(TIMEOUT)
+        self.buf = b""
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode() + b"\n\n")
+
+    def message(self) -> tuple[dict, bytes, bytes]:
+        """(headers, body, the raw bytes of the whole message)."""
+        while b"\n\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        raw, _, rest = self.buf.partition(b"\n\n")
+        head = dict(line.split(": ", 1) for line in raw.decode().split("\n") if ": " in line)
+        n = int(head.get("Content-Length", 0))
+        while len(rest) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            rest += chunk
+        self.buf = rest[n:]
+        return head, rest[:n], raw + b"\n\n" + rest[:n]
+
+    def reply(self) -> dict:
+        while True:
+            head, _, _ = self.message()
+            if head.get("Content-Type") in ("command/reply", "api/response"):
+                return head
+
+    def until(self, pred, seen: list | None = None):
+        while True:
+            head, body, raw = self.message()
+            if seen is not None:
+                seen.append((head, body, raw))
+            if pred(head, body):
+                return head, body, raw
+
+
+def _event_name(head: dict, body: bytes) -> str | None:
+    if head.get("Content-Type") != "text/event-plain":
+        return None
+    return dict(parse_plain(body.decode())).get("Event-Name")
+
+
+@pytest.fixture(scope="module")
+def esl(routing_system):
+    client = ESL(routing_system.port)
+    yield client
+    client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# byte-level facts with a raw server
+# ---------------------------------------------------------------------------------------------
+def test_connect_reply_myevents_execute_and_hangup_notice(esl, routing_system):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        head, body, raw = r.message()
+        result["connect"] = (head, raw)
+        r.send("myevents")
+        result["myevents"] = r.reply()
+        r.send("getvar caller_id_number")  # a caller profile field
+        result["getvar"] = r.reply()
+        r.send("getvar no_such_variable")
+        result["getvar_unset"] = r.reply()
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: set\nexecute-app-arg: foo=bar\n"
+               "Event-UUID: my-app-uuid")
+        result["sendmsg"] = r.reply()
+        seen: list = []
+        r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE_COMPLETE", seen)
+        result["execute_events"] = [dict(parse_plain(b.decode())) for h, b, _ in seen
+                                    if h.get("Content-Type") == "text/event-plain"]
+        r.send("getvar foo")
+        result["foo"] = r.reply()
+        r.send("api version short")
+        result["api"] = r.message()[1]
+        r.send("sendmsg\ncall-command: hangup\nhangup-cause: USER_BUSY")
+        result["hangup"] = r.reply()
+        seen = []
+        try:
+            r.until(lambda h, b: h.get("Content-Type") == "text/disconnect-notice", seen)
+        except ConnectionError:
+            pass
+        result["end"] = seen
+        result["eof"] = conn.recv(10) == b""
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    t.join(TIMEOUT)
+    srv.close()
+    assert not t.is_alive()
+    head, raw = result["connect"]
+    assert head["Content-Type"] == "command/reply"
+    assert head["Reply-Text"] == "%2BOK%0A"
+    assert head["Socket-Mode"] == "async" and head["Control"] == "full"
+    assert head["Event-Name"] == "CHANNEL_DATA"
+    assert head["Event-Calling-Function"] == "parse_command"
+    assert head["Unique-ID"] == uuid and head["Channel-Unique-ID"] == uuid
+    assert head["variable_current_application"] == "socket"
+    # order: the Channel- profile block, the channel data, then the reply headers last
+    keys = [line.split(": ", 1)[0] for line in raw.decode().split("\n") if ": " in line]
+    assert keys[-4:] == ["Content-Type", "Reply-Text", "Socket-Mode", "Control"]
+    assert keys.index("Channel-Direction") < keys.index("Channel-State") < keys.index("Unique-ID")
+    assert raw.endswith(b"Control: full\n\n")
+    assert result["myevents"]["Reply-Text"] == "+OK Events Enabled"
+    assert result["getvar"]["Reply-Text"] == "1000"
+    assert result["getvar_unset"]["Reply-Text"] == "-ERR command not found"
+    assert result["sendmsg"]["Reply-Text"] == "+OK"
+    names = [e["Event-Name"] for e in result["execute_events"]]
+    assert names[-2:] == ["CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"]
+    done = result["execute_events"][-1]
+    assert done["Application"] == "set" and done["Application-UUID"] == "my-app-uuid"
+    assert result["execute_events"][-2]["Application-UUID"] == "my-app-uuid"
+    assert all(e["Unique-ID"] == uuid for e in result["execute_events"])
+    assert result["foo"]["Reply-Text"] == "bar"
+    assert result["api"] == b"1.10.12\n"
+    assert result["hangup"]["Reply-Text"] == "+OK"
+    end = result["end"]
+    events = [_event_name(h, b) for h, b, _ in end if h.get("Content-Type") == "text/event-plain"]
+    assert "CHANNEL_HANGUP" in events and events[-1] == "CHANNEL_HANGUP_COMPLETE"
+    assert "CHANNEL_DESTROY" not in events  # the listener holds the session until it closes
+    hangup = next(dict(parse_plain(b.decode())) for h, b, _ in end
+                  if _event_name(h, b) == "CHANNEL_HANGUP")
+    assert hangup["Hangup-Cause"] == "USER_BUSY"
+    assert end[-1][2] == (
+        b"Content-Type: text/disconnect-notice\nControlled-Session-UUID: " + uuid.encode() +
+        b"\nContent-Disposition: disconnect\nContent-Length: 67\n\n"
+        b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n")
+    assert result["eof"]
+    _wait_gone(esl, uuid)
+
+
+def test_single_channel_refuses_the_rest_and_linger_notice(esl):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        head, _, _ = r.message()
+        result["mode"] = (head["Socket-Mode"], head["Control"])
+        for cmd in ("api status", "event plain ALL", "linger", "sendevent CUSTOM"):
+            r.send(cmd)
+            result[cmd] = r.reply()["Reply-Text"]
+        r.send("divert_events")
+        result["divert_missing"] = r.reply()["Reply-Text"]
+        r.send("divert_events on")
+        result["divert_on"] = r.reply()["Reply-Text"]
+        r.send("divert_events off")
+        result["divert_off"] = r.reply()["Reply-Text"]
+        r.send("resume")
+        result["resume"] = r.reply()["Reply-Text"]
+        r.send("myevents")
+        r.reply()
+        r.send("myevents")
+        result["again"] = r.reply()["Reply-Text"]
+        r.send("sendmsg 00000000-0000-0000-0000-000000000000\ncall-command: hangup")
+        result["other"] = r.reply()["Reply-Text"]
+        r.send("exit")
+        result["exit"] = r.reply()["Reply-Text"]
+        _, _, raw = r.message()
+        result["notice"] = raw
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port, flags="async")
+    t.join(TIMEOUT)
+    srv.close()
+    assert result["mode"] == ("async", "single-channel")
+    for cmd in ("api status", "event plain ALL", "linger", "sendevent CUSTOM"):
+        assert result[cmd] == "-ERR command not found", cmd
+    assert result["divert_missing"] == "-ERR missing value."
+    assert result["divert_on"] == "+OK events diverted"
+    assert result["divert_off"] == "+OK events not diverted"
+    assert result["resume"] == "+OK"
+    assert result["again"] == "-ERR aready enabled."
+    assert result["other"] == "-ERR invalid session id [00000000-0000-0000-0000-000000000000]"
+    assert result["exit"] == "+OK bye"
+    assert result["notice"].startswith(b"Content-Type: text/disconnect-notice\n"
+                                       b"Controlled-Session-UUID: " + uuid.encode())
+    # the listener ended: the park returns, the inline dialplan's last action is done: hangup
+    _wait_gone(esl, uuid)
+
+
+def test_linger_keeps_the_socket_then_closes(esl):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("linger 1")
+        result["linger"] = r.reply()["Reply-Text"]
+        r.send("sendmsg\ncall-command: hangup")
+        r.reply()
+        head, _, raw = r.until(lambda h, b: h.get("Content-Type") == "text/disconnect-notice")
+        result["linger_notice"] = raw
+        t0 = time.monotonic()
+        r.send("api version short")  # the socket stays usable while lingering
+        result["api"] = r.message()[1]
+        _, _, raw = r.until(lambda h, b: h.get("Content-Type") == "text/disconnect-notice")
+        result["closed_after"] = time.monotonic() - t0
+        result["final"] = raw
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    t.join(TIMEOUT)
+    srv.close()
+    assert result["linger"] == "+OK will linger 1 seconds"
+    assert result["linger_notice"] == (
+        b"Content-Type: text/disconnect-notice\nControlled-Session-UUID: " + uuid.encode() +
+        b"\nContent-Disposition: linger\nChannel-Name: null/1000\nLinger-Time: 1\n"
+        b"Content-Length: 0\n\n")
+    assert result["api"] == b"1.10.12\n"
+    assert b"Content-Disposition: disconnect\n" in result["final"]
+    _wait_gone(esl, uuid)
+
+
+def test_sync_mode_runs_sendmsg_inline(esl):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        head, _, _ = r.message()
+        result["mode"] = head["Socket-Mode"]
+        r.send("linger")
+        result["linger"] = r.reply()["Reply-Text"]
+        r.send("nolinger")
+        result["nolinger"] = r.reply()["Reply-Text"]
+        r.send("myevents")
+        r.reply()
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: sleep\nexecute-app-arg: 300")
+        t0 = time.monotonic()
+        # sync: the reply comes when the app is done, and its events after the reply
+        seen: list = []
+        r.until(lambda h, b: h.get("Content-Type") == "command/reply", seen)
+        result["took"] = time.monotonic() - t0
+        result["before_reply"] = [_event_name(h, b) for h, b, _ in seen[:-1]]
+        r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE_COMPLETE")
+        r.send("exit")
+        result["exit"] = r.reply()["Reply-Text"]
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port, flags="full")
+    t.join(TIMEOUT)
+    srv.close()
+    assert result["mode"] == "static"
+    assert result["linger"] == "+OK will linger"
+    assert result["nolinger"] == "+OK will not linger"
+    assert result["took"] >= 0.29
+    assert "CHANNEL_EXECUTE_COMPLETE" not in result["before_reply"]
+    assert result["exit"] == "+OK bye"
+    _wait_gone(esl, uuid)
+
+
+def test_inbound_session_commands(esl, routing_system):
+    out = esl.api("originate null/1000 &park()")
+    uuid = out[4:].strip()
+    other = ESL(routing_system.port)
+    try:
+        # no bound session
+        assert other.command("getvar x")[0]["Reply-Text"] == "-ERR command not found"
+        assert other.command("resume")[0]["Reply-Text"] == "-ERR command not found"
+        assert other.command("connect")[0]["Reply-Text"] == "-ERR command not found"
+        assert other.command("divert_events on")[0]["Reply-Text"] == \
+            "-ERR not controlling a session."
+        assert other.command("linger 10")[0]["Reply-Text"] == "-ERR not controlling a session"
+        assert other.command("nolinger")[0]["Reply-Text"] == "-ERR not controlling a session"
+        assert other.command("sendmsg")[0]["Reply-Text"] == "-ERR invalid session id []"
+        assert other.command("myevents nosuch json")[0]["Reply-Text"] == "-ERR invalid uuid"
+        # bind to the live call
+        assert other.command(f"myevents {uuid}")[0]["Reply-Text"] == "+OK Events Enabled"
+        assert other.command("getvar caller_id_number")[0]["Reply-Text"] == "1000"
+        head, _ = other.command("connect")
+        assert head["Socket-Mode"] == "async" and head["Control"] == "single-channel"
+        assert other.command("divert_events on")[0]["Reply-Text"] == "+OK events diverted"
+        reply = other.command(f"sendmsg {uuid}\ncall-command: execute\nexecute-app-name: set\n"
+                              "execute-app-arg: x=1\nEvent-UUID: inbound-1")[0]
+        assert reply["Reply-Text"] == "+OK"
+        ev = other.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE")
+        assert dict(ev)["Application-UUID"] == "inbound-1"
+        assert esl.api(f"uuid_getvar {uuid} x").strip() == "1"
+        esl.api(f"uuid_kill {uuid}")
+        other.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_HANGUP")
+        # the bound listener is closed when the call hangs up (no linger)
+        assert other.closed.wait(TIMEOUT)
+    finally:
+        other.sock.close()
+    _wait_gone(esl, uuid)
+
+
+# ---------------------------------------------------------------------------------------------
+# clients that misbehave: nothing is left parked, the server keeps serving
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["disconnect", "silent", "garbage", "binary"])
+def test_bad_clients_leave_nothing_parked(esl, routing_system, kind):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    held: list = []
+
+    def server():
+        conn, _ = srv.accept()
+        if kind == "disconnect":
+            conn.close()
+            return
+        if kind == "garbage":
+            conn.sendall(b"hello there\n\nwho are you\n\n")
+        elif kind == "binary":
+            conn.sendall(b"\xff\xfe\x00garbage\nContent-Length: -7\n\n")
+        held.append(conn)  # keep it open: only the server side may end it
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port, vars_="socket_handshake_timeout=1")
+    t.join(TIMEOUT)
+    _wait_gone(esl, uuid)
+    srv.close()
+    log = routing_system.log_text()
+    assert re.search(r"outbound socket 127\.0\.0\.1:%d (closed the connection before sending "
+                     r"connect|sent no (command|connect) within 1 s)" % port, log), log[-3000:]
+    for conn in held:
+        conn.close()
+    assert esl.api("status").startswith("UP ")
+    assert esl.api("show channels count").strip().startswith("0 total")
+
+
+def test_unreachable_host_logs_and_continues(esl, routing_system):
+    port = _listen()
+    p = port.getsockname()[1]
+    port.close()  # nothing listens there now
+    uuid = _originate(esl, p)
+    _wait_gone(esl, uuid)
+    assert "Socket Error: Connection refused" in routing_system.log_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# ESL client libraries from PyPI
+# ---------------------------------------------------------------------------------------------
+def test_greenswitch_outbound_server(esl):
+    result = gevent.event.AsyncResult()
+
+    class App:
+        def __init__(self, session):
+            self.session = session
+
+        def run(self):
+            s = self.session
+            try:
+                s.myevents()
+                s.answer()
+                done = s.playback(TONE)  # waits for CHANNEL_EXECUTE_COMPLETE
+                dest = s.send("getvar test_var").headers["Reply-Text"]
+                s.hangup()
+                result.set((s.uuid, done.headers["Application-Response"], dest))
+            except Exception as e:  # noqa: BLE001 - handed to the test
+                result.set_exception(e)
+
+    with socket.socket() as probe:  # greenswitch binds the port it is given (0 is refused)
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    server = greenswitch.OutboundESLServer(bind_address="127.0.0.1", bind_port=free,
+                                           application=App, max_connections=5)
+    g = gevent.spawn(server.listen)
+    try:
+        while server.server is None or not server._running:
+            gevent.sleep(0.01)  # waiting for the library's server to be listening
+        port = server.server.getsockname()[1]
+        uuid_box: list = []
+        originator = gevent.get_hub().threadpool.spawn(
+            lambda: uuid_box.append(_originate(esl, port, vars_="test_var=green")))
+        uuid, response, dest = result.get(timeout=TIMEOUT)
+        originator.get(timeout=TIMEOUT)
+        assert uuid == uuid_box[0]
+        assert response == "FILE PLAYED"  # (greenswitch decodes header values)
+        assert dest == "green"
+    finally:
+        server.stop()
+        g.kill()
+    _wait_gone(esl, uuid)
+
+
+def test_genesis_outbound_server(esl):
+    genesis = pytest.importorskip("genesis")
+    result: dict = {}
+    ready = threading.Event()
+    finished = threading.Event()
+    box: dict = {}
+
+    async def handler(session):
+        try:
+            answer = await session.sendmsg("execute", "answer", block=True, timeout=TIMEOUT)
+            result["answer"] = answer.get("Application")
+            done = await session.sendmsg("execute", "playback", TONE, block=True, timeout=TIMEOUT)
+            result["playback"] = done.get("Application-Response")
+            reply = await session.send("getvar test_var")
+            result["dest"] = reply.get("Reply-Text")
+            result["uuid"] = session.uuid
+            await session.sendmsg("hangup", "", "NORMAL_CLEARING")
+        except Exception as e:  # noqa: BLE001 - handed to the test
+            result["error"] = repr(e)
+        finally:
+            finished.set()
+
+    def run():
+        async def main():
+            app = genesis.Outbound(handler, host="127.0.0.1", port=0, events=True, linger=True)
+            # genesis binds the port it is given; ask the OS for a free one first
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                app.port = s.getsockname()[1]
+            await app.start(block=False)
+            box["port"] = app.port
+            box["loop"] = asyncio.get_running_loop()
+            box["app"] = app
+            ready.set()
+            while not finished.is_set():
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)  # let the session task finish its stop()
+            await app.stop()
+
+        asyncio.run(main())
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    assert ready.wait(TIMEOUT)
+    uuid = _originate(esl, box["port"], vars_="test_var=genesis")
+    assert finished.wait(TIMEOUT)
+    t.join(TIMEOUT)
+    assert "error" not in result, result
+    assert result["uuid"] == uuid
+    assert result["answer"] == "answer"
+    assert urllib.parse.unquote(result["playback"]) == "FILE PLAYED"
+    assert result["dest"] == "genesis"
+    _wait_gone(esl, uuid)
