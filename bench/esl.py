@@ -96,14 +96,15 @@ TARGETS = {
 
 
 class Server:
-    def __init__(self, root: pathlib.Path, loglevel: str) -> None:
+    def __init__(self, root: pathlib.Path, loglevel: str, extra: dict | None = None) -> None:
         sys.path.insert(0, TESTS)
         try:
             import conftest  # the mod_event_socket tests' conf writer and port finder
         finally:
             sys.path.remove(TESTS)
         self.port = conftest.free_port("127.0.0.1")
-        settings = {"listen-ip": "127.0.0.1", "listen-port": self.port, "password": PASSWORD}
+        settings = {"listen-ip": "127.0.0.1", "listen-port": self.port, "password": PASSWORD,
+                    **(extra or {})}
         conf = conftest.write_tree(root, settings)
         if loglevel != "debug":
             sw = root / "conf" / "autoload_configs" / "switch.conf.xml"
@@ -857,6 +858,155 @@ def summary_lines(r: dict, label: str) -> list[str]:
     return out
 
 
+# ============================================================================================
+# many listeners (--many N): N idle connections each subscribed to HEARTBEAT
+# ============================================================================================
+
+HEARTBEAT_SUB = b"auth ClueCon\n\nevent plain HEARTBEAT\n\n"
+SUB_REPLIES = AUTH_REQUEST + AUTH_OK + b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n"
+
+
+def raise_fd_limit(need: int) -> int:
+    """Raise this process's open files limit (and so the forked server's) to ``need`` if the
+    hard limit allows; returns the soft limit now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return soft
+
+
+def many_listeners(server: Server, n: int, timeout: float = 120.0) -> dict:
+    """Open ``n`` connections that authenticate and subscribe to HEARTBEAT (pipelined from
+    one select loop, 500 connects in flight at most); then one ``sendevent HEARTBEAT`` from
+    another connection, and the time until every subscriber has the whole event."""
+    sel = selectors.DefaultSelector()
+    rss0 = server.rss_mb()
+    conns: list[socket.socket] = []
+    got: dict[int, bytearray] = {}
+    done = 0
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    pending = 0
+    while done < n and time.monotonic() < deadline:
+        while len(conns) < n and pending < 500:
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", server.port))
+            conns.append(s)
+            got[s.fileno()] = bytearray()
+            sel.register(s, selectors.EVENT_WRITE, "connect")
+            pending += 1
+        for key, _ in sel.select(timeout=1.0):
+            s = key.fileobj
+            if key.data == "connect":
+                s.send(HEARTBEAT_SUB)
+                sel.modify(s, selectors.EVENT_READ, "read")
+                continue
+            try:
+                chunk = s.recv(4096)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise RuntimeError("the server closed a subscriber during set-up: "
+                                   + server.tail(500))
+            buf = got[s.fileno()]
+            buf += chunk
+            if len(buf) >= len(SUB_REPLIES):
+                if bytes(buf[:len(SUB_REPLIES)]) != SUB_REPLIES:
+                    raise RuntimeError(f"unexpected set-up reply {bytes(buf)[:200]!r}")
+                del buf[:len(SUB_REPLIES)]
+                sel.unregister(s)
+                pending -= 1
+                done += 1
+    setup_s = time.monotonic() - t0
+    if done < n:
+        raise RuntimeError(f"only {done} of {n} subscribers set up within {timeout} s")
+    time.sleep(1.0)  # idle: let the server settle before measuring its memory
+    rss1 = server.rss_mb()
+    # one HEARTBEAT to all
+    for s in conns:
+        sel.register(s, selectors.EVENT_READ)
+    sender = connect_auth(server.port)
+    t1 = time.monotonic()
+    sender.sendall(b"sendevent HEARTBEAT\nX-Bench: many\n\n")
+    complete = 0
+    need: dict[int, int] = {}
+    while complete < n and time.monotonic() < t1 + 60:
+        for key, _ in sel.select(timeout=1.0):
+            s = key.fileobj
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("a subscriber was closed")
+            fd = s.fileno()
+            buf = got[fd]
+            buf += chunk
+            if fd not in need and b"\n\n" in buf:
+                head = bytes(buf[:buf.index(b"\n\n")])
+                need[fd] = buf.index(b"\n\n") + 2 + int(head.split(b"Content-Length: ")[1].split(b"\n")[0])
+            if fd in need and len(buf) >= need[fd]:
+                sel.unregister(s)
+                complete += 1
+    fanout_s = time.monotonic() - t1
+    sender.close()
+    for s in conns:
+        s.close()
+    sel.close()
+    return {"n": n, "setup_s": round(setup_s, 3), "fanout_s": round(fanout_s, 3),
+            "reached": complete,
+            "rss_mb_before": rss0, "rss_mb_with_idle_subscribers": rss1,
+            "kb_per_idle_connection": round((rss1 - rss0) * 1024 / n, 2) if rss0 and rss1 else None}
+
+
+def main_many(n: int, runs: int, loglevel: str) -> int:
+    env = environment()
+    limit = raise_fd_limit(n + 1000)
+    if limit < n + 100:
+        print(f"the open files limit is {limit}: too low for {n} connections (and the hard "
+              f"limit does not allow more); use a smaller --many", file=sys.stderr)
+        return 2
+    t_start = time.monotonic()
+    rows, errors = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="softswitch-bench-esl-many-") as tmp:
+            server = Server(pathlib.Path(tmp) / "softswitch", loglevel,
+                            {"max-connections": str(n + 100)})
+            try:
+                server.wait_ready()
+                time.sleep(0.5)  # settle
+                rows.append(many_listeners(server, n))
+            except RuntimeError as e:
+                errors.append(str(e))
+            finally:
+                server.stop()
+    t = Targets()
+    results = {k: series([r[k] for r in rows], 3) for k in
+               ("setup_s", "fanout_s", "kb_per_idle_connection", "rss_mb_before",
+                "rss_mb_with_idle_subscribers")}
+    if n >= 10_000:
+        t.check("many_setup_s", results["setup_s"]["median"], "<=", 5.0, "s")
+        t.check("many_kb_per_idle_connection", results["kb_per_idle_connection"]["median"], "<=",
+                10.0, "KB")
+        t.check("many_heartbeat_to_all_s", results["fanout_s"]["median"], "<=", 1.0, "s")
+    report = {"bench": "esl-many", "env": env, "params": {"connections": n, "runs": runs,
+                                                          "fd_limit": limit},
+              "results": results, "targets": t.as_dict(), "all_targets_pass": t.all_pass,
+              "errors": errors[:5], "seconds": round(time.monotonic() - t_start, 1)}
+    summary = [f"esl many listeners: {n} connections each subscribed to HEARTBEAT; median of "
+               f"{len(rows)} runs ({report['seconds']} s)"]
+    for k, v in results.items():
+        summary.append(f"  {k}: {v['median']} (min {v['min']}, max {v['max']})")
+    summary += ["targets (issue 18; FreeSWITCH: 1,000 such connections take it from 24 MB to "
+                "1.58 GB):", *t.lines()]
+    if errors:
+        summary.append(f"errors: {'; '.join(errors[:3])}")
+    emit(report, summary)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short runs (< 20 s in all)")
@@ -869,7 +1019,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", action=argparse.BooleanOptionalAction, default=None,
                     help="also measure a trivial gevent relay with the same clients "
                          "(default: on, off with --quick)")
+    ap.add_argument("--many", type=int, default=None, metavar="N",
+                    help="instead: the many-listeners case, N idle connections each subscribed "
+                         "to HEARTBEAT (issue 18: 10000)")
     args = ap.parse_args(argv)
+    if args.many:
+        return main_many(args.many, args.runs or 3, args.loglevel)
     quick = args.quick
     env = environment()
     runs = args.runs or (3 if quick else 5)

@@ -39,6 +39,19 @@ __all__ = [
 ]
 
 
+def _os_thread_id() -> int:
+    """The OS thread's id, whether or not gevent monkey-patched the threading module."""
+    return _real_get_ident()
+
+
+try:
+    from gevent.monkey import get_original as _get_original
+
+    _real_get_ident = _get_original("_thread", "get_ident")
+except ImportError:  # pragma: no cover - gevent is a dependency
+    _real_get_ident = threading.get_ident
+
+
 class LogLevel(enum.IntEnum):
     """FreeSWITCH's log levels (``switch_log_level_t``)."""
 
@@ -222,7 +235,7 @@ class LogBus:
         self._file = None
         self._file_path: str | None = None
         self._handler = _BusHandler(self)
-        self._hub_thread = threading.main_thread()
+        self._hub_thread = threading.main_thread().ident
         self._hub = None
         self.hard_level = int(LogLevel.DEBUG)
         self._root_level: int | None = None
@@ -233,7 +246,7 @@ class LogBus:
         import gevent
 
         self._hub = gevent.get_hub()
-        self._hub_thread = threading.current_thread()
+        self._hub_thread = _os_thread_id()
         root = logging.getLogger()
         if self._handler not in root.handlers:
             self._root_level = root.level
@@ -380,7 +393,9 @@ class LogBus:
             # level (a module calling setLevel(DEBUG)) bypasses it: the hard level still holds.
             return
         line = self.format(record)
-        if threading.current_thread() is self._hub_thread or self._hub is None:
+        # (the OS thread: under gevent's monkey-patching threading.current_thread() is a
+        # different object in each greenlet, and every line of a greenlet was deferred)
+        if self._hub is None or _os_thread_id() == self._hub_thread:
             self.emit(line)
         else:
             # A real OS thread (gevent's threadpool, a C library): hand over to the hub.

@@ -16,14 +16,24 @@ A module gets a :class:`SocketIO` from :func:`socket_io` and calls its ``recv``,
 Either way a close of the socket from another greenlet ends a wait with an OSError, and once
 the socket is closed a late call fails with EBADF: it never reaches another connection that
 reused the descriptor number.
+
+Idle connections without a greenlet: a greenlet blocked in a wait keeps about 9 KB (its saved
+C stack and frame chunk); a server with thousands of idle connections can instead end the
+wait (:meth:`SocketIO.interrupt`, only where :attr:`SocketIO.interruptible`), let the
+greenlet finish, and :meth:`SocketIO.park` the socket: a read watcher calls back when data
+(or EOF) arrives, and a new greenlet takes over. Close such a socket with
+:meth:`SocketIO.close`, which stops the parked watcher first.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Callable
 
+import gevent
 import gevent.socket
+from gevent.hub import Waiter
 
 from .accel import choose, pure_python
 
@@ -42,7 +52,7 @@ def _probe() -> str | None:
         for name in ("_sock", "_read_event", "_wait"):
             if not hasattr(a, name):
                 return f"gevent {gevent.__version__} sockets have no {name}"
-        if not isinstance(a._sock, socket.socket) or a._sock.gettimeout() != 0.0:
+        if not isinstance(a._sock, socket.SocketType) or a._sock.gettimeout() != 0.0:
             return "gevent's inner socket is not a non-blocking socket.socket"
         return None
     finally:
@@ -62,12 +72,14 @@ class SocketIO:
     """The I/O of one connected socket: ``recv(n)``, ``send(data)`` (all of it, waiting in the
     hub when the socket buffer is full), ``wait_readable()``. Made by :func:`socket_io`."""
 
-    __slots__ = ("sock", "recv", "_raw_send", "_fast", "_gevent")
+    __slots__ = ("sock", "recv", "_raw_send", "_fast", "_gevent", "_waiter", "_parked")
 
     def __init__(self, sock: socket.socket, fast: bool) -> None:
         self.sock = sock
         self._fast = fast
         self._gevent = isinstance(sock, _GEVENT_SOCKET)
+        self._waiter: Waiter | None = None
+        self._parked = None
         raw = sock._sock if fast else sock
         #: recv(n) -> bytes: b"" at EOF; BlockingIOError when nothing is there yet (a
         #: spurious wake-up: wait again)
@@ -84,25 +96,89 @@ class SocketIO:
         if sent < len(data):
             self.sock.sendall(data[sent:] if sent else data)
 
-    def wait_readable(self) -> None:
+    @property
+    def interruptible(self) -> bool:
+        """True when :meth:`interrupt` can end a wait (gevent internals path)."""
+        return self._fast
+
+    def wait_readable(self) -> bool:
         """Wait in the hub until the socket is readable (or closed: EOF or an error to read).
 
+        :returns: True, or False when :meth:`interrupt` ended the wait.
         :raises OSError: the socket was closed, here or from another greenlet while waiting.
         """
         sock = self.sock
         if self._fast:
             # gevent's own read watcher of the socket, looked up each time, never kept: gevent
             # drops it when the socket closes (and waiting on a closed socket's watcher aborts
-            # the process, a libev assertion); a close() from another greenlet cancels the wait.
+            # the process, a libev assertion). Waited on as gevent's Hub.wait does (a Waiter
+            # as the callback): a close() from another greenlet throws into it.
             watcher = sock._read_event
             if watcher is None:
                 raise OSError(errno.EBADF, "the connection was closed")
-            sock._wait(watcher)
+            waiter = self._waiter = Waiter()
+            watcher.start(waiter.switch, True)
+            try:
+                return waiter.get()
+            finally:
+                watcher.stop()
+                self._waiter = None
         elif not self._gevent:
             fd = sock.fileno()
             if fd < 0:
                 raise OSError(errno.EBADF, "the connection was closed")
             gevent.socket.wait_read(fd)
+
+
+    def interrupt(self) -> bool:
+        """End the current :meth:`wait_readable` (it returns False). Call it from the hub (a
+        timer's callback, say) or another greenlet. Returns whether a wait was ended."""
+        waiter = self._waiter
+        if waiter is None:
+            return False
+        self._waiter = None
+        hub = gevent.get_hub()
+        if gevent.getcurrent() is hub:
+            waiter.switch(False)
+        else:
+            hub.loop.run_callback(self._interrupt, waiter)
+        return True
+
+    def _interrupt(self, waiter: Waiter) -> None:
+        if waiter.greenlet is not None and not waiter.ready():
+            waiter.switch(False)
+
+    def park(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (in the hub: it must not block; spawn a greenlet) once when the
+        socket is readable (data, EOF or an error), holding no greenlet meanwhile."""
+        if self._parked is not None:
+            raise RuntimeError("this socket is parked already")
+        fd = self.sock.fileno()
+        if fd < 0:
+            raise OSError(errno.EBADF, "the connection was closed")
+        watcher = self._parked = gevent.get_hub().loop.io(fd, 1)
+        watcher.start(self._unparked, callback)
+
+    def _unparked(self, callback: Callable[[], None]) -> None:
+        self.unpark()
+        callback()
+
+    @property
+    def parked(self) -> bool:
+        return self._parked is not None
+
+    def unpark(self) -> None:
+        """Stop waiting for the parked socket (no callback)."""
+        watcher = self._parked
+        if watcher is not None:
+            self._parked = None
+            watcher.stop()
+            watcher.close()
+
+    def close(self) -> None:
+        """Unpark, then close the socket."""
+        self.unpark()
+        self.sock.close()
 
 
 def socket_io(sock: socket.socket) -> SocketIO:

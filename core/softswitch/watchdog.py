@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -40,6 +39,7 @@ BLOCKED_SUBCLASS = "softswitch::hub_blocked"
 # the real ones, whether or not the process is monkey-patched
 _start_thread = monkey.get_original("_thread", "start_new_thread")
 _sleep = monkey.get_original("time", "sleep")
+_get_ident = monkey.get_original("_thread", "get_ident")
 _mono = time.monotonic
 
 
@@ -67,7 +67,7 @@ class HubWatchdog:
         self._modules = modules
         self._report = report  # writes a line at once, from any thread
         self._hub = gevent.get_hub()
-        self._hub_thread = threading.get_ident()
+        self._hub_thread = _get_ident()
         self._tick = _mono()
         self._timer = None
         self._running = False

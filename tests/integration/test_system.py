@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mod_event_socket.client import ESLClient, ESLError
+from softswitch_cli.client import ESLClient, ESLError
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ import gevent.socket
 from softswitch import NOTICE, ChannelFlag, ChannelState
 
 from . import wire
-from .framing import FrameParser, Message
+from .framing import Message
 from .listener import Listener
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ class OutboundListener(Listener):
         self.is_connected = False
         self.finished = False
         self.why = ""
+        self._inline_wake: gevent.event.Event | None = None
         self.bind_session(session)
 
     def __repr__(self) -> str:
@@ -112,17 +113,20 @@ class OutboundListener(Listener):
 
     def run(self) -> None:
         sock = self.sock
+        self.reader = gevent.getcurrent()
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        parked = False
         try:
             self.module.add_listener(self)
-            self._read_loop()
+            parked = self._read_loop()
         except (OSError, gevent.Timeout):
             pass
         finally:
-            self._finish()
+            if not parked:
+                self._finish()
 
     def _finish(self) -> None:
         try:
@@ -130,15 +134,40 @@ class OutboundListener(Listener):
         finally:
             self.finished = True
             self.progress.set()
+            w = self._inline_wake
+            if w is not None:
+                w.set()
 
-    def _read_loop(self) -> None:
-        parser = FrameParser()
+    def _unpark(self) -> None:
+        # A sync socket's reader is the call's own greenlet, inside the application: it waits
+        # for its parked socket itself (_read_loop) instead of handing it to a new greenlet.
+        w = self._inline_wake
+        if w is not None:
+            w.set()
+        else:
+            super()._unpark()
+
+    def _read_loop(self) -> bool:
         first = gevent.Timeout(self.timeout)
         first.start()
         try:
-            self._read_until_closed(parser, first)
-            if not self.said_goodbye:
+            parked = self._read_until_closed(first)
+            if self.inline:
+                # sync: an idle connection may be parked by the module's sweep; this greenlet
+                # (the call's) waits for it to become readable and reads on
+                while parked and not self.dead:
+                    w = self._inline_wake = gevent.event.Event()
+                    w.wait()
+                    self._inline_wake = None
+                    self.io.unpark()
+                    if self.dead:
+                        break
+                    self.reader = gevent.getcurrent()
+                    parked = self._read_until_closed(None)
+                parked = False
+            if not parked and not self.said_goodbye:
                 self._close_notice(wire.GOODBYE)
+            return parked
         except gevent.Timeout as e:
             if e is not first:
                 raise
@@ -147,6 +176,7 @@ class OutboundListener(Listener):
             log.critical("Socket Error! %s: the outbound socket %s:%d %s; closing it",
                          s.channel.name if s else "", self.remote_ip, self.remote_port, self.why)
             self._close_notice(wire.GOODBYE)
+            return False
         finally:
             first.close()
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from mod_event_socket.client import ESLClient
+from softswitch_cli.client import ESLClient
 
 TEST_MODULE = '''
 import logging

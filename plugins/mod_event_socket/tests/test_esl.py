@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from mod_event_socket.client import AuthError, ESLClient, ESLError
+from softswitch_cli.client import AuthError, ESLClient, ESLError
 
 GOODBYE = b"Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 

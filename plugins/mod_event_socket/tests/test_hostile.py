@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mod_event_socket.client import ESLClient
+from softswitch_cli.client import ESLClient
 
 GOODBYE = (b"Content-Type: text/disconnect-notice\nContent-Length: 67\n\n"
            b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n")

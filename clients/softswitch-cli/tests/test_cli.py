@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from mod_event_socket import cli
-from mod_event_socket.client import ESLClient, ESLError, ESLMessage
+from softswitch_cli import cli
+from softswitch_cli.client import ESLClient, ESLError, ESLMessage
 
 ESC = "\033["
 
@@ -49,7 +49,7 @@ class Run:
 
 
 def run_cli(home, *args, input=None, timeout=60, env=None) -> Run:
-    proc = subprocess.run([sys.executable, "-m", "mod_event_socket.cli", *args], input=input,
+    proc = subprocess.run([sys.executable, "-m", "softswitch_cli.cli", *args], input=input,
                           capture_output=True, text=True, timeout=timeout, cwd=str(home),
                           env=env or cli_env(home))
     return Run(proc)
@@ -60,7 +60,7 @@ class Interactive:
 
     def __init__(self, home, *args, stdout=None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mod_event_socket.cli", *args], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "softswitch_cli.cli", *args], stdin=subprocess.PIPE,
             stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=str(home), env=cli_env(home))
         self.buf = {"out": b"", "err": b""}
@@ -154,8 +154,8 @@ def addr(server) -> list[str]:
 
 def test_console_script_is_declared():
     eps = {ep.name: ep for ep in importlib_metadata.entry_points(group="console_scripts")}
-    assert eps["softswitch-cli"].value == "mod_event_socket.cli:main"
-    assert eps["softswitch-cli"].dist.name == "softswitch-mod-event-socket"
+    assert eps["softswitch-cli"].value == "softswitch_cli.cli:main"
+    assert eps["softswitch-cli"].dist.name == "softswitch-cli"
     assert eps["softswitch-cli"].load() is cli.main
 
 
@@ -260,7 +260,7 @@ def test_usage_errors(tmp_path):
 
 def test_retry_waits_for_the_server(server_factory, tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mod_event_socket.cli", "-P", str(port), "-r",
+    proc = subprocess.Popen([sys.executable, "-m", "softswitch_cli.cli", "-P", str(port), "-r",
                              "-x", "t_echo finally"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=str(tmp_path), env=cli_env(tmp_path))
     try:
@@ -549,7 +549,7 @@ class PtySession:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        self.proc = subprocess.Popen([sys.executable, "-m", "mod_event_socket.cli", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "softswitch_cli.cli", *args],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=str(home),
                                      env=cli_env(home), preexec_fn=controlling_tty)
         os.close(slave)
