@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from softswitch import ChannelState, EventType
 
 
@@ -84,4 +86,29 @@ def test_execute_extension_without_argument(tone_core, wait_for):
     s = start(tone_core, "execute_extension,park")
     wait_for(lambda: evs)
     assert "Usage: <extension> <dialplan> <context>\n" in [ln.message for ln in lines]
+    s.hangup()
+
+
+@pytest.mark.parametrize("terms,digits,stops,used", [
+    (None, "1*", True, "*"),        # default terminator *
+    ("none", "*#", False, None),
+    ("any", "5", True, "5"),
+    ("#", "1*#", True, "#"),
+])
+def test_dtmf_terminators_stop_playback(tone_core, wait_for, terms, digits, stops, used):
+    evs = collect(tone_core, EventType.PLAYBACK_STOP, EventType.CHANNEL_EXECUTE_COMPLETE,
+                  EventType.DTMF)
+    pre = f"set:playback_terminators={terms}," if terms else ""
+    s = start(tone_core, pre + "playback:tone_stream://%(1000\\,0\\,440);loops=-1,park")
+    wait_for(lambda: s.private.written >= 3)
+    s.queue_dtmf(digits)
+    if stops:
+        wait_for(lambda: any(e.name == "PLAYBACK_STOP" for e in evs))
+        assert [e["Playback-Status"] for e in evs if e.name == "PLAYBACK_STOP"] == ["break"]
+        done = next(e for e in evs if e.name == "CHANNEL_EXECUTE_COMPLETE" and e["Application"] == "playback")
+        assert done["Application-Response"] == "FILE PLAYED"
+        assert s.channel.get_variable("playback_terminator_used") == used
+    else:
+        wait_for(lambda: len([e for e in evs if e.name == "DTMF"]) == len(digits))
+        assert not any(e.name == "PLAYBACK_STOP" for e in evs)
     s.hangup()
