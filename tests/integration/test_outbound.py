@@ -60,12 +60,19 @@ class Raw:
         self.sock = sock
         self.sock.settimeout(TIMEOUT)
         self.buf = b""
+        self.backlog: list = []
 
     def send(self, text: str) -> None:
         self.sock.sendall(text.encode() + b"\n\n")
 
     def message(self) -> tuple[dict, bytes, bytes]:
-        """(headers, body, the raw bytes of the whole message)."""
+        """(headers, body, the raw bytes of the whole message); events :meth:`reply` skipped
+        come first."""
+        if self.backlog:
+            return self.backlog.pop(0)
+        return self._read()
+
+    def _read(self) -> tuple[dict, bytes, bytes]:
         while b"\n\n" not in self.buf:
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -83,10 +90,12 @@ class Raw:
         return head, rest[:n], raw + b"\n\n" + rest[:n]
 
     def reply(self) -> dict:
+        """The next reply; the events before it are kept for :meth:`message`."""
         while True:
-            head, _, _ = self.message()
-            if head.get("Content-Type") in ("command/reply", "api/response"):
-                return head
+            msg = self._read()
+            if msg[0].get("Content-Type") in ("command/reply", "api/response"):
+                return msg[0]
+            self.backlog.append(msg)
 
     def until(self, pred, seen: list | None = None):
         while True:
@@ -515,3 +524,136 @@ def test_genesis_outbound_server(esl):
     assert urllib.parse.unquote(result["playback"]) == "FILE PLAYED"
     assert result["dest"] == "genesis"
     _wait_gone(esl, uuid)
+
+
+def test_sendmsg_details_and_correlation(esl):
+    """text/plain body as the argument, loops, call-command compared on 7 bytes, event-lock
+    ordering, bgapi's Job-Owner-UUID passing myevents, myevents json."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("myevents json")
+        result["myevents"] = r.reply()["Reply-Text"]
+        r.send("event json BACKGROUND_JOB")
+        r.reply()
+        # a body as the argument
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: set\nEvent-UUID: body-1\n"
+               "content-type: text/plain\ncontent-length: 9\n\nfrom=body")
+        r.reply()
+        head, body, _ = r.until(lambda h, b: b'"Application-UUID":"body-1"' in b.replace(b" ", b"")
+                                and b"CHANNEL_EXECUTE_COMPLETE" in b)
+        result["json_type"] = head["Content-Type"]
+        # loops: an iteration under 0.5 s ends the loop (FreeSWITCH's guard)
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: set\nexecute-app-arg: l=1\n"
+               "loops: 3\nEvent-UUID: loop-1")
+        r.reply()
+        # "hangupX" is not hangup (7 bytes with the NUL), "executeX" is execute
+        r.send("sendmsg\ncall-command: hangupX")
+        result["hangupX"] = r.reply()["Reply-Text"]
+        r.send("sendmsg\ncall-command: executeX\nexecute-app-name: set\nexecute-app-arg: x7=1\n"
+               "Event-UUID: x7")
+        r.reply()
+        # event-lock: queued executes complete in send order
+        for i in range(3):
+            r.send(f"sendmsg\ncall-command: execute\nexecute-app-name: sleep\nexecute-app-arg: 20"
+                   f"\nevent-lock: true\nEvent-UUID: lock-{i}")
+            r.reply()
+        seen: list = []
+        r.until(lambda h, b: b"CHANNEL_EXECUTE_COMPLETE" in b and b"lock-2" in b, seen)
+        result["completes"] = [
+            m.group(1).decode() for h, b, _ in seen
+            if b"CHANNEL_EXECUTE_COMPLETE" in b
+            for m in [re.search(rb'"Application-UUID":\s*"([^"]+)"', b)] if m]
+        r.send("bgapi version short")
+        result["bgapi"] = r.reply()["Reply-Text"]
+        _, body, _ = r.until(lambda h, b: b"BACKGROUND_JOB" in b)
+        result["job"] = body
+        r.send("getvar from")
+        result["from"] = r.reply()["Reply-Text"]
+        r.send("getvar x7")
+        result["x7"] = r.reply()["Reply-Text"]
+        r.send("exit")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    t.join(TIMEOUT)
+    srv.close()
+    assert result["myevents"] == "+OK Events Enabled"
+    assert result["json_type"] == "text/event-json"
+    assert result["from"] == "body"
+    assert result["hangupX"] == "+OK"
+    assert result["x7"] == "1"
+    assert result["completes"] == ["loop-1", "x7", "lock-0", "lock-1", "lock-2"]
+    assert uuid.encode() in result["job"]  # Job-Owner-UUID: the session's own bgapi
+    assert result["bgapi"].startswith("+OK Job-UUID: ")
+    _wait_gone(esl, uuid)
+
+
+@pytest.mark.parametrize("flags", ["async full", "full"])
+def test_exit_right_after_connect_and_resume(esl, routing_system, flags):
+    """FreeSWITCH's races: exit right after connect (async: the call stayed parked) and resume
+    on a sync socket (the call idled in CS_RESET): here the dialplan goes on at once."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        conn.sendall(b"connect\n\nresume\n\nexit\n\n")
+        r.message()
+        try:
+            while True:
+                r.message()
+        except (ConnectionError, OSError):
+            pass
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    out = esl.api(f"originate null/1000 'socket:127.0.0.1:{port} {flags},log:INFO after-socket-"
+                  f"{port}' inline")
+    uuid = out[4:].strip()
+    t.join(TIMEOUT)
+    srv.close()
+    _wait_gone(esl, uuid)
+    routing_system.wait_log(f"after-socket-{port}")
+
+
+def test_hangup_while_waiting_for_connect(esl, routing_system):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    got: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        got["accepted"] = True
+        try:
+            _, _, raw = r.message()  # nothing until the call hangs up: then the notice
+            got["notice"] = raw
+        except (ConnectionError, OSError):
+            pass
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    deadline = time.monotonic() + TIMEOUT
+    while "accepted" not in got:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)  # polling a condition, bounded by the deadline
+    assert esl.api(f"uuid_kill {uuid}").startswith("+OK")
+    _wait_gone(esl, uuid, timeout=5.0)  # well within the 25 s handshake timeout
+    t.join(TIMEOUT)
+    srv.close()
+    assert got["notice"].startswith(b"Content-Type: text/disconnect-notice\n"
+                                    b"Controlled-Session-UUID: " + uuid.encode())

@@ -809,3 +809,51 @@ def test_file_open(core):
         core.file_open("nosuch://x")
     with pytest.raises(FileError, match="extension 'xyz'"):
         core.file_open("/tmp/a.xyz")
+
+
+def test_read_lock_holds_destroy_until_unlocked(core, wait_for):
+    """A controller's read lock (the outbound Event Socket): the session reports (HANGUP_COMPLETE)
+    and waits; CHANNEL_DESTROY comes only after read_unlock, and watchers learn it is waiting."""
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    woken = []
+
+    class Watch:
+        def set(self):
+            woken.append(s.reported)
+
+    assert s.read_lock()
+    s.watchers = [*(s.watchers or []), Watch()]
+    s.hangup()
+    wait_for(lambda: s.reported)
+    assert True in woken
+    names = r.names(s.uuid)
+    assert "CHANNEL_HANGUP_COMPLETE CS_REPORTING/11" in names
+    assert not any(n.startswith("CHANNEL_DESTROY") for n in names)
+    assert core.sessions.locate(s.uuid) is s
+    s.read_unlock()
+    wait_gone(wait_for, r, s.uuid)
+    assert core.sessions.locate(s.uuid) is None
+    assert not s.read_lock()  # destroyed: no lock taken
+
+
+def test_event_lock_keeps_queued_commands_from_starting(core, wait_for):
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    order = []
+
+    def locked(sess):
+        sess.event_lock += 1
+        try:
+            sess.queue_callable(lambda _s: order.append("second"))
+            sess.sleep(50)  # sleep runs queued commands, but not under the lock
+            order.append("first")
+        finally:
+            sess.event_lock -= 1
+
+    s.queue_callable(locked)
+    wait_for(lambda: order == ["first", "second"])
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)

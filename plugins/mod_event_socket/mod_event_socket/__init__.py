@@ -283,10 +283,10 @@ class EventSocket:
                 listener.offer_log(line, data)
 
     # -- background jobs --------------------------------------------------------------------------
-    def spawn_job(self, job_uuid: str, cmd: str, arg: str | None) -> None:
-        self.module.spawn(self._job, job_uuid, cmd, arg)
+    def spawn_job(self, job_uuid: str, cmd: str, arg: str | None, owner: str | None = None) -> None:
+        self.module.spawn(self._job, job_uuid, cmd, arg, owner)
 
-    def _job(self, job_uuid: str, cmd: str, arg: str | None) -> None:
+    def _job(self, job_uuid: str, cmd: str, arg: str | None, owner: str | None = None) -> None:
         self.jobs += 1
         try:
             result = self.core.api_execute(cmd, arg or "")
@@ -298,6 +298,8 @@ class EventSocket:
                 body = f"-ERR {cmd.strip()} Command not found!\n"
             ev = Event(EventType.BACKGROUND_JOB)
             ev.add_header("Job-UUID", job_uuid)
+            if owner:  # a bgapi of a listener with a session (passes its myevents)
+                ev.add_header("Job-Owner-UUID", owner)
             ev.add_header("Job-Command", cmd)
             if arg:
                 ev.add_header("Job-Command-Arg", arg)

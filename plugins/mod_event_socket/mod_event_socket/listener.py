@@ -699,7 +699,8 @@ class Listener(SessionControl, Subscriber):
         if not self._api_allowed(api_cmd, arg or None):
             return "-ERR permission denied"
         job = msg.get("job-uuid") or new_uuid()
-        self.module.spawn_job(job, api_cmd, arg or None)
+        self.module.spawn_job(job, api_cmd, arg or None,
+                              self.session.uuid if self.session is not None else None)
         return f"~Reply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
 
     # -- sendevent ------------------------------------------------------------------------------

@@ -111,6 +111,10 @@ class OutboundListener(Listener):
         self.is_connected = True
         self.progress.set()
 
+    def _session_changed(self) -> None:
+        self.progress.set()  # a hangup while the async app waits for connect ends the wait
+        super()._session_changed()
+
     def run(self) -> None:
         sock = self.sock
         self.reader = gevent.getcurrent()
@@ -284,10 +288,8 @@ def socket_app(es: EventSocket, session: Session, data: str) -> None:
     deadline = gevent.Timeout(listener.timeout)
     deadline.start()
     try:
-        while not listener.is_connected and not listener.finished and ch.state < _CS_HANGUP:
-            listener.progress.clear()
-            if listener.is_connected or listener.finished:
-                break
+        while not (listener.is_connected or listener.finished or ch.state >= _CS_HANGUP):
+            listener.progress.clear()  # (no switch since the check: nothing can be missed)
             listener.progress.wait()
     except gevent.Timeout as e:
         if e is not deadline:
