@@ -96,7 +96,8 @@ TARGETS = {
 
 
 class Server:
-    def __init__(self, root: pathlib.Path, loglevel: str, extra: dict | None = None) -> None:
+    def __init__(self, root: pathlib.Path, loglevel: str, extra: dict | None = None,
+                 extra_modules: str = "") -> None:
         sys.path.insert(0, TESTS)
         try:
             import conftest  # the mod_event_socket tests' conf writer and port finder
@@ -105,7 +106,7 @@ class Server:
         self.port = conftest.free_port("127.0.0.1")
         settings = {"listen-ip": "127.0.0.1", "listen-port": self.port, "password": PASSWORD,
                     **(extra or {})}
-        conf = conftest.write_tree(root, settings)
+        conf = conftest.write_tree(root, settings, extra_modules)
         if loglevel != "debug":
             sw = root / "conf" / "autoload_configs" / "switch.conf.xml"
             sw.write_text(sw.read_text().replace('value="debug"', f'value="{loglevel}"'))
@@ -925,7 +926,7 @@ def many_listeners(server: Server, n: int, timeout: float = 120.0) -> dict:
     setup_s = time.monotonic() - t0
     if done < n:
         raise RuntimeError(f"only {done} of {n} subscribers set up within {timeout} s")
-    time.sleep(1.0)  # idle: let the server settle before measuring its memory
+    time.sleep(2.5)  # idle (the server parks connections idle for 1 s): then its memory
     rss1 = server.rss_mb()
     # one HEARTBEAT to all
     for s in conns:

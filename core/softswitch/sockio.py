@@ -27,6 +27,7 @@ greenlet finish, and :meth:`SocketIO.park` the socket: a read watcher calls back
 
 from __future__ import annotations
 
+import _socket
 import errno
 import socket
 from collections.abc import Callable
@@ -52,7 +53,8 @@ def _probe() -> str | None:
         for name in ("_sock", "_read_event", "_wait"):
             if not hasattr(a, name):
                 return f"gevent {gevent.__version__} sockets have no {name}"
-        if not isinstance(a._sock, socket.SocketType) or a._sock.gettimeout() != 0.0:
+        # (_socket.socket: monkey-patching replaces socket.socket and socket.SocketType)
+        if not isinstance(a._sock, _socket.socket) or a._sock.gettimeout() != 0.0:
             return "gevent's inner socket is not a non-blocking socket.socket"
         return None
     finally:
@@ -95,6 +97,16 @@ class SocketIO:
             sent = 0
         if sent < len(data):
             self.sock.sendall(data[sent:] if sent else data)
+
+    def send_nowait(self, data: bytes) -> int:
+        """Send what the socket buffer takes now, without waiting: the count of bytes sent
+        (0 on the public gevent path, whose send() would wait)."""
+        if not self._fast:
+            return 0
+        try:
+            return self._raw_send(data)
+        except BlockingIOError:
+            return 0
 
     @property
     def interruptible(self) -> bool:

@@ -91,6 +91,8 @@ def test_log_stream(esl):
             break
     assert msg.get("Log-Level") == "5"
     assert "[NOTICE]" in msg.text
+    # FreeSWITCH's log API logs on the session text channel, session or not
+    assert msg.get("Text-Channel") == "3"
 
 
 def test_unload_event_socket_from_its_own_connection(fresh_system):

@@ -94,12 +94,16 @@ class EventSocket:
         #: listeners whose reader / writer greenlet waits, and since when (the idle sweep)
         self.idle_readers: dict[Listener, float] = {}
         self.idle_writers: dict[Listener, float] = {}
+        #: parked listeners whose first message is not in yet, and its deadline
+        self.parked_first: dict[Listener, float] = {}
         self._sweep_timer = None
         self.ready = False
         self.done = False
         self.server: socket.socket | None = None
         self.max_connections = DEFAULT_MAX_CONNECTIONS
         self._refused = 0  # connections refused since the last log line about it
+        #: connections open (parked ones hold no greenlet: the pool does not count them)
+        self.connections = 0
         self._refused_logged = 0.0
         self._ids = 0
         self._stopped = gevent.event.Event()
@@ -253,6 +257,7 @@ class EventSocket:
 
     def handle(self, sock: socket.socket, addr: tuple) -> None:
         if self.done:
+            self.connections -= 1
             sock.close()
             return
         Listener(self, sock, addr).run()
@@ -395,9 +400,10 @@ class EventSocket:
                     return
                 continue
             delay = 0.0
-            if len(self.pool) >= self.max_connections:
+            if self.connections >= self.max_connections:
                 self._refuse(sock, addr)
                 continue
+            self.connections += 1
             self.pool.spawn(self.handle, sock, addr)
 
     def _sweep_idle(self) -> None:
@@ -410,6 +416,12 @@ class EventSocket:
         for listener, since in list(self.idle_writers.items()):
             if since <= limit:
                 listener.retire_writer()
+        now = time.monotonic()
+        for listener, deadline in list(self.parked_first.items()):
+            if deadline <= now:  # no complete first message within 25 s (as when not parked)
+                del self.parked_first[listener]
+                log.debug("%r sent no complete command within 25 s; closing", listener)
+                listener.kill(wire.GOODBYE)
 
     def _refuse(self, sock: socket.socket, addr: tuple) -> None:
         """Over ``max-connections``: say so (without waiting on the client) and close."""

@@ -53,6 +53,11 @@ _BATCH = 256
 #: after about 50 of them), a due timer makes it poll at once.
 _POLL_YIELD = 1e-6
 _mono = time.monotonic
+#: A client whose command comes within this long after our reply (a request/reply loop) keeps
+#: its reader greenlet waiting (until the module's idle sweep); any other parks at once.
+_PARK_HOT = 0.01
+#: An event that comes this long after the previous one may be written directly (offer_event).
+_DIRECT_AFTER = 0.01
 _ALL = int(EventType.ALL)
 _ALL_TYPE = EventType.ALL
 _CUSTOM = EventType.CUSTOM
@@ -69,6 +74,12 @@ _LOG_DATA = wire.LOG_DATA
 class Listener(SessionControl, Subscriber):
     """An Event Socket connection (inbound; :mod:`.outbound` for the ``socket`` app's), with
     a session when one is controlled or bound (:class:`.sessioncmds.SessionControl`)."""
+
+    __slots__ = ("module", "core", "sock", "remote_ip", "remote_port", "id", "authed", "running",
+                 "allow_log", "allowed_events", "allowed_all_events", "allowed_subclasses",
+                 "allowed_api", "queue", "n_events", "n_logs", "lost_events", "lost_logs",
+                 "_killing", "_killer", "wlock", "_wake", "_writer", "_out", "io", "parser",
+                 "reader", "_retire", "_finished", "replied_at", "first_deadline", "event_at")
 
     def __init__(self, module: EventSocket, sock: socket.socket, addr: tuple) -> None:
         super().__init__()
@@ -103,6 +114,12 @@ class Listener(SessionControl, Subscriber):
         self.reader: gevent.Greenlet | None = None
         self._retire = False
         self._finished = False
+        #: when our last reply went out (a client in a request/reply loop keeps its reader)
+        self.replied_at = -1.0
+        #: the first message's deadline (monotonic), 0.0 once it is in
+        self.first_deadline = 0.0
+        #: when the last event was offered
+        self.event_at = 0.0
 
     def __repr__(self) -> str:
         return f"<Listener {self.id} {self.remote_ip}:{self.remote_port}>"
@@ -144,8 +161,11 @@ class Listener(SessionControl, Subscriber):
         parked = False
         try:
             if not self.dead:
-                parked = self._read_until_closed(None)
-        except OSError:
+                if self.first_deadline:  # still within the first message's 25 s
+                    parked = self._read_loop(resumed=True)
+                else:
+                    parked = self._read_until_closed(None, resumed=True)
+        except (OSError, gevent.Timeout):
             pass
         finally:
             if not parked:
@@ -166,13 +186,17 @@ class Listener(SessionControl, Subscriber):
                 return False
         return True
 
-    def _read_loop(self) -> bool:
+    def _read_loop(self, resumed: bool = False) -> bool:
         # The first complete message must arrive within 25 s; later reads have no timeout. One
         # timer for that whole wait (not one per recv()), cancelled when the message is in.
-        first: gevent.Timeout | None = gevent.Timeout(AUTH_TIMEOUT)
+        # (Parked meanwhile, the module's sweep ends the connection at the deadline.)
+        now = _mono()
+        if not self.first_deadline:
+            self.first_deadline = now + AUTH_TIMEOUT
+        first: gevent.Timeout | None = gevent.Timeout(max(self.first_deadline - now, 0.001))
         first.start()
         try:
-            return self._read_until_closed(first)
+            return self._read_until_closed(first, resumed)
         except gevent.Timeout as e:
             if e is not first:
                 raise
@@ -182,9 +206,11 @@ class Listener(SessionControl, Subscriber):
         finally:
             first.close()
 
-    def _read_until_closed(self, first: gevent.Timeout | None) -> bool:
-        """Read and run commands until the connection ends (False), or until the module's idle
-        sweep interrupts the wait and the socket is parked (True)."""
+    def _read_until_closed(self, first: gevent.Timeout | None, resumed: bool = False) -> bool:
+        """Read and run commands until the connection ends (False), or until the socket is
+        parked (True): at once when the client is not in a tight request/reply loop (its
+        command did not come within PARK_HOT of our reply), else when the module's idle sweep
+        interrupts the wait."""
         parser = self.parser
         module = self.module
         busy = module.busy
@@ -193,7 +219,9 @@ class Listener(SessionControl, Subscriber):
         recv = io.recv
         wait = io.wait_readable
         idle = module.idle_readers if io.interruptible else None
-        replied_at = -1.0
+        replied_at = self.replied_at
+        ready = resumed  # the parked socket became readable: read without waiting
+        hot = True
         while self.running:
             # Wait first, then read: a request-and-wait client (api) has sent nothing yet when
             # we get here, and a read that finds nothing costs more than asking the hub. A
@@ -201,16 +229,16 @@ class Listener(SessionControl, Subscriber):
             # every other socket before we read more (gevent.sleep(0) would not: it runs
             # callbacks only, and a flood of pipelined commands kept every other connection
             # waiting for up to a second).
-            if idle is not None and first is None:
+            if ready:
+                ready = False
+            elif idle is not None:
+                if not hot:  # a client that takes its time: wait without a greenlet
+                    return self._park(first)
                 idle[self] = _mono()  # the module's sweep may interrupt this wait
                 readable = wait()
                 idle.pop(self, None)
                 if not readable:
-                    if not self.running:
-                        return False
-                    self.reader = None
-                    io.park(self._unpark)
-                    return True
+                    return self._park(first) if self.running else False
             else:
                 wait()
             try:
@@ -223,7 +251,9 @@ class Listener(SessionControl, Subscriber):
                 self._close_notice(wire.GOODBYE)
                 return False
             # a client in a tight request/reply loop: its command came right after our reply
-            hot = busy is not None and _mono() - replied_at < busy.window
+            since = _mono() - replied_at
+            hot = since < _PARK_HOT
+            busy_hot = busy is not None and since < busy.window
             parser.feed(data)
             more = True
             while more:
@@ -237,6 +267,7 @@ class Listener(SessionControl, Subscriber):
                             if first is not None:
                                 first.close()
                                 first = None
+                                self.first_deadline = 0.0
                             self._command(msg)
                     except FrameError as e:
                         log.warning("%r: %s; closing the connection", self, e)
@@ -246,15 +277,25 @@ class Listener(SessionControl, Subscriber):
                 if more:  # a long run of pipelined commands in one read: let the others in
                     events.throttle()
                     gevent.sleep(_POLL_YIELD)
-            if busy is not None:
-                replied_at = _mono()
-                if hot:
-                    busy.after_reply(replied_at)  # poll for its next command, do not sleep
+            replied_at = self.replied_at = _mono()
+            if busy_hot:
+                busy.after_reply(replied_at)  # poll for its next command, do not sleep
             events.throttle()  # a pipelining sender keeps the dispatch queue short
         return False
 
+    def _park(self, first: gevent.Timeout | None) -> bool:
+        """Give up this reader greenlet: a read watcher calls :meth:`_unpark` when data comes."""
+        self.reader = None
+        if first is None:
+            self.first_deadline = 0.0
+        else:
+            self.module.parked_first[self] = self.first_deadline
+        self.io.park(self._unpark)
+        return True
+
     def _unpark(self) -> None:
         # (in the hub, once: data, EOF or an error on the parked socket)
+        self.module.parked_first.pop(self, None)
         if not self.dead:
             self.module.pool.spawn(self._resume)
 
@@ -285,6 +326,7 @@ class Listener(SessionControl, Subscriber):
         if self._finished:
             return
         self._finished = True
+        self.module.connections -= 1
         self.running = False
         self.dead = True
         self.release_session()
@@ -292,6 +334,7 @@ class Listener(SessionControl, Subscriber):
         self.module.remove_listener(self)
         self.module.idle_readers.pop(self, None)
         self.module.idle_writers.pop(self, None)
+        self.module.parked_first.pop(self, None)
         self.queue.clear()
         self._wake.set()
         w = self._writer
@@ -357,7 +400,20 @@ class Listener(SessionControl, Subscriber):
         if self.lost_events:
             log.critical("Lost %d events!", self.lost_events)
             self.lost_events = 0
-        self.queue.append(wire.event_message(ev, self.format))
+        data = wire.event_message(ev, self.format)
+        now = _mono()
+        if (self._writer is None and now - self.event_at > _DIRECT_AFTER and not self.queue
+                and not self.wlock.locked()):
+            # An event after a quiet spell, nothing queued, no command running: straight into
+            # the socket buffer, no writer greenlet (a HEARTBEAT to 10,000 idle subscribers).
+            # A stream of events goes through the writer, in batches.
+            sent = self.io.send_nowait(data)
+            if sent == len(data):
+                self.event_at = now
+                return
+            data = data[sent:]
+        self.event_at = now
+        self.queue.append(data)
         self.n_events += 1
         self._kick()
 

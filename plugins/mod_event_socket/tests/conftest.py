@@ -3,7 +3,8 @@
 A small module loaded with ``path=`` (not installed) gives the tests APIs to drive the server:
 ``t_echo``, ``t_empty``, ``t_fail``, ``t_raise``, ``t_sleep MS``, ``t_log LEVEL TEXT``,
 ``t_fire N [SUBCLASS]`` (fires N CUSTOM events numbered in header ``N``),
-``t_logch CHANNEL TEXT`` (a WARNING on that text channel).
+``t_logch CHANNEL TEXT`` (a WARNING on that text channel), ``t_spin SECONDS`` (a CPU loop
+that holds the hub).
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def module_load(module, core):
         log.warning("%s", text, extra={"fs_channel": softswitch.TextChannel(int(channel))})
         stream.write("+OK\\n")
 
+    def spin(cmd, session, stream):
+        import time
+        end = time.perf_counter() + float(cmd or 1)
+        while time.perf_counter() < end:
+            pass
+        stream.write("+OK spun\\n")
+
     def fire(cmd, session, stream):
         count, _, sub = cmd.partition(" ")
         for n in range(int(count or 1)):
@@ -70,7 +78,7 @@ def module_load(module, core):
 
     for name, fn in (("t_echo", echo), ("t_empty", empty), ("t_fail", fail), ("t_raise", boom),
                      ("t_sleep", sleep), ("t_log", do_log), ("t_fire", fire),
-                     ("t_logch", log_on_channel)):
+                     ("t_logch", log_on_channel), ("t_spin", spin)):
         module.add_api(name, "test api " + name, "<args>", fn)
 '''
 

@@ -4,7 +4,11 @@ the log family, teardown, many listeners, the connection limit."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import shutil
 import socket
+import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -256,3 +260,96 @@ def test_bad_max_connections_is_reported_and_the_default_used(server_factory):
     server.wait_log("max-connections 'lots' is not a positive number; using 16384")
     with server.client() as esl:
         assert esl.api("t_echo ok") == "ok"
+
+
+def test_a_real_server_reads_sockets_on_the_path_it_says(server):
+    """The kernel logs once at DEBUG which socket path runs; in a monkey-patched server
+    process the fast path must still be found (it once was not: socket.SocketType is patched)."""
+    want = ("public gevent" if os.environ.get("SOFTSWITCH_PURE_PYTHON") == "1"
+            else "gevent internals")
+    text = server.wait_log("socket reads: ")
+    assert f"socket reads: {want}" in text
+
+
+@pytest.mark.skipif(os.environ.get("SOFTSWITCH_PURE_PYTHON") == "1",
+                    reason="parking needs the gevent-internals socket path (public gevent waits "
+                           "cannot be interrupted): idle connections keep their greenlets")
+def test_idle_connections_park_and_are_served_after(inprocess_es, wait_for):
+    """Idle connections give up their greenlets (the socket parked: a watcher, no greenlet);
+    each still answers, gets its events, and a parked one that closes ends cleanly."""
+    from gevent import socket as gsocket
+
+    core, es, port = inprocess_es()
+    clients = []
+    for _ in range(10):
+        c = gsocket.create_connection(("127.0.0.1", port))
+        c.sendall(b"auth ClueCon\n\nevent plain CUSTOM park::test\n\n")
+        clients.append(c)
+    wait_for(lambda: len(es.listeners) == 10 and all(x.io.parked for x in es.listeners),
+             timeout=10)
+    for c in clients:
+        c.sendall(b"api t_nothing\n\n")
+    want_tail = b"-ERR t_nothing Command not found!\n"
+    for c in clients:
+        c.settimeout(10)
+        data = b""
+        while not data.endswith(want_tail):
+            data += c.recv(4096)
+    ev = core.events
+    from softswitch import Event, EventType
+
+    e = Event(EventType.CUSTOM, "park::test")
+    ev.fire(e)
+    for c in clients:
+        data = b""
+        while b"Event-Subclass: park%3A%3Atest" not in data:
+            data += c.recv(65536)
+    clients[0].close()
+    wait_for(lambda: len(es.listeners) == 9, timeout=10)
+    for c in clients[1:]:
+        c.close()
+    wait_for(lambda: not es.listeners, timeout=10)
+
+
+def test_a_cpu_loop_in_an_api_is_reported_while_it_holds_the_hub(server):
+    """The kernel's hub watchdog, in a real (monkey-patched) server: the report, naming the
+    module and its stack, is in the log while the API still runs; the API's reply comes after."""
+    with server.client() as esl:
+        esl.send_raw(b"api t_spin 3\n\n")
+        text = server.wait_log("by module mod_esltest", timeout=10)
+        report = text[text.index("The hub has been held"):]
+        assert "in spin" in report and "api_execute" in report
+        # the reply is not there yet: the report came while the hub was held (3 s of it)
+        assert not select.select([esl.sock], [], [], 0)[0] and not esl.buf
+        assert esl.reply(timeout=20).text == "+OK spun\n"
+        server.wait_log("The hub was held for")
+
+
+@pytest.mark.skipif(not shutil.which("prlimit"), reason="needs util-linux prlimit")
+def test_accept_pauses_when_descriptors_run_out_and_resumes(server_factory):
+    server = server_factory()
+    pid = server.proc.pid
+    used = len(os.listdir(f"/proc/{pid}/fd"))
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={used + 2}:"], check=True)
+    held = []
+    try:
+        for _ in range(2):  # the last two descriptors
+            s = server.raw()
+            assert s.recv(100) == b"Content-Type: auth/request\n\n"
+            held.append(s)
+        waiting = server.raw()  # in the listen backlog: accept() fails with EMFILE
+        server.wait_log("out of file descriptors (Too many open files): accepting paused")
+        held.pop(0).close()
+        waiting.settimeout(10)  # accepting resumes after its back-off (at most 1 s)
+        assert waiting.recv(100) == b"Content-Type: auth/request\n\n"
+        held.append(waiting)
+        held[0].sendall(b"auth ClueCon\n\napi t_echo ok\n\n")  # the others are still served
+        want = reply(b"+OK accepted") + b"Content-Type: api/response\nContent-Length: 2\n\nok"
+        got = b""
+        while len(got) < len(want):
+            got += held[0].recv(4096)
+        assert got == want
+    finally:
+        for s in held:
+            s.close()
+        subprocess.run(["prlimit", f"--pid={pid}", "--nofile=4096:"], check=False)
