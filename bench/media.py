@@ -147,6 +147,15 @@ class Server:
     def rss_mb(self) -> float | None:
         return vm_status(self.proc.pid).get("VmRSS")
 
+    def runqueue_wait_s(self) -> float:
+        """Time the server's main thread spent ready to run but waiting for a CPU
+        (``/proc/<pid>/schedstat``): on a shared machine, lateness that is not the server's."""
+        try:
+            with open(f"/proc/{self.proc.pid}/schedstat") as f:
+                return int(f.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -216,7 +225,10 @@ def one_run(server: Server, ctl: Client, legs: int, seconds: float, app: str = T
     up_s = time.monotonic() - t0
     time.sleep(2.0)  # past the originate burst: measure the steady state
     ctl.api("media_probe start")
+    wait0 = server.runqueue_wait_s()
+    load0 = os.getloadavg()[0]
     cpu = cpu_pct(server, seconds)
+    waited = server.runqueue_wait_s() - wait0
     ctl.api("media_probe stop")
     lateness = json.loads(ctl.api("media_probe stats"))
     with_legs = server.rss_mb()
@@ -233,7 +245,8 @@ def one_run(server: Server, ctl: Client, legs: int, seconds: float, app: str = T
         "legs": made, "all_up": reached and made == legs and playing == legs, "first_error": errors[:1],
         "up_s": round(up_s, 2), "idle_cpu_pct": round(idle_cpu, 1), "cpu_pct": round(cpu, 1),
         "us_per_frame": round(cpu / 100 / (legs * 50) * 1e6, 2) if legs else None,
-        "lateness": lateness,
+        "lateness": lateness, "runqueue_wait_ms_per_s": round(1000 * waited / seconds, 1),
+        "loadavg_1m": round(load0, 2),
         "rss_mb_before": before, "rss_mb_with_legs": with_legs, "rss_mb_after_hupall": after,
         "kb_per_call": round((with_legs - before) * 1024 / made, 1) if made and with_legs and before else None,
         "after_hupall_pct": round(100 * after / before, 1) if after and before else None,
@@ -437,7 +450,9 @@ def main() -> None:
         f"{report['us_per_frame']['median']} µs per frame",
         f"  frame lateness after the tick (1 call in 10 recorded): p50 {report['frame_p50_ms']['median']} / "
         f"p99 {report['frame_p99_ms']['median']} ms (min {report['frame_p99_ms']['min']}, max "
-        f"{report['frame_p99_ms']['max']}); the clock's own p99 {report['clock_p99_ms']['median']} ms",
+        f"{report['frame_p99_ms']['max']}); the clock's own p99 {report['clock_p99_ms']['median']} ms; "
+        f"the server waited for a CPU {median(pick('runqueue_wait_ms_per_s'))} ms per s (load average "
+        f"{median(pick('loadavg_1m'))} on {os.cpu_count()} cores)",
         f"  RSS {report['kb_per_call']['median']} KB per call (FreeSWITCH 252 KB), "
         f"{report['after_hupall_pct']['median']} % of the start after hupall "
         f"(min {report['after_hupall_pct']['min']}, max {report['after_hupall_pct']['max']}), "

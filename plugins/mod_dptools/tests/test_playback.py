@@ -112,3 +112,32 @@ def test_dtmf_terminators_stop_playback(tone_core, wait_for, terms, digits, stop
         wait_for(lambda: len([e for e in evs if e.name == "DTMF"]) == len(digits))
         assert not any(e.name == "PLAYBACK_STOP" for e in evs)
     s.hangup()
+
+
+def test_file_string_plays_its_parts_in_turn(tone_core, wait_for):
+    from softswitch import EventType as ET
+    evs = collect(tone_core, ET.CHANNEL_PARK, ET.CUSTOM)
+    s = start(tone_core, "playback:file_string://tone_stream://%(100\\,0\\,440)!nosuch://x!silence_stream://60,park")
+    wait_for(lambda: any(e.name == "CHANNEL_PARK" for e in evs))
+    # 250 ms lead-in + 100 ms tone + 60 ms silence
+    assert s.channel.get_variable("playback_samples") == str(2000 + 800 + 480)
+    custom = [(e["Event-Subclass"], e["File"]) for e in evs if e.name == "CUSTOM"]
+    assert custom == [("filestring::open", "tone_stream://%(100,0,440)"),
+                      ("filestring::close", "tone_stream://%(100,0,440)"),
+                      ("filestring::fail", "nosuch://x"),
+                      ("filestring::open", "silence_stream://60"),
+                      ("filestring::close", "silence_stream://60")]
+    s.hangup()
+
+
+def test_sleep_eat_digits_ends_on_a_terminator(tone_core, wait_for):
+    evs = collect(tone_core, EventType.CHANNEL_PARK, EventType.CHANNEL_EXECUTE)
+    s = start(tone_core, "set:sleep_eat_digits=true,sleep:60000,park")
+    wait_for(lambda: any(e.name == "CHANNEL_EXECUTE" and e["Application"] == "sleep" for e in evs))
+    s.queue_dtmf("1")
+    wait_for(lambda: not s.has_dtmf())  # eaten, the sleep goes on
+    assert not any(e.name == "CHANNEL_PARK" for e in evs)
+    s.queue_dtmf("*")
+    wait_for(lambda: any(e.name == "CHANNEL_PARK" for e in evs))
+    assert s.channel.get_variable("playback_terminator_used") == "*"
+    s.hangup()
