@@ -657,3 +657,38 @@ def test_hangup_while_waiting_for_connect(esl, routing_system):
     srv.close()
     assert got["notice"].startswith(b"Content-Type: text/disconnect-notice\n"
                                     b"Controlled-Session-UUID: " + uuid.encode())
+
+
+@pytest.mark.parametrize("flags", ["full", "async full"])
+def test_an_idle_socket_is_parked_and_still_served(esl, flags):
+    """An idle connection gives up its reader (mod_event_socket parks it after 1 s); a sync
+    socket's reader is the call's own greenlet, which must read on when the client talks."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        time.sleep(2.5)  # the behaviour under test: idle for longer than the park delay
+        r.send("getvar caller_id_number")
+        result["getvar"] = r.reply()["Reply-Text"]
+        time.sleep(2.5)
+        r.send("sendmsg\ncall-command: hangup")
+        result["hangup"] = r.reply()["Reply-Text"]
+        try:
+            r.until(lambda h, b: h.get("Content-Type") == "text/disconnect-notice")
+            result["notice"] = True
+        except ConnectionError:
+            pass
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port, flags=flags)
+    t.join(TIMEOUT)
+    srv.close()
+    assert result == {"getvar": "1000", "hangup": "+OK", "notice": True}
+    _wait_gone(esl, uuid)
