@@ -692,3 +692,38 @@ def test_an_idle_socket_is_parked_and_still_served(esl, flags):
     srv.close()
     assert result == {"getvar": "1000", "hangup": "+OK", "notice": True}
     _wait_gone(esl, uuid)
+
+
+def test_xferext_transfers_the_call_to_the_given_extension(esl, routing_system):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("myevents")
+        r.reply()
+        r.send(f"sendmsg\ncall-command: xferext\napplication: set xfer=yes\n"
+               f"application: log INFO xferext-{port}-${{xfer}}")
+        result["reply"] = r.reply()["Reply-Text"]
+        seen: list = []
+        try:  # the socket app ended; the listener still gets the call's events to the end
+            r.until(lambda h, b: h.get("Content-Type") == "text/disconnect-notice", seen)
+        except ConnectionError:
+            pass
+        result["apps"] = [dict(parse_plain(b.decode())).get("Application") for h, b, _ in seen
+                          if _event_name(h, b) == "CHANNEL_EXECUTE"]
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    t.join(TIMEOUT)
+    srv.close()
+    _wait_gone(esl, uuid)
+    routing_system.wait_log(f"xferext-{port}-yes")
+    assert result["reply"] == "+OK"
+    assert result["apps"] == ["set", "log"]
