@@ -101,6 +101,7 @@ class OutboundListener(Listener):
         self.is_connected = False
         self.finished = False
         self.why = ""
+        self.logged = False
         self._inline_wake: gevent.event.Event | None = None
         self.bind_session(session)
 
@@ -175,18 +176,24 @@ class OutboundListener(Listener):
         except gevent.Timeout as e:
             if e is not first:
                 raise
-            s = self.session
-            self.why = f"sent no command within {self.timeout:g} s"
-            log.critical("Socket Error! %s: the outbound socket %s:%d %s; closing it",
-                         s.channel.name if s else "", self.remote_ip, self.remote_port, self.why)
-            self._close_notice(wire.GOODBYE)
+            if not self.dead:  # (else the application gave up first, and said so)
+                s = self.session
+                self.why = f"sent no command within {self.timeout:g} s"
+                log.critical("Socket Error! %s: the outbound socket %s:%d %s; closing it, the "
+                             "dialplan goes on", s.channel.name if s else "", self.remote_ip,
+                             self.remote_port, self.why)
+                self.logged = True
+                self._close_notice(wire.GOODBYE)
             return False
         finally:
             first.close()
 
     def _close_notice(self, text: str) -> None:
-        if not self.is_connected and not self.why and self.async_mode:
-            self.why = "closed the connection before sending connect"
+        if not self.why and not self.is_connected:
+            if self.first_pending:
+                self.why = "ended before any command was read"
+            elif self.async_mode:
+                self.why = "ended before connect"
         super()._close_notice(text)
 
     def _command(self, msg: Message) -> None:
@@ -294,17 +301,17 @@ def socket_app(es: EventSocket, session: Session, data: str) -> None:
     except gevent.Timeout as e:
         if e is not deadline:
             raise
-        listener.why = f"sent no connect within {listener.timeout:g} s"
-        log.error("%s: the outbound socket %s:%d %s; closing it, the dialplan goes on",
-                  ch.name, listener.remote_ip, listener.remote_port, listener.why)
-        listener.kill(wire.GOODBYE)
+        if not listener.dead:
+            listener.why = listener.why or f"sent no connect within {listener.timeout:g} s"
+            listener.kill(wire.GOODBYE)
     finally:
         deadline.close()
     if listener.finished or not listener.is_connected or listener.dead:
         # FreeSWITCH parks here anyway: the call then stays parked with nobody in control
-        if ch.state < _CS_HANGUP and listener.why:
-            log.error("%s: the outbound socket %s:%d %s; not parking the call, the dialplan "
-                      "goes on", ch.name, listener.remote_ip, listener.remote_port, listener.why)
+        if ch.state < _CS_HANGUP and listener.why and not listener.logged:
+            log.error("%s: the outbound socket %s:%d %s; closed it, not parking the call, the "
+                      "dialplan goes on", ch.name, listener.remote_ip, listener.remote_port,
+                      listener.why)
         return
     session.park()
     _after(listener)
@@ -315,7 +322,7 @@ def _after(listener: OutboundListener) -> None:
     if s is None:
         return
     ch = s.channel
-    if ch.state < _CS_HANGUP and listener.why and not listener.is_connected:
+    if ch.state < _CS_HANGUP and listener.why and not listener.is_connected and not listener.logged:
         log.error("%s: the outbound socket %s:%d %s; the dialplan goes on", ch.name,
                   listener.remote_ip, listener.remote_port, listener.why)
     # (resume: the dialplan goes on with its next action; FreeSWITCH's CS_RESET round trip
