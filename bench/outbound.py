@@ -274,7 +274,9 @@ def run_held(server: Server, ctl: Client, n: int, hold_s: float) -> dict:
     made = [oq.get(timeout=300) for _ in procs]
     ok = ready.wait(120)
     reached = wait_count(ctl, n, 60)
+    cpu0, w0 = server.cpu(), time.monotonic()
     time.sleep(hold_s)  # events flow: every session executes set once a second
+    hold_cpu = 100 * (server.cpu() - cpu0) / (time.monotonic() - w0)
     with_sessions = server.rss_mb()
     count = int(re.search(r"(\d+) total", ctl.api("show channels count")).group(1))
     stop.set()
@@ -285,7 +287,7 @@ def run_held(server: Server, ctl: Client, n: int, hold_s: float) -> dict:
     return {"sessions": n, "ready": ok, "reached": reached, "still_up": count,
             "originate_errors": sum(m[1] for m in made), "cleared": cleared,
             "rss_mb_before": before, "rss_mb_with_sessions": with_sessions,
-            "bytes_received": received,
+            "bytes_received": received, "server_cpu_pct_while_held": hold_cpu,
             "kb_per_session": (with_sessions - before) * 1024 / n if with_sessions and before else None}
 
 
@@ -339,6 +341,7 @@ def main() -> None:
         "execute_p50_ms": series([r["p50_ms"] for r in rtts], 3),
         "execute_p99_ms": series([r["p99_ms"] for r in rtts], 3),
         "kb_per_session": series([r.get("kb_per_session") for r in held]),
+        "held_server_cpu_pct": series([r.get("server_cpu_pct_while_held") for r in held]),
         "held_runs": held,
         "targets": t.as_dict(), "all_pass": t.all_pass, "env": env,
     }
@@ -350,7 +353,7 @@ def main() -> None:
         f"  sendmsg execute set → CHANNEL_EXECUTE_COMPLETE: p50 {a['median']} ms "
         f"[{a['min']}–{a['max']}], p99 {b['median']} ms [{b['min']}–{b['max']}]",
         f"  {sessions} sessions held, events flowing: {k['median']} KB per session "
-        f"[{k['min']}–{k['max']}]",
+        f"[{k['min']}–{k['max']}], server CPU {report['held_server_cpu_pct']['median']} %",
         *t.lines(),
     ]
     emit(report, summary)

@@ -732,3 +732,70 @@ def test_xferext_transfers_the_call_to_the_given_extension(esl, routing_system):
     routing_system.wait_log(f"xferext-{port}-yes")
     assert result["reply"] == "+OK"
     assert result["apps"] == ["set", "log"]
+
+
+def test_each_socket_gets_only_its_own_calls_events(esl):
+    srv = _listen()
+    port = srv.getsockname()[1]
+    results: list = []
+    lock = threading.Lock()
+    both = threading.Barrier(2, timeout=TIMEOUT)
+
+    def one(conn):
+        r = Raw(conn)
+        r.send("connect")
+        head, _, _ = r.message()
+        mine = head["Unique-ID"]
+        r.send("myevents")
+        r.reply()
+        r.send("event plain BACKGROUND_JOB")
+        r.reply()
+        both.wait()  # both subscribed before either makes events
+        r.send(f"sendmsg\ncall-command: execute\nexecute-app-name: set\nexecute-app-arg: a=1\n"
+               f"Event-UUID: own-{mine}")
+        r.reply()
+        r.send("bgapi version short")
+        r.reply()
+        seen: list = []
+        want = {"job": False, "done": False}
+
+        def both_in(h, b):
+            want["job"] |= b"BACKGROUND_JOB" in b
+            want["done"] |= b"own-" + mine.encode() in b and b"EXECUTE_COMPLETE" in b
+            return want["job"] and want["done"]
+        r.until(both_in, seen)
+        both.wait()  # the other's events are out too by now (or would have come before)
+        r.send("exit")
+        r.reply()
+        events = [dict(parse_plain(b.decode())) for h, b, _ in seen + r.backlog
+                  if h.get("Content-Type") == "text/event-plain"]
+        with lock:
+            results.append((mine, events))
+        conn.close()
+
+    def server():
+        threads = []
+        for _ in range(2):
+            conn, _ = srv.accept()
+            th = threading.Thread(target=one, args=(conn,), daemon=True)
+            th.start()
+            threads.append(th)
+        for th in threads:
+            th.join(TIMEOUT)
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    a = _originate(esl, port)
+    b = _originate(esl, port)
+    t.join(TIMEOUT)
+    srv.close()
+    assert {r[0] for r in results} == {a, b}
+    for mine, events in results:
+        assert events
+        for e in events:
+            if e["Event-Name"] == "BACKGROUND_JOB":
+                assert e["Job-Owner-UUID"] == mine
+            else:
+                assert e["Unique-ID"] == mine
+    _wait_gone(esl, a)
+    _wait_gone(esl, b)

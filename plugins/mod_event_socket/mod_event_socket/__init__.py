@@ -43,6 +43,7 @@ from . import wire
 from .busypoll import DEFAULT_USEC, BusyPoll
 from .listener import Listener
 from .outbound import socket_app
+from .sessioncmds import SessionFanout
 from .sink import SinkListener, event_sink
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class EventSocket:
         self.listeners: dict[Listener | SinkListener, None] = {}
         #: event type -> the listeners subscribed to it (ALL subscribes to every type)
         self.by_type: dict[int, dict[Listener | SinkListener, None]] = {}
+        #: listeners bound to a call with myevents, by the call's uuid (sessioncmds.py)
+        self.fanout = SessionFanout(self)
         #: the listeners that want log lines
         self.loggers: dict[Listener | SinkListener, None] = {}
         self.sinks: dict[int, SinkListener] = {}
@@ -122,6 +125,8 @@ class EventSocket:
         """
         live = not listener.dead and listener in self.listeners
         new = bytes(listener.event_list) if live and listener.events_on else _NONE
+        if self.fanout.takes(listener, live):
+            new = _NONE  # a call's myevents listener: offered its call's events by uuid
         if len(_SHAPES) >= 4096:  # (only sharing is lost)
             _SHAPES.clear()
         new = _SHAPES.setdefault(new, new)  # listeners subscribed alike share one copy
@@ -459,6 +464,7 @@ class EventSocket:
         self.pool.kill(timeout=1.0)
         self.listeners = {}
         self.by_type = {}
+        self.fanout.clear()
         self.loggers = {}
         self.sinks = {}
         if self.busy is not None:

@@ -560,3 +560,83 @@ def _execute(session: Session, msg: Message) -> None:
         x += 1
     ch.del_variable("current_loop")
     ch.del_variable("total_loops")
+
+
+class SessionFanout:
+    """Events for the listeners bound to a call with ``myevents``, found by the event's uuid.
+
+    A listener with ``myevents`` and a session only ever gets its call's events (``Unique-ID``)
+    and its jobs' (``Job-Owner-UUID``): offering every channel event to each of them would cost
+    O(listeners) per event (500 outbound calls: 500 offers per event, all but one dropped).
+    Such listeners are indexed here by their call's uuid instead of by event type
+    (``EventSocket.reindex`` hands them over); this object stands in ``by_type`` for the union
+    of their event types, so the core still delivers exactly the types someone wants.
+    """
+
+    def __init__(self, es) -> None:
+        self.es = es
+        self.by_uuid: dict[str, dict] = {}
+        self.counts = [0] * (_ALL + 1)
+        #: listener -> (uuid, the event types it was indexed with)
+        self.members: dict = {}
+
+    def takes(self, listener, live: bool) -> bool:
+        """(Re)index ``listener``; True when it is indexed here (and must not be by type)."""
+        old = self.members.pop(listener, None)
+        changed = False
+        if old is not None:
+            uuid, shape = old
+            group = self.by_uuid.get(uuid)
+            if group is not None:
+                group.pop(listener, None)
+                if not group:
+                    del self.by_uuid[uuid]
+            changed |= self._count(shape, -1)
+        s = getattr(listener, "session", None)
+        take = bool(live and s is not None and listener.myevents and listener.events_on)
+        if take:
+            shape = bytes(listener.event_list)
+            self.members[listener] = (s.uuid, shape)
+            self.by_uuid.setdefault(s.uuid, {})[listener] = None
+            changed |= self._count(shape, 1)
+        if changed:
+            self.es._rebind()
+        return take
+
+    def _count(self, shape: bytes, delta: int) -> bool:
+        counts = self.counts
+        by_type = self.es.by_type
+        changed = False
+        for t in range(_ALL + 1):
+            if shape[t]:
+                counts[t] += delta
+                if delta > 0 and counts[t] == 1:
+                    by_type.setdefault(t, {})[self] = None
+                    changed = True
+                elif delta < 0 and counts[t] == 0:
+                    members = by_type.get(t)
+                    if members is not None:
+                        members.pop(self, None)
+                        if not members:
+                            del by_type[t]
+                    changed = True
+        return changed
+
+    def offer_event(self, ev: Event) -> None:
+        by_uuid = self.by_uuid
+        uuid = ev.get_header("unique-id")
+        group = by_uuid.get(uuid) if uuid is not None else None
+        if group:
+            for listener in list(group) if len(group) > 1 else group:
+                listener.offer_event(ev)
+        owner = ev.get_header("job-owner-uuid")  # (once per event, not per listener)
+        if owner is not None and owner != uuid:
+            group = by_uuid.get(owner)
+            if group:
+                for listener in list(group):
+                    listener.offer_event(ev)
+
+    def clear(self) -> None:
+        self.by_uuid = {}
+        self.counts = [0] * (_ALL + 1)
+        self.members = {}
