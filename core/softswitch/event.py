@@ -177,7 +177,9 @@ _ALL_SAFE = re.compile(r"[A-Za-z0-9!$'()*,\-./_~]*\Z").match
 _PCT_HEX = re.compile(r"(%[0-9A-F]{2})")
 
 
-@lru_cache(maxsize=16384)
+# (4096: hot values repeat; a client sending endless distinct values, a fuzzer say, made a
+# bigger cache the largest part of the server's memory growth)
+@lru_cache(maxsize=4096)
 def url_encode(value: str) -> str:
     """Encode a header value for the wire exactly as FreeSWITCH does.
 
@@ -552,7 +554,15 @@ class Event:
 
     # -- serialization (cached once per event per format) ---------------------------------------
     def serialize(self, fmt: str = "plain") -> str:
-        """The event as FreeSWITCH writes it: ``plain``, ``json`` or ``xml``. Cached once frozen."""
+        """The event as FreeSWITCH writes it: ``plain``, ``json`` or ``xml``. Cached once frozen.
+
+        Bytes that came from a wire as no UTF-8 (lone surrogates, see :func:`wire_bytes`) are
+        kept as FreeSWITCH keeps them: URL-encoded (``%E9``) in plain and in xml headers; as
+        they are in json (cJSON escapes only ``"``, ``\\`` and controls, so the json is not
+        valid UTF-8 then, exactly as FreeSWITCH's); in an xml body FreeSWITCH's
+        ``switch_xml_ampencode`` decodes UTF-8 itself and drops what is broken (and the byte
+        after it): so does this. The text returned holds the surrogates; :meth:`encode` gives
+        the bytes."""
         cache = self.cache
         s = cache.get(fmt)
         if s is None:
@@ -724,7 +734,7 @@ def _plain_line(h: tuple) -> str:
     if v.__class__ is str:
         if h[0] in _FRESH_EVERY_EVENT:  # digits (timestamp, sequence) need no regex
             return f"{h[0]}: {v if (v.isascii() and v.isalnum()) or _ALL_SAFE(v) else url_encode(v)}\n"
-        if len(_PLAIN_LINES) > 50_000:
+        if len(_PLAIN_LINES) > 8192:  # (each line ~300 B: 50,000 was ~15 MB under fuzzing)
             _PLAIN_LINES.clear()
         # values seen once (uuids, sequence numbers, timestamps) are mostly plain text: skip
         # url_encode's LRU for them, it would only churn
