@@ -92,7 +92,7 @@ class Session:
                  "app_depth", "app_log", "watchers", "_rframe", "_wframe", "_ep_read",
                  "_ep_write", "_ep_kill", "pending_extension", "bridge_partner", "destroyed",
                  "_codec_stack", "dtmf", "scope_vars", "_locks", "_unlocked", "event_lock",
-                 "__weakref__")
+                 "_events", "__weakref__")
 
     def __init__(self, manager: SessionManager, endpoint: EndpointInterface | None, uuid: str,
                  session_id: int, direction: str) -> None:
@@ -128,6 +128,7 @@ class Session:
         #: > 0 while a command queued with ``event-lock`` runs: no other queued command starts
         #: (nested in its app) until it is done (switch_ivr_parse_event's CF_EVENT_LOCK)
         self.event_lock = 0
+        self._events: deque | None = None
         ch = self.channel = Channel(self, uuid, direction)
         v = ch.vars
         v["direction"] = direction
@@ -988,6 +989,8 @@ class Session:
         self._wake.set()
 
     def _run_queued(self) -> None:
+        if self._events and not self.channel.flags & F.CF_DIVERT_EVENTS:
+            self._fire_queued_events()
         q = self._queue
         if self.event_lock:
             return
@@ -1008,6 +1011,45 @@ class Session:
             self.fire_event(ET.COMMAND)
             if cause is not None:
                 self.hangup(cause)
+
+    # ------------------------------------------------------------------------------------------
+    # events queued to the call (switch_core_session_queue_event): ESL sendevent with its uuid
+    # ------------------------------------------------------------------------------------------
+    def queue_event(self, event: Event) -> None:
+        """Queue ``event`` to this call: its greenlet fires it when next idle (park, sleep,
+        between states) with the channel data appended; while the channel has
+        CF_DIVERT_EVENTS, it waits for a controller to take it (:meth:`dequeue_events`; the
+        watchers are told)."""
+        q = self._events
+        if q is None:
+            q = self._events = deque()
+        q.append(event)
+        if self.channel.flags & F.CF_DIVERT_EVENTS:
+            self._notify()
+        else:
+            self._wake.set()
+
+    def dequeue_events(self) -> list[Event]:
+        """Take every event queued to the call (a controller diverting them)."""
+        q = self._events
+        if not q:
+            return []
+        out = list(q)
+        q.clear()
+        return out
+
+    def _fire_queued_events(self) -> None:
+        q = self._events
+        ch = self.channel
+        while q:
+            ev = q.popleft()
+            h = ev.headers
+            for i, (name, _value) in enumerate(h):
+                if name == "Event-Subclass":  # FreeSWITCH's order: the subclass first
+                    h.insert(0, h.pop(i))
+                    break
+            ch.event_set_data(ev)
+            self.core.events.fire(ev)
 
     def break_media(self) -> None:
         """``uuid_break``: ask the running media app to stop (CF_BREAK)."""
@@ -1035,7 +1077,7 @@ class Session:
         w = self._wake
         try:
             while ch.state == state and ch.flags & F.CF_PARK:
-                if self._queue:
+                if self._queue or (self._events and not ch.flags & F.CF_DIVERT_EVENTS):
                     self._run_queued()
                     continue
                 if not w.is_set():
@@ -1061,7 +1103,7 @@ class Session:
             if ch.flags & F.CF_BREAK:
                 ch.flags &= ~F.CF_BREAK
                 return Status.BREAK
-            if self._queue and self.app_depth <= 1:
+            if (self._queue or self._events) and self.app_depth <= 1:
                 self._run_queued()
             left = deadline - time.monotonic()
             if left <= 0:

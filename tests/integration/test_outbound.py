@@ -799,3 +799,48 @@ def test_each_socket_gets_only_its_own_calls_events(esl):
                 assert e["Unique-ID"] == mine
     _wait_gone(esl, a)
     _wait_gone(esl, b)
+
+
+def test_sendevent_to_the_call_fired_by_it_or_diverted(esl):
+    """spec §4.5: sendevent with the call's Unique-ID is queued to the call, which fires it
+    with its channel data and no standard headers; with divert_events on it comes to the
+    controlling socket raw."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        head, _, _ = r.message()
+        mine = head["Unique-ID"]
+        r.send("event plain CUSTOM test::queued")
+        r.reply()
+        r.send(f"sendevent CUSTOM\nEvent-Subclass: test::queued\nUnique-ID: {mine}\nX-A: fired")
+        r.reply()
+        _, body, _ = r.until(lambda h, b: b"X-A: fired" in b)
+        result["fired"] = parse_plain(body.decode())
+        r.send("divert_events on")
+        r.reply()
+        r.send(f"sendevent CUSTOM\nEvent-Subclass: test::queued\nUnique-ID: {mine}\nX-A: raw")
+        r.reply()
+        _, body, _ = r.until(lambda h, b: b"X-A: raw" in b)
+        result["diverted"] = parse_plain(body.decode())
+        result["uuid"] = mine
+        r.send("exit")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    t.join(TIMEOUT)
+    srv.close()
+    assert result["uuid"] == uuid
+    fired = [k for k, _ in result["fired"]]
+    assert fired[:5] == ["Event-Subclass", "Command", "Unique-ID", "X-A", "Event-UUID"]
+    assert "Event-Name" not in fired and "Channel-State" in fired
+    diverted = [k for k, _ in result["diverted"]]
+    assert diverted == ["Command", "Unique-ID", "X-A", "Event-UUID", "Event-Subclass"]
+    _wait_gone(esl, uuid)

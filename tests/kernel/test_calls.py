@@ -936,3 +936,35 @@ def test_max_forwards(core):
     assert b.channel.originator_profile is a.channel.caller_profile
     core.sessions.hupall()
     assert core.sessions.wait_empty(5)
+
+
+def test_queue_event_fired_by_the_call_or_kept_for_a_diverting_controller(core, wait_for):
+    from softswitch import Event
+
+    got = []
+    core.events.bind("test", ET.CUSTOM, None, lambda ev: got.append(ev), None)
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    ev = Event(ET.CUSTOM, stamp=False)
+    ev.headers = [("Command", "sendevent CUSTOM"), ("X-A", "1"), ("Event-Subclass", "t::q")]
+    s.queue_event(ev)
+    wait_for(lambda: got)
+    assert [k for k, _ in got[0].headers][:3] == ["Event-Subclass", "Command", "X-A"]
+    assert got[0].get_header("Unique-ID") == s.uuid  # the channel data, appended
+    s.channel.set_flag(ChannelFlag.CF_DIVERT_EVENTS)
+    woken = []
+
+    class Watch:
+        def set(self):
+            woken.append(True)
+
+    s.watchers = [*(s.watchers or []), Watch()]
+    ev2 = Event(ET.CUSTOM, stamp=False)
+    ev2.headers = [("Command", "sendevent CUSTOM"), ("X-A", "2")]
+    s.queue_event(ev2)
+    assert woken
+    assert s.dequeue_events() == [ev2]
+    assert len(got) == 1
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)

@@ -802,6 +802,15 @@ class Listener(SessionControl, Subscriber):
                         sub = ev.get_header("Event-Subclass")
                         if sub:
                             ev.set_subclass(sub)
+        if self.core.session_count:
+            uuid = ev.get_header("unique-id")
+            s = self.core.sessions.locate(uuid) if uuid else None
+            if s is not None:
+                # FreeSWITCH queues it to that call (switch_core_session_queue_event): the call
+                # fires it when idle, with its channel data and no standard headers, or a
+                # listener diverting the call's events takes it (sessioncmds.py)
+                s.queue_event(ev)
+                return f"+OK {event_uuid}"
         ev.stamp()
         self.core.events.fire(ev)
         return f"+OK {event_uuid}"

@@ -175,6 +175,20 @@ class SessionControl:
     def connected(self) -> None:
         """``connect`` was received (the outbound listener wakes its application)."""
 
+    def take_diverted(self) -> None:
+        """``divert_events on``: the events queued to the call (``sendevent`` with its
+        Unique-ID) come here raw, whatever the subscriptions: no standard headers, no channel
+        data (FreeSWITCH's listener moves them into its queue on each poll)."""
+        s = self.session
+        if s is None:
+            return
+        for ev in s.dequeue_events():
+            if self.dead or not self.events_on:  # type: ignore[attr-defined]
+                continue  # (FreeSWITCH sends its queue only with events enabled)
+            self.queue.append(wire.event_message(ev, self.format))  # type: ignore[attr-defined]
+            self.n_events += 1  # type: ignore[attr-defined]
+            self._kick()  # type: ignore[attr-defined]
+
     def session_notice(self, text: str) -> bytes:
         s = self.session
         return wire.disconnect_notice(text, s.uuid if s is not None else None)
@@ -210,6 +224,8 @@ class SessionControl:
     # -- hangup: linger or goodbye ------------------------------------------------------------
     def _session_changed(self) -> None:
         s = self.session
+        if s is not None and s.channel.flags & _CF_DIVERT:
+            self.take_diverted()
         if s is None or self.handled_disco or self._disco is not None:
             return
         if s.channel.state < _CS_HANGUP:
@@ -401,8 +417,10 @@ def cmd_divert_events(listener: Listener, msg: Message, cmd: str) -> str:
         return "-ERR missing value."
     if onoff.lower() == "on":
         s.channel.flags |= _CF_DIVERT
+        listener.take_diverted()
         return "+OK events diverted"
     s.channel.flags &= ~_CF_DIVERT
+    s.wake()  # the call fires what was queued meanwhile
     return "+OK events not diverted"
 
 
