@@ -844,3 +844,45 @@ def test_sendevent_to_the_call_fired_by_it_or_diverted(esl):
     diverted = [k for k, _ in result["diverted"]]
     assert diverted == ["Command", "Unique-ID", "X-A", "Event-UUID", "Event-Subclass"]
     _wait_gone(esl, uuid)
+
+
+def test_shutdown_with_a_live_outbound_call(tmp_path):
+    """softswitch stopping with a call held by an outbound socket: the socket gets the
+    shutdown notice for its call and the process exits cleanly."""
+    import conftest as _c  # (the integration conftest, found by path like test_calls)
+
+    system = _c.make_system(tmp_path)
+    _c.add_loads(system.conf, ("mod_loopback", "mod_dptools"))
+    system.start()
+    srv = _listen()
+    port = srv.getsockname()[1]
+    got: dict = {}
+    ready = threading.Event()
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        got["uuid"] = r.message()[0]["Unique-ID"]
+        ready.set()
+        try:
+            _, body, raw = r.until(lambda h, b: h.get("Content-Type") == "text/disconnect-notice")
+            got["notice"] = raw
+        except (ConnectionError, OSError):
+            pass
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    client = ESL(system.port)
+    try:
+        _originate(client, port)
+        assert ready.wait(TIMEOUT)
+    finally:
+        client.sock.close()
+    code = system.stop()
+    t.join(TIMEOUT)
+    srv.close()
+    assert code == 0, system.out.read_text()[-3000:]
+    assert got["notice"].startswith(b"Content-Type: text/disconnect-notice\n"
+                                    b"Controlled-Session-UUID: " + got["uuid"].encode())
