@@ -886,3 +886,50 @@ def test_shutdown_with_a_live_outbound_call(tmp_path):
     assert code == 0, system.out.read_text()[-3000:]
     assert got["notice"].startswith(b"Content-Type: text/disconnect-notice\n"
                                     b"Controlled-Session-UUID: " + got["uuid"].encode())
+
+
+def test_outbound_connections_keep_max_connections_counted(tmp_path):
+    """Outbound connections end through the same bookkeeping as inbound ones: after calls
+    through the socket application, event_socket.conf's max-connections still holds."""
+    import conftest as _c
+
+    system = _c.make_system(tmp_path)
+    _c.add_loads(system.conf, ("mod_loopback", "mod_dptools"))
+    es_conf = system.conf / "autoload_configs" / "event_socket.conf.xml"
+    es_conf.write_text(es_conf.read_text().replace(
+        "</settings>", '  <param name="max-connections" value="3"/>\n  </settings>', 1))
+    system.start()
+    try:
+        client = ESL(system.port)
+        for _ in range(3):
+            srv = _listen()
+            port = srv.getsockname()[1]
+
+            def server(srv=srv):
+                conn, _ = srv.accept()
+                conn.sendall(b"connect\n\nexit\n\n")
+                while conn.recv(65536):
+                    pass
+                conn.close()
+
+            t = threading.Thread(target=server, daemon=True)
+            t.start()
+            uuid = _originate(client, port)
+            t.join(TIMEOUT)
+            srv.close()
+            _wait_gone(client, uuid)
+        held = [ESL(system.port) for _ in range(2)]  # with `client`: 3 connections
+        extra = socket.create_connection(("127.0.0.1", system.port), timeout=TIMEOUT)
+        data = b""
+        while True:
+            chunk = extra.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        extra.close()
+        assert b"Too many connections (max-connections 3)" in data
+        for h in held:
+            h.sock.close()
+        client.sock.close()
+    finally:
+        system.stop()

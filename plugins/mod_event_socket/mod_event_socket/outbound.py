@@ -118,6 +118,9 @@ class OutboundListener(Listener):
 
     def run(self) -> None:
         sock = self.sock
+        # an outbound connection is a descriptor like any other: it counts toward
+        # max-connections (as _finish uncounts it), though it is never refused
+        self.module.connections += 1
         self.reader = gevent.getcurrent()
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
