@@ -209,8 +209,9 @@ def run_rtt(server: Server, count: int) -> dict:
 # ---------------------------------------------------------------------------------------------
 # 3. RSS with N sessions held, events flowing
 # ---------------------------------------------------------------------------------------------
-def _holder(srv: socket.socket, n: int, ready, stop, q) -> None:
-    """Accept n outbound sessions; each: connect, myevents, then ``set`` once a second."""
+def _holder(srv: socket.socket, n: int, ready, stop, q, idle: bool = False) -> None:
+    """Accept n outbound sessions; each: connect, myevents, then ``set`` once a second (or
+    nothing with ``idle``)."""
     sel = selectors.DefaultSelector()
     conns = []
     srv.settimeout(120)
@@ -227,7 +228,7 @@ def _holder(srv: socket.socket, n: int, ready, stop, q) -> None:
     nxt = time.monotonic()
     i = 0
     while not stop.is_set():
-        if time.monotonic() >= nxt:
+        if not idle and time.monotonic() >= nxt:
             nxt += 1.0
             for conn in conns:
                 i += 1
@@ -254,7 +255,7 @@ def _holder(srv: socket.socket, n: int, ready, stop, q) -> None:
     q.put(received)
 
 
-def run_held(server: Server, ctl: Client, n: int, hold_s: float) -> dict:
+def run_held(server: Server, ctl: Client, n: int, hold_s: float, idle: bool = False) -> dict:
     ctx = mp.get_context("fork")
     if not wait_count(ctl, 0):
         return {"error": "channels left over"}
@@ -264,7 +265,7 @@ def run_held(server: Server, ctl: Client, n: int, hold_s: float) -> dict:
     target = f"127.0.0.1:{srv.getsockname()[1]}"
     ready, stop = ctx.Event(), ctx.Event()
     hq, oq = ctx.Queue(), ctx.Queue()
-    hp = ctx.Process(target=_holder, args=(srv, n, ready, stop, hq))
+    hp = ctx.Process(target=_holder, args=(srv, n, ready, stop, hq, idle))
     hp.start()
     srv.close()
     per = [n // 4 + (1 if i < n % 4 else 0) for i in range(4)]
@@ -298,6 +299,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="length of the set-up test")
     ap.add_argument("--sessions", type=int, default=None, help="sessions held for the RSS figure")
     ap.add_argument("--rtt", type=int, default=None, help="execute round trips")
+    ap.add_argument("--idle", action="store_true",
+                    help="hold the sessions idle (no command, no event) instead, for comparison")
     ap.add_argument("--loglevel", default="warning", help="switch.conf loglevel (default warning)")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
@@ -306,7 +309,7 @@ def main() -> None:
     rtt_n = args.rtt or (300 if args.quick else 2000)
 
     env = environment()
-    setups, rtts, held = [], [], []
+    setups, rtts, held, idle_held = [], [], [], []
     for _ in range(runs):
         server = Server(args.loglevel)
         try:
@@ -314,7 +317,9 @@ def main() -> None:
             ctl.api("fsctl sps 5000")
             ctl.api("fsctl max_sessions 5000")
             time.sleep(1.2)  # (the sps budget is refilled once a second)
-            held.append(run_held(server, ctl, sessions, 3.0 if args.quick else 5.0))
+            # (a fresh process each: the allocator keeps what a first round freed)
+            (idle_held if args.idle else held).append(
+                run_held(server, ctl, sessions, 3.0 if args.quick else 5.0, idle=args.idle))
             rtts.append(run_rtt(server, rtt_n))
             wait_count(ctl, 0)
             setups.append(run_setups(server, seconds))
@@ -343,6 +348,8 @@ def main() -> None:
         "kb_per_session": series([r.get("kb_per_session") for r in held]),
         "held_server_cpu_pct": series([r.get("server_cpu_pct_while_held") for r in held]),
         "held_runs": held,
+        "kb_per_idle_session": series([r.get("kb_per_session") for r in idle_held]),
+        "idle_held_runs": idle_held,
         "targets": t.as_dict(), "all_pass": t.all_pass, "env": env,
     }
     s, a, b, k = (report["setups_per_s"], report["execute_p50_ms"], report["execute_p99_ms"],
