@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mod_event_socket.client import ESLClient
+from softswitch_cli import ESLClient  # (moved out of mod_event_socket by branch esl)
 
 TIMEOUT = 10.0
 
