@@ -1185,8 +1185,17 @@ class Session:
         if not q:
             return None
         digit, duration, source = q.popleft()
-        self.fire_event(ET.DTMF, after=(("DTMF-Digit", digit), ("DTMF-Duration", str(duration)),
-                                        ("DTMF-Source", source)))
+        after = (("DTMF-Digit", digit), ("DTMF-Duration", str(duration)), ("DTMF-Source", source))
+        if self.channel.flags & F.CF_DIVERT_EVENTS:
+            # switch_channel_dequeue_dtmf: a controller diverting the call's events takes the
+            # DTMF event from the call's queue instead (queue_event)
+            ev = Event(ET.DTMF)
+            add_channel_data(self.channel, ev.headers, ET.DTMF,
+                             self.core.settings.verbose_channel_events)
+            ev.headers.extend(after)
+            self.queue_event(ev)
+        else:
+            self.fire_event(ET.DTMF, after=after)
         return digit, duration
 
     # ------------------------------------------------------------------------------------------

@@ -968,3 +968,25 @@ def test_queue_event_fired_by_the_call_or_kept_for_a_diverting_controller(core, 
     assert len(got) == 1
     s.hangup()
     wait_gone(wait_for, r, s.uuid)
+
+
+def test_dtmf_diverted_to_the_calls_event_queue(core, wait_for):
+    r = Recorder(core)
+    seen = []
+    core.events.bind("dtmf", ET.DTMF, None, seen.append, None)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    s.channel.set_flag(ChannelFlag.CF_DIVERT_EVENTS)
+    s.queue_dtmf("5")
+    assert s.dequeue_dtmf() == ("5", 2000)
+    taken = s.dequeue_events()
+    assert [e.get_header("DTMF-Digit") for e in taken] == ["5"]
+    assert taken[0].get_header("Event-Name") == "DTMF"  # built whole, as FreeSWITCH
+    assert taken[0].get_header("Unique-ID") == s.uuid
+    s.channel.clear_flag(ChannelFlag.CF_DIVERT_EVENTS)
+    s.queue_dtmf("6")
+    s.dequeue_dtmf()
+    wait_for(lambda: seen)
+    assert [e.get_header("DTMF-Digit") for e in seen] == ["6"]
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
