@@ -933,3 +933,34 @@ def test_outbound_connections_keep_max_connections_counted(tmp_path):
         client.sock.close()
     finally:
         system.stop()
+
+
+def test_hosts_tried_in_turn_and_a_host_name(esl, routing_system):
+    dead = _listen()
+    dead_port = dead.getsockname()[1]
+    dead.close()  # refused
+    srv = _listen()
+    port = srv.getsockname()[1]
+    got: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("getvar socket_host")
+        got["host"] = r.reply()["Reply-Text"]
+        r.send("exit")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    out = esl.api(f"originate null/1000 'socket:127.0.0.1:{dead_port}|localhost:{port} async "
+                  f"full' inline")
+    assert out.startswith("+OK "), out
+    t.join(TIMEOUT)
+    srv.close()
+    assert got["host"] == "localhost"
+    _wait_gone(esl, out[4:].strip())
+    assert f"Trying host: 127.0.0.1:{dead_port}" in routing_system.log_text()

@@ -220,7 +220,8 @@ class OutboundListener(Listener):
 def _connect(host: str, port: int) -> socket.socket:
     """A TCP connection (keepalive 30 s, NODELAY) to ``host``:``port`` (any address family)."""
     err: OSError | None = None
-    for family, stype, proto, _, sa in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+    # (gevent's resolver: a host name must not hold the hub while it resolves)
+    for family, stype, proto, _, sa in gevent.socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
         sock = gevent.socket.socket(family, stype, proto)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
