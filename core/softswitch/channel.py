@@ -218,6 +218,14 @@ class CallerProfile:
         self.privacy_hide_name = False
         self.privacy_hide_number = False
 
+    def event_set_data(self, event, prefix: str) -> None:
+        """``switch_caller_profile_event_set_data``: append the ``<prefix>-*`` headers of this
+        profile to ``event`` (e.g. ``Channel-*`` in the outbound Event Socket's ``connect``
+        reply)."""
+        from .callevents import profile_headers  # (callevents imports this module)
+
+        profile_headers(self, prefix, event.headers)
+
     def clone(self) -> CallerProfile:
         """The next profile of the same channel (transfer): fields and times copied,
         ``profile_index`` + 1, no extension."""

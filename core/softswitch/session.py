@@ -92,7 +92,8 @@ class Session:
                  "write_codec", "timer", "direction", "_wake", "_greenlet", "_queue",
                  "app_depth", "app_log", "watchers", "_rframe", "_wframe", "_ep_read",
                  "_ep_write", "_ep_kill", "pending_extension", "bridge_partner", "destroyed",
-                 "_codec_stack", "dtmf", "scope_vars", "__weakref__")
+                 "_codec_stack", "dtmf", "scope_vars", "_locks", "_unlocked", "event_lock",
+                 "_events", "__weakref__")
 
     def __init__(self, manager: SessionManager, endpoint: EndpointInterface | None, uuid: str,
                  session_id: int, direction: str) -> None:
@@ -125,6 +126,12 @@ class Session:
         self._codec_stack: list | None = None
         self.dtmf: deque | None = None
         self.scope_vars: dict[str, str] | None = None
+        self._locks = 0
+        self._unlocked: gevent.event.Event | None = None
+        #: > 0 while a command queued with ``event-lock`` runs: no other queued command starts
+        #: (nested in its app) until it is done (switch_ivr_parse_event's CF_EVENT_LOCK)
+        self.event_lock = 0
+        self._events: deque | None = None
         ch = self.channel = Channel(self, uuid, direction)
         v = ch.vars
         v["direction"] = direction
@@ -556,7 +563,42 @@ class Session:
                 self.hangup(Cause.CRASH)
             self._finish_hangup()
         finally:
+            if self._locks:
+                self._wait_unlocked()
             self._destroy()
+
+    # ------------------------------------------------------------------------------------------
+    # read locks: a controller (an outbound Event Socket) keeps the session from being
+    # destroyed until it is done with it, as switch_core_session_read_lock does
+    # ------------------------------------------------------------------------------------------
+    def read_lock(self) -> bool:
+        """Keep the session from being destroyed until :meth:`read_unlock`. False (and no
+        lock taken) when destruction already began. When the session has reported (CHANNEL_
+        HANGUP_COMPLETE fired) and waits for its locks, its watchers are woken."""
+        if self.destroyed:
+            return False
+        self._locks += 1
+        return True
+
+    def read_unlock(self) -> None:
+        if self._locks > 0:
+            self._locks -= 1
+            if not self._locks and self._unlocked is not None:
+                self._unlocked.set()
+
+    @property
+    def reported(self) -> bool:
+        """True once the session fired CHANNEL_HANGUP_COMPLETE and only its read locks keep it
+        from being destroyed."""
+        return self._unlocked is not None
+
+    def _wait_unlocked(self) -> None:
+        self._unlocked = gevent.event.Event()
+        self._notify()
+        try:
+            self._unlocked.wait()
+        except gevent.GreenletExit:
+            pass
 
     def _finish_hangup(self) -> None:
         """After a greenlet failure: still report (CDR vars, HANGUP_COMPLETE) if not done."""
@@ -953,7 +995,11 @@ class Session:
         self._wake.set()
 
     def _run_queued(self) -> None:
+        if self._events and not self.channel.flags & F.CF_DIVERT_EVENTS:
+            self._fire_queued_events()
         q = self._queue
+        if self.event_lock:
+            return
         while q:
             item = q.popleft()
             if callable(item):
@@ -971,6 +1017,45 @@ class Session:
             self.fire_event(ET.COMMAND)
             if cause is not None:
                 self.hangup(cause)
+
+    # ------------------------------------------------------------------------------------------
+    # events queued to the call (switch_core_session_queue_event): ESL sendevent with its uuid
+    # ------------------------------------------------------------------------------------------
+    def queue_event(self, event: Event) -> None:
+        """Queue ``event`` to this call: its greenlet fires it when next idle (park, sleep,
+        between states) with the channel data appended; while the channel has
+        CF_DIVERT_EVENTS, it waits for a controller to take it (:meth:`dequeue_events`; the
+        watchers are told)."""
+        q = self._events
+        if q is None:
+            q = self._events = deque()
+        q.append(event)
+        if self.channel.flags & F.CF_DIVERT_EVENTS:
+            self._notify()
+        else:
+            self._wake.set()
+
+    def dequeue_events(self) -> list[Event]:
+        """Take every event queued to the call (a controller diverting them)."""
+        q = self._events
+        if not q:
+            return []
+        out = list(q)
+        q.clear()
+        return out
+
+    def _fire_queued_events(self) -> None:
+        q = self._events
+        ch = self.channel
+        while q:
+            ev = q.popleft()
+            h = ev.headers
+            for i, (name, _value) in enumerate(h):
+                if name == "Event-Subclass":  # FreeSWITCH's order: the subclass first
+                    h.insert(0, h.pop(i))
+                    break
+            ch.event_set_data(ev)
+            self.core.events.fire(ev)
 
     def break_media(self) -> None:
         """``uuid_break``: ask the running media app to stop (CF_BREAK)."""
@@ -998,7 +1083,7 @@ class Session:
         w = self._wake
         try:
             while ch.state == state and ch.flags & F.CF_PARK:
-                if self._queue:
+                if self._queue or (self._events and not ch.flags & F.CF_DIVERT_EVENTS):
                     self._run_queued()
                     continue
                 if not w.is_set():
@@ -1024,7 +1109,7 @@ class Session:
             if ch.flags & F.CF_BREAK:
                 ch.flags &= ~F.CF_BREAK
                 return Status.BREAK
-            if self._queue and self.app_depth <= 1:
+            if (self._queue or self._events) and self.app_depth <= 1:
                 self._run_queued()
             left = deadline - time.monotonic()
             if left <= 0:
@@ -1106,8 +1191,17 @@ class Session:
         if not q:
             return None
         digit, duration, source = q.popleft()
-        self.fire_event(ET.DTMF, after=(("DTMF-Digit", digit), ("DTMF-Duration", str(duration)),
-                                        ("DTMF-Source", source)))
+        after = (("DTMF-Digit", digit), ("DTMF-Duration", str(duration)), ("DTMF-Source", source))
+        if self.channel.flags & F.CF_DIVERT_EVENTS:
+            # switch_channel_dequeue_dtmf: a controller diverting the call's events takes the
+            # DTMF event from the call's queue instead (queue_event)
+            ev = Event(ET.DTMF)
+            add_channel_data(self.channel, ev.headers, ET.DTMF,
+                             self.core.settings.verbose_channel_events)
+            ev.headers.extend(after)
+            self.queue_event(ev)
+        else:
+            self.fire_event(ET.DTMF, after=after)
         return digit, duration
 
     # ------------------------------------------------------------------------------------------

@@ -811,6 +811,52 @@ def test_file_open(core):
         core.file_open("/tmp/a.xyz")
 
 
+def test_read_lock_holds_destroy_until_unlocked(core, wait_for):
+    """A controller's read lock (the outbound Event Socket): the session reports (HANGUP_COMPLETE)
+    and waits; CHANNEL_DESTROY comes only after read_unlock, and watchers learn it is waiting."""
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    woken = []
+
+    class Watch:
+        def set(self):
+            woken.append(s.reported)
+
+    assert s.read_lock()
+    s.watchers = [*(s.watchers or []), Watch()]
+    s.hangup()
+    wait_for(lambda: s.reported)
+    assert True in woken
+    names = r.names(s.uuid)
+    assert "CHANNEL_HANGUP_COMPLETE CS_REPORTING/11" in names
+    assert not any(n.startswith("CHANNEL_DESTROY") for n in names)
+    assert core.sessions.locate(s.uuid) is s
+    s.read_unlock()
+    wait_gone(wait_for, r, s.uuid)
+    assert core.sessions.locate(s.uuid) is None
+    assert not s.read_lock()  # destroyed: no lock taken
+
+
+def test_event_lock_keeps_queued_commands_from_starting(core, wait_for):
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    order = []
+
+    def locked(sess):
+        sess.event_lock += 1
+        try:
+            sess.queue_callable(lambda _s: order.append("second"))
+            sess.sleep(50)  # sleep runs queued commands, but not under the lock
+            order.append("first")
+        finally:
+            sess.event_lock -= 1
+
+    s.queue_callable(locked)
+    wait_for(lambda: order == ["first", "second"])
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
 def test_inbound_answer_refused_by_the_endpoint(core, wait_for):
     """An endpoint refusing INDICATE_ANSWER: the call is hung up INCOMPATIBLE_DESTINATION."""
     from softswitch import MessageId
@@ -890,3 +936,57 @@ def test_max_forwards(core):
     assert b.channel.originator_profile is a.channel.caller_profile
     core.sessions.hupall()
     assert core.sessions.wait_empty(5)
+
+
+def test_queue_event_fired_by_the_call_or_kept_for_a_diverting_controller(core, wait_for):
+    from softswitch import Event
+
+    got = []
+    core.events.bind("test", ET.CUSTOM, None, lambda ev: got.append(ev), None)
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    ev = Event(ET.CUSTOM, stamp=False)
+    ev.headers = [("Command", "sendevent CUSTOM"), ("X-A", "1"), ("Event-Subclass", "t::q")]
+    s.queue_event(ev)
+    wait_for(lambda: got)
+    assert [k for k, _ in got[0].headers][:3] == ["Event-Subclass", "Command", "X-A"]
+    assert got[0].get_header("Unique-ID") == s.uuid  # the channel data, appended
+    s.channel.set_flag(ChannelFlag.CF_DIVERT_EVENTS)
+    woken = []
+
+    class Watch:
+        def set(self):
+            woken.append(True)
+
+    s.watchers = [*(s.watchers or []), Watch()]
+    ev2 = Event(ET.CUSTOM, stamp=False)
+    ev2.headers = [("Command", "sendevent CUSTOM"), ("X-A", "2")]
+    s.queue_event(ev2)
+    assert woken
+    assert s.dequeue_events() == [ev2]
+    assert len(got) == 1
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_dtmf_diverted_to_the_calls_event_queue(core, wait_for):
+    r = Recorder(core)
+    seen = []
+    core.events.bind("dtmf", ET.DTMF, None, seen.append, None)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    s.channel.set_flag(ChannelFlag.CF_DIVERT_EVENTS)
+    s.queue_dtmf("5")
+    assert s.dequeue_dtmf() == ("5", 2000)
+    taken = s.dequeue_events()
+    assert [e.get_header("DTMF-Digit") for e in taken] == ["5"]
+    assert taken[0].get_header("Event-Name") == "DTMF"  # built whole, as FreeSWITCH
+    assert taken[0].get_header("Unique-ID") == s.uuid
+    s.channel.clear_flag(ChannelFlag.CF_DIVERT_EVENTS)
+    s.queue_dtmf("6")
+    s.dequeue_dtmf()
+    wait_for(lambda: seen)
+    assert [e.get_header("DTMF-Digit") for e in seen] == ["6"]
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)

@@ -37,11 +37,13 @@ import gevent.pool
 import gevent.socket
 
 import softswitch
-from softswitch import Event, EventType, Status, params, switch_true
+from softswitch import AppFlag, Event, EventType, Status, params, switch_true
 
 from . import wire
 from .busypoll import DEFAULT_USEC, BusyPoll
 from .listener import Listener
+from .outbound import socket_app
+from .sessioncmds import SessionFanout
 from .sink import SinkListener, event_sink
 
 if TYPE_CHECKING:
@@ -87,6 +89,8 @@ class EventSocket:
         self.listeners: dict[Listener | SinkListener, None] = {}
         #: event type -> the listeners subscribed to it (ALL subscribes to every type)
         self.by_type: dict[int, dict[Listener | SinkListener, None]] = {}
+        #: listeners bound to a call with myevents, by the call's uuid (sessioncmds.py)
+        self.fanout = SessionFanout(self)
         #: the listeners that want log lines
         self.loggers: dict[Listener | SinkListener, None] = {}
         self.sinks: dict[int, SinkListener] = {}
@@ -121,6 +125,8 @@ class EventSocket:
         """
         live = not listener.dead and listener in self.listeners
         new = bytes(listener.event_list) if live and listener.events_on else _NONE
+        if self.fanout.takes(listener, live):
+            new = _NONE  # a call's myevents listener: offered its call's events by uuid
         if len(_SHAPES) >= 4096:  # (only sharing is lost)
             _SHAPES.clear()
         new = _SHAPES.setdefault(new, new)  # listeners subscribed alike share one copy
@@ -261,6 +267,10 @@ class EventSocket:
             return
         Listener(self, sock, addr).run()
 
+    def spawn_listener(self, listener: Listener) -> None:
+        """Serve an outbound (``socket … async``) connection in a greenlet of the module."""
+        self.module.spawn(listener.run)
+
     # -- event and log fan-out ------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
         if not self.ready:
@@ -283,10 +293,10 @@ class EventSocket:
                 listener.offer_log(line, data)
 
     # -- background jobs --------------------------------------------------------------------------
-    def spawn_job(self, job_uuid: str, cmd: str, arg: str | None) -> None:
-        self.module.spawn(self._job, job_uuid, cmd, arg)
+    def spawn_job(self, job_uuid: str, cmd: str, arg: str | None, owner: str | None = None) -> None:
+        self.module.spawn(self._job, job_uuid, cmd, arg, owner)
 
-    def _job(self, job_uuid: str, cmd: str, arg: str | None) -> None:
+    def _job(self, job_uuid: str, cmd: str, arg: str | None, owner: str | None = None) -> None:
         self.jobs += 1
         try:
             result = self.core.api_execute(cmd, arg or "")
@@ -298,6 +308,8 @@ class EventSocket:
                 body = f"-ERR {cmd.strip()} Command not found!\n"
             ev = Event(EventType.BACKGROUND_JOB)
             ev.add_header("Job-UUID", job_uuid)
+            if owner:  # a bgapi of a listener with a session (passes its myevents)
+                ev.add_header("Job-Owner-UUID", owner)
             ev.add_header("Job-Command", cmd)
             if arg:
                 ev.add_header("Job-Command-Arg", arg)
@@ -454,6 +466,7 @@ class EventSocket:
         self.pool.kill(timeout=1.0)
         self.listeners = {}
         self.by_type = {}
+        self.fanout.clear()
         self.loggers = {}
         self.sinks = {}
         if self.busy is not None:
@@ -472,6 +485,10 @@ def module_load(module: ModuleInterface, core: Core) -> Status:
     module.bind_log(es.on_log, level=7)  # event types are bound as listeners subscribe
     module.add_api("event_sink", "event_sink", "<web data>",
                    lambda cmd, session, stream: event_sink(es, cmd, session, stream))
+    # The outbound Event Socket (outbound.py): here, as in FreeSWITCH, with the protocol
+    module.add_application("socket", "Connect to a socket", "Connect to a socket",
+                           "<ip>[:<port>]", lambda session, data: socket_app(es, session, data),
+                           AppFlag.SAF_SUPPORT_NOMEDIA)
     return Status.SUCCESS
 
 

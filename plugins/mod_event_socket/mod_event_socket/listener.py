@@ -33,9 +33,10 @@ from softswitch import (
     switch_true,
 )
 
-from . import wire
+from . import sessioncmds, wire
 from .directory import locate_user_params
 from .framing import EVENT_SUBCLASS, SPECIAL, FrameError, FrameParser, Message
+from .sessioncmds import SessionControl
 from .subscriber import Subscriber, parse_event_list
 
 if TYPE_CHECKING:
@@ -60,16 +61,6 @@ _DIRECT_AFTER = 0.01
 _ALL = int(EventType.ALL)
 _ALL_TYPE = EventType.ALL
 _CUSTOM = EventType.CUSTOM
-_MYEVENTS = (
-    EventType.CHANNEL_ANSWER, EventType.CHANNEL_APPLICATION, EventType.CHANNEL_BRIDGE,
-    EventType.CHANNEL_CREATE, EventType.CHANNEL_DATA, EventType.CHANNEL_DESTROY,
-    EventType.CHANNEL_EXECUTE, EventType.CHANNEL_EXECUTE_COMPLETE, EventType.CHANNEL_HANGUP,
-    EventType.CHANNEL_HANGUP_COMPLETE, EventType.CHANNEL_ORIGINATE, EventType.CHANNEL_UUID,
-    EventType.CHANNEL_OUTGOING, EventType.CHANNEL_PARK, EventType.CHANNEL_PROGRESS,
-    EventType.CHANNEL_PROGRESS_MEDIA, EventType.CHANNEL_STATE, EventType.CHANNEL_UNBRIDGE,
-    EventType.CHANNEL_UNPARK, EventType.DETECTED_SPEECH, EventType.DTMF, EventType.NOTALK,
-    EventType.TALK,
-)
 _SNEAKY = ("bgapi", "sched_api", "eval", "expand", "xml_wrap")
 _TRUE = ("true", "yes", "on", "1", "t")
 _SUCCESS = Status.SUCCESS
@@ -80,8 +71,9 @@ _SUCCESS = Status.SUCCESS
 _LOG_DATA = wire.LOG_DATA
 
 
-class Listener(Subscriber):
-    """An inbound Event Socket connection."""
+class Listener(SessionControl, Subscriber):
+    """An Event Socket connection (inbound; :mod:`.outbound` for the ``socket`` app's), with
+    a session when one is controlled or bound (:class:`.sessioncmds.SessionControl`)."""
 
     __slots__ = ("module", "core", "sock", "remote_ip", "remote_port", "id", "authed", "running",
                  "allow_log", "allowed_events", "allowed_all_events", "allowed_subclasses",
@@ -310,7 +302,9 @@ class Listener(Subscriber):
     def _close_notice(self, text: str) -> None:
         """End the connection with a disconnect notice, sent with any reply still queued."""
         self.running = False
-        self._out.append(wire.disconnect_notice(text))
+        if not self.said_goodbye:  # (a controlled session's notice may be out already)
+            self.said_goodbye = True
+            self._out.append(self.session_notice(text))
         try:
             self._flush()
         except OSError:
@@ -335,6 +329,7 @@ class Listener(Subscriber):
         self.module.connections -= 1
         self.running = False
         self.dead = True
+        self.release_session()
         self.reader = None
         self.module.remove_listener(self)
         self.module.idle_readers.pop(self, None)
@@ -367,7 +362,7 @@ class Listener(Subscriber):
         self._killer = gevent.spawn(self._kill, text)
 
     def _kill(self, text: str) -> None:
-        notice = wire.disconnect_notice(text)
+        notice = self.session_notice(text)
         # Best effort: a stalled client will not read it, and nobody waits for it.
         if self.wlock.acquire(timeout=0.2):
             try:
@@ -586,19 +581,6 @@ class Listener(Subscriber):
     def _cmd_filter_line(self, msg: Message, cmd: str) -> str:
         return self._cmd_filter(cmd[7:])
 
-    def _cmd_myevents_line(self, msg: Message, cmd: str) -> str:
-        return self._subscribed(self._cmd_myevents(cmd))
-
-    def _cmd_divert_events(self, msg: Message, cmd: str) -> str:
-        return "-ERR not controlling a session."
-
-    def _cmd_sendmsg(self, msg: Message, cmd: str) -> str:
-        target = cmd[7:].strip(" ") or (msg.get("session-id") or "")
-        return f"-ERR invalid session id [{target}]"
-
-    def _cmd_linger(self, msg: Message, cmd: str) -> str:
-        return "-ERR not controlling a session"
-
     def _cmd_nolog(self, msg: Message, cmd: str) -> str:
         self._drop_queued(logs=True)
         if self.log_on:
@@ -690,25 +672,6 @@ class Listener(Subscriber):
         self.events_on = True
         return "+OK events nixed"
 
-    def _cmd_myevents(self, cmd: str) -> str:
-        if self.myevents:
-            return "-ERR aready enabled."  # (sic)
-        rest = cmd[9:]
-        uuid, sp, _fmt = rest.partition(" ")
-        if sp:
-            # a format word means the caller expects the session to exist: there are no call
-            # sessions in softswitch yet, so the uuid cannot be found
-            return "-ERR invalid uuid"
-        for t in _MYEVENTS:
-            self.event_list[t] = 1
-        self.myevents = True
-        self.events_on = True
-        if "xml" in cmd or "XML" in cmd:
-            self.format = "xml"
-        if "json" in cmd or "JSON" in cmd:
-            self.format = "json"
-        return "+OK Events Enabled"
-
     def _cmd_filter(self, rest: str) -> str:
         name = rest.lstrip(" ")
         name, sp, value = name.partition(" ")
@@ -792,7 +755,8 @@ class Listener(Subscriber):
         if not self._api_allowed(api_cmd, arg or None):
             return "-ERR permission denied"
         job = msg.get("job-uuid") or new_uuid()
-        self.module.spawn_job(job, api_cmd, arg or None)
+        self.module.spawn_job(job, api_cmd, arg or None,
+                              self.session.uuid if self.session is not None else None)
         return f"~Reply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
 
     # -- sendevent ------------------------------------------------------------------------------
@@ -838,6 +802,15 @@ class Listener(Subscriber):
                         sub = ev.get_header("Event-Subclass")
                         if sub:
                             ev.set_subclass(sub)
+        if self.core.session_count:
+            uuid = ev.get_header("unique-id")
+            s = self.core.sessions.locate(uuid) if uuid else None
+            if s is not None:
+                # FreeSWITCH queues it to that call (switch_core_session_queue_event): the call
+                # fires it when idle, with its channel data and no standard headers, or a
+                # listener diverting the call's events takes it (sessioncmds.py)
+                s.queue_event(ev)
+                return f"+OK {event_uuid}"
         ev.stamp()
         self.core.events.fire(ev)
         return f"+OK {event_uuid}"
@@ -851,13 +824,17 @@ COMMANDS: tuple[tuple[str, Callable[[Listener, Message, str], str | None]], ...]
     ("sendevent", Listener._cmd_sendevent),
     ("api ", Listener._cmd_api_line),
     ("filter ", Listener._cmd_filter_line),
-    ("myevents ", Listener._cmd_myevents_line),
-    ("divert_events", Listener._cmd_divert_events),
-    ("sendmsg", Listener._cmd_sendmsg),
+    # the session commands (sessioncmds.py; resume, connect, getvar need a session)
+    ("resume", sessioncmds.cmd_resume),
+    ("connect", sessioncmds.cmd_connect),
+    ("getvar", sessioncmds.cmd_getvar),
+    ("myevents", sessioncmds.cmd_myevents),
+    ("divert_events", sessioncmds.cmd_divert_events),
+    ("sendmsg", sessioncmds.cmd_sendmsg),
     ("bgapi ", Listener._cmd_bgapi_line),
     ("log", Listener._cmd_log),
-    ("linger", Listener._cmd_linger),
-    ("nolinger", Listener._cmd_linger),
+    ("linger", sessioncmds.cmd_linger),
+    ("nolinger", sessioncmds.cmd_nolinger),
     ("nolog", Listener._cmd_nolog),
     ("event", Listener._cmd_event_line),
     ("nixevent", Listener._cmd_nixevent_line),
