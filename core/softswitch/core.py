@@ -592,6 +592,11 @@ class Core:
             return self.api_execute(cmd, arg).output
         return expand(text, self.vars, lookup, run, self.settings.api_expansion)
 
+    def interface(self, kind: str, name: str) -> Interface | None:
+        """The registered interface of ``kind`` named ``name`` (``core.interface`` of the
+        services; see :meth:`softswitch.services.CoreServices.interface`)."""
+        return self.registry.get(kind, name)
+
     def timer_open(self, name: str, interval: int, samples: int) -> Timer:
         """Open a timer by name (``soft``). :raises TimerError: unknown name, bad interval."""
         iface = self.registry.get("timer", name)

@@ -502,4 +502,4 @@ class CoreServices(_Delegating):
         ``endpoint``, ``file``, …; see :data:`softswitch.interfaces.KINDS`) named ``name``
         (case-insensitive), or None: what a dialplan checks before it lists an application, or
         an endpoint to see that the codec it holds is still the registered one."""
-        return self._target.registry.get(kind, name)
+        return self._target.interface(kind, name)
