@@ -12,7 +12,6 @@ sandbox that forbids it); the caller falls back to sleeping until the deadline.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -45,7 +44,9 @@ def _load_libc() -> ctypes.CDLL | None:
         if not sys.platform.startswith("linux"):
             return None
         try:
-            lib = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            # the process's own symbols (libc is loaded): ctypes.util.find_library would run
+            # `ldconfig -p` in a subprocess while the module loads, holding the hub for 100+ ms
+            lib = ctypes.CDLL(None, use_errno=True)
             create, settime = lib.timerfd_create, lib.timerfd_settime
         except (OSError, AttributeError):
             return None
