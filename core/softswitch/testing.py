@@ -16,6 +16,11 @@ Fixtures:
     ``wait_for(predicate, timeout=5.0)`` yields to gevent until ``predicate()`` is true, and fails
     the test with a clear message when it stays false.
 
+``esl_server_factory``
+    ``esl_server_factory(settings=None, host="127.0.0.1", wait=True, extra_modules="",
+    name=None)`` starts a real softswitch process with mod_event_socket
+    (:func:`start_esl_server`) under ``tmp_path``; all are stopped after the test.
+
 :func:`build_module_wheel` and :func:`pip_install` make real module distributions for tests
 (a wheel with the ``softswitch.modules`` entry point, installed by pip into a directory that
 the test puts on ``sys.path`` or ``PYTHONPATH``).
@@ -45,7 +50,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["kernel_factory", "wait_for", "write_conf", "make_core", "build_module_wheel",
+__all__ = ["kernel_factory", "wait_for", "esl_server_factory", "write_conf", "make_core", "build_module_wheel",
            "pip_install", "SoftswitchProcess", "start_softswitch", "EslServer",
            "start_esl_server", "write_esl_conf", "ESL_TEST_MODULE", "ESL_DIRECTORY", "free_port"]
 
@@ -523,3 +528,24 @@ def start_esl_server(root, settings: dict | list | None = None, host: str = "127
         # the port it bound, as it logs it (listen-port 0 would be a free one)
         server.port = int(_LISTENING.search(server.log_text()).group(1))
     return server
+
+
+@pytest.fixture
+def esl_server_factory(tmp_path):
+    """Start Event Socket test servers (:func:`start_esl_server`); all are stopped after the
+    test (an exit code other than 0 is printed with the server's output)."""
+    servers = []
+
+    def factory(settings=None, host="127.0.0.1", wait=True, extra_modules="", name=None,
+                cls=EslServer):
+        root = tmp_path / (name or f"srv{len(servers)}")
+        root.mkdir()
+        s = start_esl_server(root, settings, host, wait, extra_modules, cls=cls)
+        servers.append(s)
+        return s
+
+    yield factory
+    for s in servers:
+        code, out = s.stop()
+        if code not in (0, None):
+            print(f"server exited with {code}:\n{out[-5000:]}")

@@ -16,24 +16,10 @@ from softswitch.testing import start_esl_server
 
 
 @pytest.fixture
-def server_factory(tmp_path):
+def server_factory(esl_server_factory):
     """``server_factory(settings=None, host="127.0.0.1", wait=True, extra_modules="",
-    name=None)``: start a server (see :func:`softswitch.testing.start_esl_server`); all are
-    stopped after the test."""
-    servers = []
-
-    def factory(settings=None, host="127.0.0.1", wait=True, extra_modules="", name=None):
-        root = tmp_path / (name or f"srv{len(servers)}")
-        root.mkdir()
-        s = start_esl_server(root, settings, host, wait, extra_modules)
-        servers.append(s)
-        return s
-
-    yield factory
-    for s in servers:
-        code, out = s.stop()
-        if code not in (0, None):
-            print(f"server exited with {code}:\n{out[-5000:]}")
+    name=None)``: softswitch.testing's ``esl_server_factory``."""
+    return esl_server_factory
 
 
 @pytest.fixture(scope="module")
