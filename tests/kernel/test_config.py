@@ -590,7 +590,8 @@ def test_default_conf_tree_parses(tmp_path):
     assert es["password"] == "ClueCon"
     assert v.get("domain") == "192.0.2.9" and v.get("domain_name") == "192.0.2.9"
     mods = [el.get("module") for el in x.open_cfg("modules.conf").iter("load")]
-    assert mods == ["mod_event_socket", "mod_commands"]
+    assert mods == ["mod_event_socket", "mod_loopback", "mod_commands", "mod_dptools",
+                    "mod_dialplan_xml", "mod_tone_stream"]
     assert dict(params(x.open_cfg("switch.conf")))["loglevel"] == "debug"
 
 
