@@ -37,159 +37,21 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import pathlib
-import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid as uuid_mod
 
-from _common import Targets, emit, environment, median, series, vm_status
+from _common import (
+    Client,
+    Server,
+    Targets,
+    emit,
+    environment,
+    median,
+    series,
+    wait_count,
+)
 
-PASSWORD = "ClueCon"
 LOADS = ("mod_loopback", "mod_dptools")
-
-
-# ---------------------------------------------------------------------------------------------
-# a minimal ESL client (stdlib socket)
-# ---------------------------------------------------------------------------------------------
-
-
-class Client:
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.read_message()  # auth/request
-        self.sock.sendall(f"auth {PASSWORD}\n\n".encode())
-        head, _ = self.read_message()
-        if b"+OK accepted" not in head:
-            raise RuntimeError(f"auth refused: {head!r}")
-
-    def read_message(self) -> tuple[bytes, bytes]:
-        while b"\n\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            self.buf += chunk
-        head, _, rest = self.buf.partition(b"\n\n")
-        m = re.search(rb"Content-Length: (\d+)", head)
-        n = int(m.group(1)) if m else 0
-        while len(rest) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            rest += chunk
-        self.buf = rest[n:]
-        return head, rest[:n]
-
-    def api(self, cmd: str) -> str:
-        self.sock.sendall(f"api {cmd}\n\n".encode())
-        return self.read_message()[1].decode()
-
-    def close(self) -> None:
-        try:
-            self.sock.sendall(b"exit\n\n")
-        except OSError:
-            pass
-        self.sock.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# the server
-# ---------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, loglevel: str | None) -> None:
-        self.root = pathlib.Path(tempfile.mkdtemp(prefix="bench-calls-"))
-        self.port = free_port()
-        env = dict(os.environ, HOME=str(self.root))
-        subprocess.run([sys.executable, "-m", "softswitch", "-copyconf", str(self.root / "conf")],
-                       check=True, capture_output=True, env=env)
-        conf = self.root / "conf"
-        vars_xml = conf / "vars.xml"
-        vars_xml.write_text(vars_xml.read_text().replace("event_socket_port=8021",
-                                                         f"event_socket_port={self.port}"))
-        add_loads(conf / "autoload_configs" / "modules.conf.xml", LOADS)
-        if loglevel:
-            sw = conf / "autoload_configs" / "switch.conf.xml"
-            sw.write_text(re.sub(r'(name="loglevel" value=")[^"]*', rf"\g<1>{loglevel}", sw.read_text()))
-        self.out = open(self.root / "stdout.txt", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "softswitch", "-nc", "-nf", "-conf", str(conf),
-             "-log", str(self.root / "log"), "-db", str(self.root / "db"), "-run", str(self.root / "run")],
-            stdout=self.out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                Client(self.port).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("softswitch did not start:\n"
-                                       + (self.root / "stdout.txt").read_text()[-3000:]) from None
-                time.sleep(0.1)  # polling the port until the process listens
-
-    def cpu(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def schedstat(self) -> tuple[float, float]:
-        """``(seconds on a CPU, seconds waiting in the run queue)`` of the server so far."""
-        try:
-            with open(f"/proc/{self.proc.pid}/schedstat") as f:
-                on, wait, _ = f.read().split()
-            return int(on) / 1e9, int(wait) / 1e9
-        except (OSError, ValueError):
-            return 0.0, 0.0
-
-    def rss_mb(self) -> float | None:
-        return vm_status(self.proc.pid).get("VmRSS")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
-
-
-def add_loads(path: pathlib.Path, modules) -> None:
-    """Add ``<load module="…"/>`` lines for ``modules`` not yet in modules.conf.xml."""
-    text = path.read_text()
-    extra = "".join(f'    <load module="{m}"/>\n' for m in modules if f'"{m}"' not in text)
-    path.write_text(text.replace("  </modules>", extra + "  </modules>", 1))
-
-
-def channel_count(c: Client) -> int:
-    out = c.api("show channels count")
-    m = re.search(r"(\d+) total", out)
-    if not m:
-        raise RuntimeError(f"show channels count answered {out!r}")
-    return int(m.group(1))
-
-
-def wait_count(c: Client, n: int, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while channel_count(c) != n:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,7 +175,7 @@ def main() -> None:
     for _ in range(runs):
         # a fresh server per run: the RSS figures are those of a process that has not yet made
         # calls (the allocator keeps what earlier calls freed, which would hide the growth)
-        server = Server(args.loglevel)
+        server = Server("bench-calls-", LOADS, args.loglevel)
         try:
             ctl = Client(server.port)
             setup = [ctl.api("fsctl sps 5000"), ctl.api("fsctl max_sessions 5000")]

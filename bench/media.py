@@ -40,17 +40,12 @@ import json
 import multiprocessing as mp
 import os
 import pathlib
-import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 
-from _common import Targets, emit, environment, median, series, vm_status
+from _common import Client, Server, Targets, channel_count, emit, environment, median, series
+from _common import wait_count as _wait_count
 
-PASSWORD = "ClueCon"
 LOADS = ("mod_loopback", "mod_dptools", "mod_dialplan_xml", "mod_tone_stream")
 PROBES = pathlib.Path(__file__).resolve().parent / "probes"
 TONE = "playback:tone_stream://%(1000\\,0\\,440);loops=-1"
@@ -58,136 +53,16 @@ TONE = "playback:tone_stream://%(1000\\,0\\,440);loops=-1"
 PROBE_TONE = "playback:probe_tone://%(1000\\,0\\,440);loops=-1"
 
 
-class Client:
-    """A minimal blocking ESL client (stdlib socket; replies framed by Content-Length)."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.read_message()
-        self.sock.sendall(f"auth {PASSWORD}\n\n".encode())
-        head, _ = self.read_message()
-        if b"+OK accepted" not in head:
-            raise RuntimeError(f"auth refused: {head!r}")
-
-    def read_message(self) -> tuple[bytes, bytes]:
-        while b"\n\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            self.buf += chunk
-        head, _, rest = self.buf.partition(b"\n\n")
-        m = re.search(rb"Content-Length: (\d+)", head)
-        n = int(m.group(1)) if m else 0
-        while len(rest) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            rest += chunk
-        self.buf = rest[n:]
-        return head, rest[:n]
-
-    def api(self, cmd: str) -> str:
-        self.sock.sendall(f"api {cmd}\n\n".encode())
-        return self.read_message()[1].decode()
-
-    def close(self) -> None:
-        try:
-            self.sock.sendall(b"exit\n\n")
-        except OSError:
-            pass
-        self.sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, loglevel: str | None) -> None:
-        self.root = pathlib.Path(tempfile.mkdtemp(prefix="bench-media-"))
-        self.port = free_port()
-        env = dict(os.environ, HOME=str(self.root))
-        subprocess.run([sys.executable, "-m", "softswitch", "-copyconf", str(self.root / "conf")],
-                       check=True, capture_output=True, env=env)
-        conf = self.root / "conf"
-        vars_xml = conf / "vars.xml"
-        vars_xml.write_text(vars_xml.read_text().replace("event_socket_port=8021",
-                                                         f"event_socket_port={self.port}"))
-        mods = conf / "autoload_configs" / "modules.conf.xml"
-        text = mods.read_text()
-        extra = "".join(f'    <load module="{m}"/>\n' for m in LOADS if f'"{m}"' not in text)
-        extra += f'    <load module="mod_media_probe" path="{PROBES}"/>\n'
-        mods.write_text(text.replace("  </modules>", extra + "  </modules>", 1))
-        if loglevel:
-            sw = conf / "autoload_configs" / "switch.conf.xml"
-            sw.write_text(re.sub(r'(name="loglevel" value=")[^"]*', rf"\g<1>{loglevel}", sw.read_text()))
-        self.out = open(self.root / "stdout.txt", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "softswitch", "-nc", "-nf", "-conf", str(conf),
-             "-log", str(self.root / "log"), "-db", str(self.root / "db"), "-run", str(self.root / "run")],
-            stdout=self.out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                Client(self.port).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("softswitch did not start:\n"
-                                       + (self.root / "stdout.txt").read_text()[-3000:]) from None
-                time.sleep(0.1)  # polling the port until the process listens
-
-    def cpu(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_mb(self) -> float | None:
-        return vm_status(self.proc.pid).get("VmRSS")
-
-    def runqueue_wait_s(self) -> float:
-        """Time the server's main thread spent ready to run but waiting for a CPU
-        (``/proc/<pid>/schedstat``): on a shared machine, lateness that is not the server's."""
-        try:
-            with open(f"/proc/{self.proc.pid}/schedstat") as f:
-                return int(f.read().split()[1]) / 1e9
-        except (OSError, ValueError, IndexError):
-            return 0.0
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
-
-
-def channel_count(c: Client) -> int:
-    out = c.api("show channels count")
-    m = re.search(r"(\d+) total", out)
-    if not m:
-        raise RuntimeError(f"show channels count answered {out!r}")
-    return int(m.group(1))
+#: ESL replies and channel counts can take long with thousands of media legs on 2 cores
+CLIENT_TIMEOUT = 120.0
 
 
 def wait_count(c: Client, n: int, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while channel_count(c) != n:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    return _wait_count(c, n, timeout, poll=0.1)
 
 
 def originate_worker(port: int, count: int, app: str, q) -> None:
-    c = Client(port)
+    c = Client(port, CLIENT_TIMEOUT)
     ok, err = 0, None
     for _ in range(count):
         reply = c.api(f"originate null/1000 '{app}' inline")
@@ -406,9 +281,11 @@ def main() -> None:
         emit({"bench": "media-profile", "env": env, **prof}, summary)
         return
 
-    server = Server(args.loglevel)
+    server = Server("bench-media-", LOADS, args.loglevel,
+                    extra_loads=f'    <load module="mod_media_probe" path="{PROBES}"/>\n',
+                    stop_timeout=60)
     try:
-        ctl = Client(server.port)
+        ctl = Client(server.port, CLIENT_TIMEOUT)
         ctl.api(f"fsctl sps {max(5000, legs * 2)}")
         ctl.api(f"fsctl max_sessions {legs + 1000}")
         time.sleep(1.2)  # the sps budget is refilled once a second

@@ -149,7 +149,7 @@ def run_case(core, engine, n: int, seconds: float, every: int) -> dict:
             pass
 
     # The module's hub callback that delivers a tick and resumes its timers, timed.
-    fanout, spans, pc = engine._fanout, [], time.perf_counter_ns
+    fanout, spans, pc = engine.fanout, [], time.perf_counter_ns
 
     def timed_fanout(c):
         t = pc()
@@ -162,11 +162,11 @@ def run_case(core, engine, n: int, seconds: float, every: int) -> dict:
     engine.lateness.clear()
     wake0, ticks0, skipped0 = engine.wakeups, clock.ticks, sum(t.skipped for t in timers)
     spin0 = _spin_counters(engine)
-    engine._fanout = timed_fanout
+    engine.fanout = timed_fanout
     try:
         t0, t1, wall, cpu, cs = _window(seconds)
     finally:
-        del engine._fanout
+        del engine.fanout
     wakeups, nticks = engine.wakeups - wake0, clock.ticks - ticks0
     spin = [b - a for a, b in zip(spin0, _spin_counters(engine), strict=True)]
     skipped = sum(t.skipped for t in timers) - skipped0

@@ -131,6 +131,7 @@ _LAZY = {
     "pure_python": "accel",
     "Pacing": "pacing", "new_pacing": "pacing", "pacing_implementation": "pacing",
     "Status": "status",
+    "separate_string": "text",
     "Timer": "timer", "TimerError": "timer", "TimerInterface": "timer",
     "cached_micro_time_now": "timer", "epoch_time_now": "timer", "micro_time_now": "timer",
     "mono_micro_time_now": "timer", "MAX_TIMER_INTERVAL_MS": "timer",
@@ -228,6 +229,7 @@ __all__ = [
     "SocketIO",
     "socket_io",
     "TextChannel",
+    "separate_string",
     # call model (docs/calls.md)
     "AppFlag", "DialplanInterface", "EndpointInterface", "FileError", "FileInterface", "Message",
     "MessageId", "Signal", "StateHandlers",

@@ -6,7 +6,7 @@ __version__ = "0.2.0"
 #: services a module's hooks get (softswitch.services). A minor version only adds (and may
 #: deprecate); before 1.0 a minor may also remove what the previous minor deprecated.
 #: 0.1: the first API. 0.2: the services facade (core.admin, core.timers, …), new_pacing,
-#: pure_python, new_uuid, url_encode, version_full.
+#: pure_python, new_uuid, url_encode, version_full, separate_string.
 API_VERSION = (0, 2)
 
 #: The FreeSWITCH release whose Event Socket and API behaviour softswitch reproduces.

@@ -459,7 +459,7 @@ def _run(opts: Options, dirs, console: bool, ready_fd: int | None, argv: list[st
 
     gevent.signal_handler(signal.SIGTERM, core.request_shutdown, "now", "SIGTERM")
     gevent.signal_handler(signal.SIGINT, core.request_shutdown, "now", "SIGINT")
-    gevent.signal_handler(signal.SIGHUP, _on_sighup, core)
+    gevent.signal_handler(signal.SIGHUP, on_sighup, core)
     code = 0
     console_mod = None
     try:
@@ -494,7 +494,7 @@ def _run(opts: Options, dirs, console: bool, ready_fd: int | None, argv: list[st
     return code
 
 
-def _on_sighup(core) -> None:
+def on_sighup(core) -> None:
     """SIGHUP: reopen the log file (logrotate) and fire TRAP ``Trapped-Signal: HUP`` as
     FreeSWITCH does, so modules can reopen their own files."""
     try:

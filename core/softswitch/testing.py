@@ -16,9 +16,20 @@ Fixtures:
     ``wait_for(predicate, timeout=5.0)`` yields to gevent until ``predicate()`` is true, and fails
     the test with a clear message when it stays false.
 
+``esl_server_factory``
+    ``esl_server_factory(settings=None, host="127.0.0.1", wait=True, extra_modules="",
+    name=None)`` starts a real softswitch process with mod_event_socket
+    (:func:`start_esl_server`) under ``tmp_path``; all are stopped after the test.
+
 :func:`build_module_wheel` and :func:`pip_install` make real module distributions for tests
 (a wheel with the ``softswitch.modules`` entry point, installed by pip into a directory that
 the test puts on ``sys.path`` or ``PYTHONPATH``).
+
+Real ``softswitch`` processes (whole-system tests): :func:`start_softswitch` runs one on a conf
+tree and gives a :class:`SoftswitchProcess` (its log, ``wait_log``, ``stop``);
+:func:`start_esl_server` one with mod_event_socket on a free loopback port and a small test
+module (:data:`ESL_TEST_MODULE`), the server that the Event Socket's tests and its
+clients' tests (softswitch-cli) talk to.
 
 The kernel runs on gevent: test code that waits for it must yield (``wait_for``,
 ``gevent.sleep``, gevent sockets), never block the thread.
@@ -27,6 +38,11 @@ The kernel runs on gevent: test code that waits for it must yield (``wait_for``,
 from __future__ import annotations
 
 import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 import types
 from collections.abc import Callable, Iterable
@@ -34,8 +50,9 @@ from typing import Any
 
 import pytest
 
-__all__ = ["kernel_factory", "wait_for", "write_conf", "make_core", "build_module_wheel",
-           "pip_install"]
+__all__ = ["kernel_factory", "wait_for", "esl_server_factory", "write_conf", "make_core", "build_module_wheel",
+           "pip_install", "SoftswitchProcess", "start_softswitch", "EslServer",
+           "start_esl_server", "write_esl_conf", "ESL_TEST_MODULE", "ESL_DIRECTORY", "free_port"]
 
 ROOT_XML = """<?xml version="1.0"?>
 <document type="freeswitch/xml">
@@ -228,3 +245,307 @@ def pip_install(wheels: Iterable[str], target: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"pip install failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+
+# --------------------------------------------------------------------------------------------
+# Real softswitch processes
+# --------------------------------------------------------------------------------------------
+
+
+class SoftswitchProcess:
+    """A ``softswitch`` process (``python -m softswitch -nc -nf``) whose log, db and run
+    directories live under ``root``; stdout and stderr are one pipe (read by :meth:`stop`).
+
+    :param env: extra environment (``HOME`` and ``XDG_RUNTIME_DIR`` point under ``root``).
+    """
+
+    def __init__(self, root, conf_dir: str, env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.log_path = os.path.join(str(root), "log", "softswitch.log")
+        full_env = dict(os.environ, HOME=str(root), XDG_RUNTIME_DIR=os.path.join(str(root), "xdg"),
+                        PYTHONUNBUFFERED="1")
+        full_env.update(env or {})
+        cmd = [sys.executable, "-m", "softswitch", "-nc", "-nf", "-conf", str(conf_dir),
+               "-log", os.path.join(str(root), "log"), "-db", os.path.join(str(root), "db"),
+               "-run", os.path.join(str(root), "run")]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env=full_env)
+
+    def log_text(self) -> str:
+        """The log file so far ("" before the server created it)."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text: str, timeout: float = 10.0) -> str:
+        """Wait until ``text`` is in the log; returns the log. AssertionError (with the log's
+        tail) when it is not there within ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            content = self.log_text()
+            if text in content:
+                return content
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"{text!r} not logged within {timeout} s; log:\n{content[-3000:]}")
+            time.sleep(0.02)  # polling a file for a condition, bounded by the deadline
+
+    def stop(self, timeout: float = 20.0) -> tuple[int, str]:
+        """SIGTERM (SIGKILL after ``timeout`` s); returns the exit code and the output."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        out = self.proc.stdout.read() if self.proc.stdout else ""
+        return self.proc.returncode, out
+
+
+def start_softswitch(root, conf_dir: str, ready: str | None = None, timeout: float = 30.0,
+                     env: dict[str, str] | None = None, process: SoftswitchProcess | None = None
+                     ) -> SoftswitchProcess:
+    """Start a softswitch process on ``conf_dir`` and wait until its log says ``ready``.
+
+    Fails (AssertionError with its output) if the process exits first or ``ready`` is not
+    logged within ``timeout`` s, and never leaves a process behind. ``ready`` None: do not
+    wait. ``process``: an already started :class:`SoftswitchProcess` (or subclass) to wait for.
+    """
+    p = process if process is not None else SoftswitchProcess(root, conf_dir, env)
+    if ready is None:
+        return p
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if p.proc.poll() is not None:
+                raise AssertionError(
+                    f"softswitch exited with {p.proc.returncode}:\n{p.proc.stdout.read()}")
+            try:
+                p.wait_log(ready, timeout=0.2)
+                return p
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+    except BaseException:
+        p.stop()
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# An Event Socket test server (mod_event_socket's tests, softswitch-cli's tests)
+# --------------------------------------------------------------------------------------------
+
+#: A module loaded with ``path=`` (not installed) whose APIs drive the server: ``t_echo``,
+#: ``t_empty``, ``t_fail``, ``t_raise``, ``t_sleep MS``, ``t_log LEVEL TEXT``, ``t_fire N
+#: [SUBCLASS]`` (fires N CUSTOM events numbered in header ``N``), ``t_logch CHANNEL TEXT`` (a
+#: WARNING on that text channel), ``t_spin SECONDS`` (a CPU loop that holds the hub).
+ESL_TEST_MODULE = """
+import logging
+import gevent
+import softswitch
+from softswitch import Event, EventType, Status
+
+log = logging.getLogger("mod_esltest")
+
+
+@softswitch.hookimpl
+def module_load(module, core):
+    def echo(cmd, session, stream):
+        stream.write(cmd)
+
+    def empty(cmd, session, stream):
+        return None
+
+    def fail(cmd, session, stream):
+        stream.write("partial output")
+        return Status.GENERR
+
+    def boom(cmd, session, stream):
+        raise RuntimeError("t_raise was asked to fail")
+
+    def sleep(cmd, session, stream):
+        gevent.sleep(int(cmd or 0) / 1000.0)
+        stream.write("+OK slept\\n")
+
+    def do_log(cmd, session, stream):
+        level, _, text = cmd.partition(" ")
+        log.log(softswitch.to_python(softswitch.parse_level(level)), "%s", text)
+        stream.write("+OK\\n")
+
+    def log_on_channel(cmd, session, stream):
+        channel, _, text = cmd.partition(" ")
+        log.warning("%s", text, extra={"fs_channel": softswitch.TextChannel(int(channel))})
+        stream.write("+OK\\n")
+
+    def fire(cmd, session, stream):
+        count, _, sub = cmd.partition(" ")
+        for n in range(int(count or 1)):
+            ev = Event(EventType.CUSTOM, sub or None)
+            ev.add_header("N", str(n))
+            core.events.fire(ev)
+            if n % 500 == 499:
+                gevent.sleep(0)
+        stream.write("+OK fired\\n")
+
+    def spin(cmd, session, stream):
+        import time
+        end = time.perf_counter() + float(cmd or 1)
+        while time.perf_counter() < end:
+            pass
+        stream.write("+OK spun\\n")
+
+    for name, fn in (("t_echo", echo), ("t_empty", empty), ("t_fail", fail), ("t_raise", boom),
+                     ("t_sleep", sleep), ("t_log", do_log), ("t_fire", fire),
+                     ("t_logch", log_on_channel), ("t_spin", spin)):
+        module.add_api(name, "test api " + name, "<args>", fn)
+"""
+
+_ESL_ROOT = """<?xml version="1.0"?>
+<document type="freeswitch/xml">
+  <section name="configuration">
+    <X-PRE-PROCESS cmd="include" data="autoload_configs/*.xml"/>
+  </section>
+  <section name="directory">
+    <X-PRE-PROCESS cmd="include" data="directory/*.xml"/>
+  </section>
+</document>
+"""
+
+#: Users for the Event Socket's ``userauth``: alice@example.com (password ``alicepw``, limited
+#: events, APIs ``t_echo`` and ``bgapi``, no log) and bob@example.com (``bobpw``, no limits).
+ESL_DIRECTORY = """<include>
+  <domain name="example.com">
+    <params><param name="esl-allowed-log" value="true"/></params>
+    <groups><group name="ops"><users>
+      <user id="alice">
+        <params>
+          <param name="esl-password" value="alicepw"/>
+          <param name="esl-allowed-events" value="HEARTBEAT CUSTOM allowed::sub"/>
+          <param name="esl-allowed-api" value="t_echo,bgapi"/>
+          <param name="esl-allowed-log" value="false"/>
+        </params>
+      </user>
+    </users></group></groups>
+    <users>
+      <user id="bob"><params><param name="esl-password" value="bobpw"/></params></user>
+    </users>
+  </domain>
+</include>
+"""
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now, for a server in another process that must be
+    told its port in its configuration (prefer port 0 wherever the server reports the port
+    it bound)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+_LISTENING = re.compile(r"Event Socket listening on [^ ]*:(\d+) ")
+
+
+def write_esl_conf(root, settings: Iterable[tuple[str, Any]], extra_modules: str = "") -> str:
+    """Write a conf tree under ``root`` (a :class:`pathlib.Path`): event_socket.conf with the
+    ``settings`` params (in order: a name may repeat), :data:`ESL_DIRECTORY`, and modules.conf
+    loading mod_event_socket, :data:`ESL_TEST_MODULE` and the ``extra_modules`` XML. Returns
+    the conf dir."""
+    conf = root / "conf"
+    (conf / "autoload_configs").mkdir(parents=True)
+    (conf / "directory").mkdir()
+    (conf / "softswitch.xml").write_text(_ESL_ROOT)
+    (conf / "directory" / "example.xml").write_text(ESL_DIRECTORY)
+    params = "\n".join(f'    <param name="{k}" value="{v}"/>' for k, v in settings)
+    (conf / "autoload_configs" / "event_socket.conf.xml").write_text(
+        f'<configuration name="event_socket.conf">\n  <settings>\n{params}\n  </settings>\n'
+        '</configuration>\n')
+    (conf / "autoload_configs" / "switch.conf.xml").write_text(
+        '<configuration name="switch.conf"><settings>'
+        '<param name="loglevel" value="debug"/><param name="event-heartbeat-interval" value="20"/>'
+        '</settings></configuration>\n')
+    moddir = root / "testmods"
+    moddir.mkdir()
+    (moddir / "mod_esltest.py").write_text(textwrap.dedent(ESL_TEST_MODULE))
+    (conf / "autoload_configs" / "modules.conf.xml").write_text(
+        '<configuration name="modules.conf"><modules>\n'
+        '  <load module="mod_event_socket"/>\n'
+        f'  <load module="mod_esltest" path="{moddir}"/>\n{extra_modules}'
+        '</modules></configuration>\n')
+    return str(conf)
+
+
+class EslServer(SoftswitchProcess):
+    """A softswitch process with mod_event_socket (:func:`start_esl_server`): ``host``,
+    ``port`` and ``password`` to connect to, and :meth:`raw` for a plain socket."""
+
+    def __init__(self, root, conf_dir: str, host: str, port: int, password: str) -> None:
+        super().__init__(root, conf_dir)
+        self.host = host
+        self.port = port
+        self.password = password
+
+    def raw(self, timeout: float = 10.0):
+        """A plain (blocking) TCP connection to the Event Socket."""
+        import socket
+
+        return socket.create_connection((self.host, self.port), timeout=timeout)
+
+
+def start_esl_server(root, settings: dict | list | None = None, host: str = "127.0.0.1",
+                     wait: bool = True, extra_modules: str = "", cls: type = EslServer):
+    """Start a softswitch process with mod_event_socket listening on ``host`` (password
+    ``ClueCon``) and :data:`ESL_TEST_MODULE`; returns a ``cls`` (:class:`EslServer` or a
+    subclass of it, e.g. with a ``client()`` method for your ESL client).
+
+    ``settings``: event_socket.conf params, a dict (replacing the defaults) or a list of
+    ``(name, value)`` appended after them (a name may then repeat). Without ``listen-port`` it
+    listens on a :func:`free_port`; once it listens, ``port`` is the one its "Event Socket
+    listening on" log line names. A wildcard ``host`` (``::``, ``0.0.0.0``) is connected to
+    on 127.0.0.1.
+    """
+    # A free port picked here, not listen-port 0: mod_event_socket still reads 0 as 8021.
+    port = free_port(host if host not in ("::", "0.0.0.0") else "127.0.0.1")
+    base = {"listen-ip": host, "listen-port": port, "password": "ClueCon"}
+    if isinstance(settings, list):
+        items = list(base.items()) + settings
+    else:
+        merged = dict(base)
+        merged.update(settings or {})
+        items = list(merged.items())
+    values = dict(items)
+    conf = write_esl_conf(root, items, extra_modules)
+    server = cls(root, conf, "127.0.0.1" if host in ("::", "0.0.0.0") else host,
+                 int(values["listen-port"]), values["password"])
+    if wait:
+        start_softswitch(root, conf, ready="Event Socket listening", process=server)
+        # the port it bound, as it logs it (listen-port 0 would be a free one)
+        server.port = int(_LISTENING.search(server.log_text()).group(1))
+    return server
+
+
+@pytest.fixture
+def esl_server_factory(tmp_path):
+    """Start Event Socket test servers (:func:`start_esl_server`); all are stopped after the
+    test (an exit code other than 0 is printed with the server's output)."""
+    servers = []
+
+    def factory(settings=None, host="127.0.0.1", wait=True, extra_modules="", name=None,
+                cls=EslServer):
+        root = tmp_path / (name or f"srv{len(servers)}")
+        root.mkdir()
+        s = start_esl_server(root, settings, host, wait, extra_modules, cls=cls)
+        servers.append(s)
+        return s
+
+    yield factory
+    for s in servers:
+        code, out = s.stop()
+        if code not in (0, None):
+            print(f"server exited with {code}:\n{out[-5000:]}")

@@ -591,7 +591,7 @@ def test_sighup_fires_trap_event(kernel_factory, wait_for):
     core = kernel_factory()
     got = []
     core.events.bind("test", EventType.TRAP, None, got.append)
-    cli._on_sighup(core)
+    cli.on_sighup(core)
     wait_for(lambda: got, timeout=10)
     assert got[0].get_header("Trapped-Signal") == "HUP"
 

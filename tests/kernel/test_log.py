@@ -191,13 +191,14 @@ def test_hard_level_filters_everything(bus, log):
 
 def test_uninstall_restores_root_level():
     root = logging.getLogger()
-    before = root.level
+    before, handlers = root.level, list(root.handlers)
     b = LogBus()
     b.install()
+    assert len(root.handlers) == len(handlers) + 1
     b.set_hard_level(LogLevel.ERR)
     b.uninstall()
     assert root.level == before
-    assert b._handler not in root.handlers
+    assert root.handlers == handlers
 
 
 def test_console_output_level_and_colour(bus, log):

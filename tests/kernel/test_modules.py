@@ -12,11 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import gevent
 import gevent.event
 import pytest
 
+import softswitch
 from softswitch import EventType, Status
 from softswitch.modules import CriticalModuleError
 from softswitch.testing import build_module_wheel, make_core, pip_install
@@ -152,6 +154,8 @@ def module_load(module, core):
 '''
 
 PHASE = '''
+import sys
+
 import softswitch
 
 SEEN = []
@@ -159,7 +163,9 @@ SEEN = []
 
 @softswitch.hookimpl
 def module_load(module, core):
-    SEEN.append((module.name, core.db is not None, core.modules.hold_events))
+    # whether the loader holds its events now: the kernel's state, which a module cannot see,
+    # read through a probe that the test puts in sys.modules
+    SEEN.append((module.name, core.db is not None, sys.modules["phase_probe"].events_held()))
 '''
 
 RELOADABLE = '''
@@ -276,12 +282,15 @@ def test_hook_order_and_resources_removed_at_unload(site, kernel_factory, wait_f
     assert core.modules.unload("mod_good") == (Status.FALSE, "No such module!")
 
 
-def test_phases_hold_events_until_the_core_db_opens(site, kernel_factory, wait_for):
+def test_phases_hold_events_until_the_core_db_opens(site, kernel_factory, wait_for, monkeypatch):
     conf = {}
     conf.update(modules_conf('<load module="mod_pre"/>', phase="pre_load_modules.conf"))
     conf.update(modules_conf('<load module="mod_common"/>'))
     conf.update(modules_conf('<load module="mod_post"/>', phase="post_load_modules.conf"))
     core = kernel_factory(start=False, conf=conf)
+    probe = types.ModuleType("phase_probe")
+    probe.events_held = lambda: core.modules.hold_events
+    monkeypatch.setitem(sys.modules, "phase_probe", probe)
     core.init()
     seen = []
     core.events.bind("test", EventType.MODULE_LOAD, None, seen.append)
@@ -382,7 +391,7 @@ def test_runtime_rerun_until_term(site, kernel_factory, wait_for, caplog):
     with caplog.at_level(logging.INFO):
         core = start(kernel_factory, '<load module="mod_term3"/>')
         mod = core.modules.modules["mod_term3"]
-        wait_for(lambda: mod._runtime is not None and mod._runtime.dead)
+        wait_for(lambda: not mod.runtime_running)  # started at load; ends after the 3rd run
     assert mod.state.runs == 3
     assert "Starting runtime thread for mod_term3" in caplog.text
     assert "Thread ended for mod_term3" in caplog.text
@@ -392,7 +401,7 @@ def test_runtime_that_raises_is_restarted(site, kernel_factory, wait_for, caplog
     with caplog.at_level(logging.ERROR):
         core = start(kernel_factory, '<load module="mod_flaky"/>')
         mod = core.modules.modules["mod_flaky"]
-        wait_for(lambda: mod._runtime is not None and mod._runtime.dead, timeout=10)
+        wait_for(lambda: not mod.runtime_running, timeout=10)
     assert mod.state.runs == 3
     assert caplog.text.count("module_runtime of mod_flaky raised RuntimeError") == 2
 
@@ -493,21 +502,43 @@ def test_hook_monitoring_env_var(site, tmp_path, monkeypatch, caplog):
     assert "module_load" in caplog.text
 
 
-def test_unload_during_shutdown_order(site, kernel_factory):
-    core = start(kernel_factory, '<load module="mod_good"/>', '<load module="mod_term3"/>',
-                 '<load module="mod_perm"/>')
+class _ShutdownRecorder:
+    """A module (an object with hooks) that records its module_shutdown in ``order``;
+    ``permanent``: its load returns NOUNLOAD."""
+
+    def __init__(self, name: str, order: list, permanent: bool = False):
+        self.name, self.order, self.permanent = name, order, permanent
+        self.stop = gevent.event.Event()
+
+    @softswitch.hookimpl
+    def module_load(self, module, core):
+        return Status.NOUNLOAD if self.permanent else None
+
+    @softswitch.hookimpl
+    def module_shutdown(self, module):
+        self.order.append(self.name)
+        self.stop.set()
+
+
+class _RuntimeRecorder(_ShutdownRecorder):
+    """... with a module_runtime that blocks until module_shutdown wakes it."""
+
+    @softswitch.hookimpl
+    def module_runtime(self, module):
+        self.stop.wait()
+        return Status.TERM
+
+
+def test_unload_during_shutdown_order(kernel_factory, wait_for):
     order: list[str] = []
-    for mod in core.modules.modules.values():
-        if mod.name == "mod_good":
-            mod.plugin.CALLS.clear()
-    original = core.modules._shutdown_module
-
-    def spy(mod):
-        order.append(mod.name)
-        return original(mod)
-
-    core.modules._shutdown_module = spy
+    mods = [_ShutdownRecorder("mod_a", order), _RuntimeRecorder("mod_b", order),
+            _ShutdownRecorder("mod_p", order, permanent=True)]
+    core = kernel_factory(modules=[(m.name, m) for m in mods])
+    assert [core.services.admin.is_loaded(m.name) for m in mods] == [True, True, True]
+    mod_b = core.modules.modules["mod_b"]
+    wait_for(lambda: mod_b.runtime_running)
     t0 = time.monotonic()
     core.shutdown()
-    assert [m for m in order if m in FIXTURES] == ["mod_term3", "mod_good"]  # reverse load order; permanent ones never
-    assert time.monotonic() - t0 < 10
+    assert order == ["mod_b", "mod_a"]  # reverse load order; permanent ones never
+    assert not mod_b.runtime_running
+    assert time.monotonic() - t0 < 10  # (a hang guard: the blocked runtime was woken)

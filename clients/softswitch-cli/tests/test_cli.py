@@ -70,9 +70,9 @@ class Interactive:
         if self.proc.stdout is not None:
             streams.append(("out", self.proc.stdout.fileno()))
         for name, fd in streams:
-            self._collect(name, fd)
+            self.collect(name, fd)
 
-    def _collect(self, name: str, fd: int) -> None:
+    def collect(self, name: str, fd: int) -> None:
         def run():
             while True:
                 try:
@@ -506,7 +506,7 @@ def test_colours_on_a_tty(server, interactive):
         c = interactive(*addr(server), "-l", "debug", stdout=slave)
     finally:
         os.close(slave)
-    c._collect("out", master)
+    c.collect("out", master)
     c.send("t_log warning coloured-line")
     c.send("t_log info green-line")
     out = c.wait_for("green-line")
@@ -527,7 +527,7 @@ def test_no_color_flag_and_batch_mode_on_a_tty(server, interactive, flag):
         c = interactive(*addr(server), flag, stdout=slave)
     finally:
         os.close(slave)
-    c._collect("out", master)
+    c.collect("out", master)
     c.send("t_log warning plain-line")
     c.wait_for("plain-line")
     c.send("/exit")

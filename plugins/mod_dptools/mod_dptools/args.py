@@ -1,12 +1,15 @@
 """Argument parsing of the dptools applications and the ``inline`` dialplan, as pure functions.
 
 Each reads its text the way ``mod_dptools.c`` does (``switch_separate_string`` with its quotes
-and escapes, ``strchr`` splits, C ``atoi``), so the applications themselves only act.
+and escapes, which is the kernel's :func:`softswitch.separate_string`, re-exported here;
+``strchr`` splits; C ``atoi``), so the applications themselves only act.
 """
 
 from __future__ import annotations
 
 import re
+
+from softswitch import separate_string
 
 __all__ = [
     "separate_string",
@@ -24,8 +27,6 @@ __all__ = [
     "MAX_INLINE_APPS",
 ]
 
-ESCAPE_META = "\\"
-_UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
 #: ``argv[128]`` of ``inline_dialplan_hunt``
 MAX_INLINE_APPS = 128
 
@@ -36,103 +37,6 @@ def atoi(text: str | None) -> int:
     """C ``atoi``: the leading integer, 0 when there is none."""
     m = _INT.match(text or "")
     return int(m.group(1)) if m else 0
-
-
-def _cleanup(token: str, delim: str) -> str:
-    """``cleanup_separated_string``: strip quotes, escapes, leading/trailing blanks."""
-    i = 0
-    n = len(token)
-    while i < n and token[i] == " ":
-        i += 1
-    dest: list[str] = []
-    end: int | None = None
-    inside = False
-    while i < n:
-        c = token[i]
-        esc = False
-        if c == ESCAPE_META:
-            e = token[i + 1] if i + 1 < n else ""
-            if e and (e in "'\"" or (delim and e == delim) or e == ESCAPE_META or e in _UNESCAPE):
-                i += 1
-                dest.append(_UNESCAPE.get(e, e) if e not in "'\"\\" and e != delim else e)
-                end = len(dest)
-                esc = True
-        if not esc:
-            if c == "'" and (inside or "'" in token[i + 1:]):
-                inside = not inside
-                if inside:
-                    end = len(dest)
-            else:
-                dest.append(c)
-                if c != " " or inside:
-                    end = len(dest)
-        i += 1
-    if end is not None:
-        del dest[end:]
-    return "".join(dest)
-
-
-def separate_string(buf: str | None, delim: str = " ", maxn: int = 64) -> list[str]:
-    """``switch_separate_string``: at most ``maxn`` fields (the last keeps the rest), ``'``
-    quotes, ``\\`` escapes, blanks trimmed, a ``^^X`` prefix choosing delimiter ``X``."""
-    if not buf or maxn <= 0:
-        return []
-    if buf.startswith("^^") and len(buf) >= 4:
-        delim, buf = buf[2], buf[3:]
-    chars = list(buf)
-    n = len(chars)
-    starts: list[int] = []
-    i = 0
-    inside = False
-    if delim == " ":
-        state = "start"
-        while i < n and len(starts) < maxn:
-            c = chars[i]
-            if state == "start":
-                starts.append(i)
-                state = "skip_initial"
-            elif state == "skip_initial":
-                if c == " ":
-                    i += 1
-                else:
-                    state = "find"
-            elif state == "find":
-                if c == ESCAPE_META:
-                    i += 1
-                elif c == "'":
-                    inside = not inside
-                elif c == " " and not inside:
-                    chars[i] = "\0"
-                    state = "skip_end"
-                i += 1
-            else:  # skip_end
-                if c == " ":
-                    i += 1
-                else:
-                    state = "start"
-    else:
-        find = False
-        while i < n and len(starts) < maxn:
-            if not find:
-                starts.append(i)
-                find = True
-                continue
-            c = chars[i]
-            if c == ESCAPE_META:
-                i += 1
-            elif c == "'" and (inside or "'" in buf[i + 1:]):
-                inside = not inside
-            elif c == delim and not inside:
-                chars[i] = "\0"
-                find = False
-            i += 1
-    text = "".join(chars)
-    out = []
-    for s in starts:
-        stop = text.find("\0", s)
-        token = text[s:] if stop < 0 else text[s:stop]
-        out.append(_cleanup(token, "" if delim == " " else delim))
-    return out
 
 
 def inline_extension(target: str) -> list[tuple[str, str | None]]:

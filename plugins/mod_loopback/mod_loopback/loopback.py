@@ -30,7 +30,7 @@ from collections import deque
 import softswitch
 from softswitch import Cause, ChannelFlag, ChannelState, Frame, FrameFlag, MessageId, Status
 
-from .media import CodecOpener
+from .media import add_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -330,15 +330,8 @@ def receive_message(session, msg):
 
 def add_to(module) -> None:
     """Add the ``loopback`` endpoint to ``module``."""
-    holder: list = []
-    open_codec = CodecOpener()
-
-    def outgoing(core, originator, var_event, profile, flags):
-        return loopback_outgoing(holder[0], open_codec, core, originator, var_event, profile, flags)
-
-    holder.append(module.add_endpoint(
-        ENDPOINT,
-        outgoing_channel=outgoing,
+    add_endpoint(
+        module, ENDPOINT, loopback_outgoing,
         read_frame=read_frame,
         write_frame=write_frame,
         kill_channel=kill_channel,
@@ -346,4 +339,4 @@ def add_to(module) -> None:
         send_dtmf=send_dtmf,
         state_handlers=softswitch.StateHandlers(on_init=on_init, on_routing=on_routing,
                                                 on_hangup=on_hangup, on_destroy=on_destroy),
-    ))
+    )

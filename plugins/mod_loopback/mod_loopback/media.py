@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import softswitch
 
-__all__ = ["CodecOpener"]
+__all__ = ["CodecOpener", "add_endpoint"]
 
 
 class CodecOpener:
@@ -32,3 +32,20 @@ class CodecOpener:
         codec = core.codec_open(spec)
         self.resolved[spec] = (codec.interface, codec.implementation)
         return codec
+
+
+def add_endpoint(module, name: str, outgoing, **functions):
+    """Add endpoint ``name`` to ``module`` with its own :class:`CodecOpener`; returns it.
+
+    ``outgoing(endpoint, open_codec, core, originator, var_event, profile, flags)`` is the
+    endpoint's ``outgoing_channel`` given the endpoint interface itself and the opener;
+    ``functions`` are the other :meth:`ModuleInterface.add_endpoint` arguments.
+    """
+    holder: list = []
+    open_codec = CodecOpener()
+
+    def outgoing_channel(core, originator, var_event, profile, flags):
+        return outgoing(holder[0], open_codec, core, originator, var_event, profile, flags)
+
+    holder.append(module.add_endpoint(name, outgoing_channel=outgoing_channel, **functions))
+    return holder[0]

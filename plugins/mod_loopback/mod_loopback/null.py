@@ -25,7 +25,7 @@ import softswitch
 from softswitch import Cause, ChannelFlag, ChannelState, Frame, MessageId, Status, switch_true
 
 from . import noise
-from .media import CodecOpener
+from .media import add_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +182,8 @@ def send_dtmf(session, digit, duration_ms):
 
 def add_to(module) -> None:
     """Add the ``null`` endpoint to ``module``."""
-    holder: list = []
-    open_codec = CodecOpener()
-
-    def outgoing(core, originator, var_event, profile, flags):
-        return null_outgoing(holder[0], open_codec, core, originator, var_event, profile, flags)
-
-    holder.append(module.add_endpoint(
-        ENDPOINT,
-        outgoing_channel=outgoing,
+    add_endpoint(
+        module, ENDPOINT, null_outgoing,
         read_frame=read_frame,
         write_frame=write_frame,
         kill_channel=kill_channel,
@@ -198,4 +191,4 @@ def add_to(module) -> None:
         send_dtmf=send_dtmf,
         state_handlers=softswitch.StateHandlers(on_init=on_init, on_consume_media=on_consume_media,
                                                 on_destroy=on_destroy),
-    ))
+    )

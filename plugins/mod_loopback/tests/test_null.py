@@ -100,13 +100,14 @@ def test_kill_signal_hangs_up_normal_clearing(core, wait_for):
 def test_codec_lookup_once_per_codec_string(core, monkeypatch):
     from mod_loopback.media import CodecOpener
 
+    svc = core.services  # what an endpoint's outgoing_channel gets as ``core``
     opened = []
-    real = core.codec_open
-    monkeypatch.setattr(core, "codec_open", lambda spec, *a: opened.append(spec) or real(spec, *a))
+    real = svc.codec_open
+    monkeypatch.setattr(svc, "codec_open", lambda spec, *a: opened.append(spec) or real(spec, *a))
     opener = CodecOpener()
-    first = opener(core, "L16@8000h@20i")
-    second = opener(core, "L16@8000h@20i")
-    other = opener(core, "L16@16000h@20i")
+    first = opener(svc, "L16@8000h@20i")
+    second = opener(svc, "L16@8000h@20i")
+    other = opener(svc, "L16@16000h@20i")
     assert opened == ["L16@8000h@20i", "L16@16000h@20i"]
     assert first is not second and first.implementation is second.implementation
     assert other.implementation.samples_per_second == 16000

@@ -4,7 +4,7 @@ Every timer of the same interval shares one :class:`Clock`. Clock deadlines are 
 ``origin + k × interval`` for the k-th tick, so lateness never accumulates, and all clocks
 share one ``origin``, so a 20 ms and a 40 ms clock tick together (as in FreeSWITCH's matrix
 mode). The module waits on **one** timerfd armed for the earliest deadline of all clocks; on
-each wake-up the hub itself (the timerfd's io watcher, :meth:`SoftTimer._on_wake`) advances
+each wake-up the hub itself (the timerfd's io watcher, :meth:`SoftTimer.on_wake`) advances
 every clock that is due and delivers its tick to its waiters. So 1,000 timers at 20 ms cost
 one OS wake-up every 20 ms, not 1,000 sleeps.
 
@@ -15,7 +15,7 @@ polling without blocking (every other watcher, I/O included, is served as usual)
 the watcher again each iteration, until the deadline is reached; then the tick is delivered
 at once. The deadline itself never moves: no timer returns before it.
 
-The hot path is the tick's delivery (see :meth:`SoftTimer._fanout`): the hub callback updates
+The hot path is the tick's delivery (see :meth:`SoftTimer.fanout`): the hub callback updates
 every waiting timer (``tick``, ``samplecount``) in one loop, then resumes the waiting greenlets
 one after the other, each handing over straight to the next when it parks again. A greenlet's
 own share is the lean ``timer.next`` this module binds to each timer
@@ -129,7 +129,7 @@ class TimerPrivate:
         self.clock = clock  # None for interval 1
         self.last = last  # clock tick consumed by the last next() (the timerfd's read position)
         #: The greenlet parked in next() while it is in ``clock.waiters``; None once the tick
-        #: is delivered (:meth:`SoftTimer._fanout`), or when it left next() otherwise.
+        #: is delivered (:meth:`SoftTimer.fanout`), or when it left next() otherwise.
         self.waiter = None
         self.closed = False
         self.last_sync = -1
@@ -179,10 +179,10 @@ class SoftTimer:
         #: ticks then, 0 for a deadline of the idle tick alone (nobody waits for it).
         self._spin_next = 0
         self._spin_from = 0  # mono ns of the early wake-up whose window is open, else 0
-        #: The greenlets of a tick not resumed yet (see _fanout), used as a stack: in reverse
+        #: The greenlets of a tick not resumed yet (see fanout), used as a stack: in reverse
         #: arrival order, the next one to resume last (popped without a Python call in C).
         self._ready: list = []
-        #: The kernel's pacing: timer.next (bind_next) and a tick's bookkeeping (_fanout).
+        #: The kernel's pacing: timer.next (bind_next) and a tick's bookkeeping (fanout).
         self._pacing = new_pacing(
             ready=self._ready, hub_switch=self._hub_switch, slow_next=self.next,
             on_error=self._switch_failed, deliver_one=self._deliver_one,
@@ -205,13 +205,32 @@ class SoftTimer:
     def mode(self) -> str:
         return "timerfd" if self.timerfd is not None else "sleep"
 
+    @property
+    def spin_window_ns(self) -> int:
+        """How early (ns) the timerfd is armed before ``next_deadline``: :attr:`spin_ns` when
+        a clock ticks then, 0 when only the idle tick is due (nobody waits for it) or the
+        window is off (``softtimer-spin-usec`` 0)."""
+        return self._spin_next
+
+    @property
+    def unresumed(self) -> int:
+        """Greenlets whose tick was delivered but that are not resumed yet (non-zero only while
+        the hub runs :meth:`fanout`)."""
+        return len(self._ready)
+
+    @property
+    def spinning(self) -> bool:
+        """True while a spin window is open: woken early, the hub polls until
+        ``next_deadline`` (other greenlets' I/O is served meanwhile)."""
+        return self._spin_from != 0
+
     # ------------------------------------------------------------------------------------------
     # the clock loop (module_runtime)
     # ------------------------------------------------------------------------------------------
     def run(self) -> Status:
         """Drive the clocks until shutdown; returns TERM. One wake-up per distinct deadline.
 
-        With a timerfd, the hub drives the clocks (:meth:`_on_wake`, the timerfd's io watcher)
+        With a timerfd, the hub drives the clocks (:meth:`on_wake`, the timerfd's io watcher)
         and this greenlet only waits for shutdown; without one it is the sleep fallback's loop.
         """
         if self.stopping:
@@ -223,7 +242,7 @@ class SoftTimer:
         try:
             if self.timerfd is not None:
                 self._arm()
-                self._watcher.start(self._on_wake)
+                self._watcher.start(self.on_wake)
                 self._stop.wait()
             else:
                 self._sleep_loop()
@@ -243,13 +262,14 @@ class SoftTimer:
         """
         self.timerfd.arm(self.next_deadline - self._spin_next)
 
-    def _on_wake(self) -> None:
-        """(In the hub: the timerfd's io watcher.) Deliver the tick that is due, if it is.
+    def on_wake(self) -> None:
+        """(In the hub: the timerfd's io watcher; public so that a test can drive the window
+        by hand.) Deliver the tick that is due, if it is.
 
         Woken early (the spin window), the timerfd is left expired: not read, not re-armed, it
         stays readable, so the hub's next loop iteration polls without blocking (serving every
         other watcher as usual) and calls this again, until the deadline is reached. Then every
-        due clock is advanced and its tick delivered (:meth:`_fanout`) right here, and only
+        due clock is advanced and its tick delivered (:meth:`fanout`) right here, and only
         after that is the timerfd re-armed.
         """
         if self.stopping:
@@ -274,9 +294,9 @@ class SoftTimer:
         try:
             for clock in self._advance(now, armed):
                 try:
-                    self._fanout(clock)  # (an attribute lookup: bench/timers.py times it)
+                    self.fanout(clock)  # (an attribute lookup: bench/timers.py times it)
                 except BaseException:
-                    self.hub.handle_error(self._fanout, *sys.exc_info())
+                    self.hub.handle_error(self.fanout, *sys.exc_info())
         finally:
             if not self.stopping:
                 self._arm()
@@ -293,7 +313,7 @@ class SoftTimer:
                 for clock in due:
                     # The swap happens in the hub callback, so a destroy() in between still
                     # finds its greenlet in clock.waiters.
-                    self._run_callback(self._fanout, clock)
+                    self._run_callback(self.fanout, clock)
                 if due:
                     gevent.sleep(0)  # let the hub deliver the tick before we sleep again
             # else: woken early (a shutdown kick, or a spurious wake-up): wait again
@@ -312,7 +332,7 @@ class SoftTimer:
         """Advance every due clock to ``now``; set the next deadline.
 
         Returns the advanced clocks that have waiters: the caller delivers their tick
-        (:meth:`_fanout`).
+        (:meth:`fanout`).
         """
         self.wakeups += 1
         late = now - armed
@@ -349,8 +369,9 @@ class SoftTimer:
         self.next_deadline = nd
         return due
 
-    def _fanout(self, clock: Clock) -> None:
+    def fanout(self, clock: Clock) -> None:
         """(In the hub.) Deliver the clock's tick to every timer parked on it, and resume them.
+        (Public so that tests drive a delivery by hand and bench/timers.py times it.)
 
         First, in one loop, each waiting timer consumes the tick (``last``, ``tick``,
         ``samplecount``, ``skipped``: what its ``next`` would do after waking) and its greenlet
@@ -507,13 +528,13 @@ class SoftTimer:
         ready = self._ready
         try:
             # Hand over to the next greenlet of the tick being delivered, else to the hub.
-            # (_ready is only ever non-empty while the hub runs _fanout, so the hub itself
+            # (_ready is only ever non-empty while the hub runs fanout, so the hub itself
             # never gets here with it non-empty: it gets BlockingSwitchOutError.)
             why = _switch(ready.pop()) if ready else self._hub_switch()
         except BaseException as e:  # gevent.Timeout, GreenletExit, ...: leave cleanly
             self._switch_failed(timer, p, g, e)
             raise
-        # A tick was delivered (_fanout did the bookkeeping), or destroy/shutdown woke us.
+        # A tick was delivered (fanout did the bookkeeping), or destroy/shutdown woke us.
         return _FALSE if why else None
 
     def bind_next(self, timer: Timer):

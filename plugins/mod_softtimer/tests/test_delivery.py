@@ -1,4 +1,4 @@
-"""A tick's delivery (``SoftTimer._fanout``), driven by hand on an engine whose clock loop is
+"""A tick's delivery (``SoftTimer.fanout``), driven by hand on an engine whose clock loop is
 not running: the hub callback updates every waiting timer, then resumes the greenlets in
 arrival order, each handing over to the next."""
 
@@ -30,7 +30,7 @@ def unit():
 def tick(engine, clock, n=1):
     """What the clock loop does at a deadline: advance, then deliver in a hub callback."""
     clock.tick += n
-    gevent.get_hub().loop.run_callback(engine._fanout, clock)
+    gevent.get_hub().loop.run_callback(engine.fanout, clock)
     gevent.sleep(0)
     gevent.sleep(0)
 
@@ -58,7 +58,7 @@ def test_delivery_updates_every_waiter_then_resumes_them_in_order(unit):
     assert order[3:] == [(0, 4, 640), (1, 4, 640), (2, 4, 640)]
     assert [t.skipped for t in timers] == [2, 2, 2]
     assert gevent.joinall(greenlets, timeout=5)
-    assert all(t.private.waiter is None for t in timers) and not engine._ready
+    assert all(t.private.waiter is None for t in timers) and not engine.unresumed
 
 
 def test_a_timer_that_consumed_the_tick_ahead_of_the_clock_keeps_waiting(unit):

@@ -84,7 +84,7 @@ def test_spin_0_turns_the_window_off(kernel_factory, wait_for, spawn):
     timers = _pace_and_check(core, engine, spawn, [20] * 10, 5)
     assert engine.wakeups > w0
     assert (engine.spins, engine.spin_ns_total, engine.spin_missed) == (0, 0, 0)
-    assert engine._spin_next == 0
+    assert engine.spin_window_ns == 0
     for t in timers:
         t.destroy()
     core.shutdown()
@@ -105,7 +105,7 @@ def test_io_of_other_greenlets_is_served_during_the_window(kernel_factory, wait_
 
     def echo():
         while data := b.recv(16):
-            if engine._spin_from:  # a window is open: the hub is polling for the deadline
+            if engine.spinning:  # a window is open: the hub is polling for the deadline
                 served["in_window"] += 1
             served["total"] += 1
             b.sendall(data)
@@ -130,7 +130,7 @@ def test_io_of_other_greenlets_is_served_during_the_window(kernel_factory, wait_
 
 
 def test_the_window_logic_unit():
-    """_on_wake, driven by hand: not due yet and outside the window (a stale readiness): re-arm
+    """on_wake, driven by hand: not due yet and outside the window (a stale readiness): re-arm
     and wait; inside the window: poll; at the deadline: deliver, count the window, re-arm."""
     engine = SoftTimer(use_timerfd=True, spin_usec=300)
     if engine.timerfd is None:
@@ -141,19 +141,19 @@ def test_the_window_logic_unit():
                                destroy=engine.destroy)
         t = timer_open(iface, "soft", 20, 160)  # a clock: its deadlines open windows
         clock = t.private.clock
-        assert engine._spin_next == 300_000
+        assert engine.spin_window_ns == 300_000
         engine.next_deadline = clock.deadline = time.monotonic_ns() + 10_000_000_000  # far
-        engine._on_wake()
-        assert engine._spin_from == 0 and engine.wakeups == 0
+        engine.on_wake()
+        assert not engine.spinning and engine.wakeups == 0
         engine.next_deadline = clock.deadline = time.monotonic_ns() + 200_000  # in the window
-        engine._on_wake()
-        assert engine._spin_from != 0 and engine.wakeups == 0
+        engine.on_wake()
+        assert engine.spinning and engine.wakeups == 0
         deadline = engine.next_deadline
         while not engine.wakeups:  # (the window's own poll, by hand)
-            engine._on_wake()
+            engine.on_wake()
             # a call that ended before the deadline cannot have delivered the tick
             assert time.monotonic_ns() >= deadline or clock.ticks == 0
-        assert (engine.wakeups, engine.spins, engine._spin_from, clock.ticks) == (1, 1, 0, 1)
+        assert (engine.wakeups, engine.spins, engine.spinning, clock.ticks) == (1, 1, False, 1)
         assert engine.spin_ns_total > 0
         assert engine.next_deadline > deadline
         t.destroy()
