@@ -305,13 +305,7 @@ class EventSocket:
     def _job(self, job_uuid: str, cmd: str, arg: str | None, owner: str | None = None) -> None:
         self.jobs += 1
         try:
-            result = self.core.api_execute(cmd, arg or "")
-            if result.error:
-                body = f"-ERR {cmd.strip()} failed: {result.error}\n"
-            elif result.found and result.status == Status.SUCCESS:
-                body = result.output
-            else:
-                body = f"-ERR {cmd.strip()} Command not found!\n"
+            body = self.core.api_execute(cmd, arg or "").reply(cmd.strip(), empty="")
             ev = Event(EventType.BACKGROUND_JOB)
             ev.add_header("Job-UUID", job_uuid)
             if owner:  # a bgapi of a listener with a session (passes its myevents)
@@ -332,11 +326,8 @@ class EventSocket:
             if not text:
                 continue
             cmd, _, arg = text.partition(" ")
-            result = self.core.api_execute(cmd, arg)
-            if not result.found or result.status != Status.SUCCESS:
-                out.append(f"-ERR {cmd} Command not found!\n")
-            else:
-                out.append(result.output)
+            # one mapping of results to replies (an API that raised: "-ERR cmd failed: …")
+            out.append(self.core.api_execute(cmd, arg).reply(cmd, empty=""))
         return "".join(out) or "-ERR no reply\n"
 
     # -- runtime and shutdown ---------------------------------------------------------------------

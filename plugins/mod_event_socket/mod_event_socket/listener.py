@@ -741,13 +741,7 @@ class Listener(SessionControl, Subscriber):
         if console:
             body = self.module.console_execute(line)
         else:
-            result = self.core.api_execute(api_cmd, arg)
-            if result.error:
-                body = f"-ERR {api_cmd.strip()} failed: {result.error}\n"
-            elif not result.found or result.status != _SUCCESS:
-                body = f"-ERR {api_cmd.strip()} Command not found!\n"
-            else:
-                body = result.output or "-ERR no reply\n"
+            body = self.core.api_execute(api_cmd, arg).reply(api_cmd.strip())
         self._out.append(wire.api_response(body))
 
     def _cmd_bgapi(self, msg: Message, line: str) -> str:
