@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from .log import ALERT, CONSOLE, NOTICE, LogLevel, LogLine
     from .modules import ModuleInterface
     from .originate import DialString, DialStringError, Leg, parse_dialstring
+    from .rtp import RtpError, RtpSession, rtp_open
     from .session import Session
     from .sessions import SessionManager, SessionRefused
     from .status import Status
@@ -104,6 +105,8 @@ _LAZY = {
     "parse_dialstring": "originate",
     "Session": "session",
     "SessionManager": "sessions", "SessionRefused": "sessions",
+    # RTP (FreeSWITCH's switch_rtp; issue #19)
+    "RtpError": "rtp", "RtpSession": "rtp", "rtp_open": "rtp",
 }
 
 
@@ -174,4 +177,6 @@ __all__ = [
     "Frame", "FrameFlag",
     "DialString", "DialStringError", "Leg", "parse_dialstring",
     "Session", "SessionManager", "SessionRefused",
+    # RTP (issue #19)
+    "RtpError", "RtpSession", "rtp_open",
 ]
