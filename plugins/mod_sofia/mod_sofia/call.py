@@ -738,6 +738,14 @@ def on_hangup(session):
     cause = session.channel.hangup_cause
     if call.ok_timer is not None:
         call.ok_timer.cancel()
+    if call.rtp is not None:
+        # FreeSWITCH's rtp_audio_* variables (switch_rtp stats), on CHANNEL_HANGUP_COMPLETE
+        st = call.rtp.stats()
+        sv = session.set_variable
+        sv("rtp_audio_in_raw_bytes", str(st["in_bytes"]))
+        sv("rtp_audio_in_packet_count", str(st["in_packets"]))
+        sv("rtp_audio_out_raw_bytes", str(st["out_bytes"]))
+        sv("rtp_audio_out_packet_count", str(st["out_packets"]))
     p = call.profile
     if call.direction == "inbound":
         if not call.final_sent and call.invite_tx is not None:

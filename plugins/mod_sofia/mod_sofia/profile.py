@@ -401,7 +401,7 @@ class Profile:
             if result == "forbidden":
                 stx.respond(self.response(req, 403, "Forbidden", to_tag=secrets.token_hex(6)))
                 return
-            username, realm = user.id, user.domain
+            username = user.id
         try:
             default_exp = int(req.get("Expires") or 3600)
         except ValueError:

@@ -1,0 +1,434 @@
+"""mod_sofia against real SIP tools (issue #19): sipp (Debian ``sip-tester``) on loopback,
+driving a real ``softswitch`` process; raw UDP sockets for retransmissions and bad input.
+
+The process loads the default conf tree with mod_sofia, the XML dialplan, dptools and
+tone_stream. Its ``internal`` profile binds port 0 (``sofia status`` tells which) with
+``auth-calls`` off, since sipp's built-in ``uac`` cannot answer a 407.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from .conftest import add_loads, make_system
+
+SIPP = shutil.which("sipp")
+SCENARIOS = pathlib.Path(__file__).parent / "sipp"
+PCAPS = pathlib.Path("/usr/share/sip-tester")
+TIMEOUT = 20.0
+
+pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed (.ci/run installs sip-tester)")
+
+TEST_EXTENSIONS = """
+    <extension name="sofia_test_tone_then_hangup">
+      <condition field="destination_number" expression="^9198$">
+        <action application="answer"/>
+        <action application="playback" data="tone_stream://%(200,0,440);loops=5"/>
+        <action application="hangup"/>
+      </condition>
+    </extension>
+
+    <extension name="sofia_test_ring_and_park">
+      <condition field="destination_number" expression="^9199$">
+        <action application="ring_ready"/>
+        <action application="park"/>
+      </condition>
+    </extension>
+
+  </context>"""
+
+
+def free_udp_port() -> int:
+    # sipp needs a port number on its command line: take one the kernel says is free
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sip_system(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sofia")
+    s = make_system(root)
+    add_loads(s.conf, ("mod_loopback", "mod_dptools", "mod_dialplan_xml", "mod_tone_stream", "mod_sofia"))
+    vars_xml = s.conf / "vars.xml"
+    vars_xml.write_text(vars_xml.read_text().replace("internal_sip_port=5060", "internal_sip_port=0"))
+    sofia = s.conf / "autoload_configs" / "sofia.conf.xml"
+    sofia.write_text(sofia.read_text().replace('name="auth-calls" value="true"',
+                                               'name="auth-calls" value="false"'))
+    dp = s.conf / "dialplan" / "default.xml"
+    dp.write_text(dp.read_text().replace("  </context>", TEST_EXTENSIONS, 1))
+    s.start()
+    s.wait_log("profile internal listening on UDP")
+    m = re.search(r"profile internal listening on UDP 127\.0\.0\.1:(\d+)", s.log_text())
+    s.sip_port = int(m.group(1))
+    work = root / "sipp"
+    work.mkdir()
+    if PCAPS.is_dir():
+        (work / "pcap").symlink_to(PCAPS)
+    s.sipp_dir = work
+    yield s
+    code = s.stop()
+    assert code == 0, s.out.read_text()[-4000:]
+
+
+def esl(system):
+    from mod_event_socket.client import ESLClient
+
+    return ESLClient(port=system.port, timeout=TIMEOUT)
+
+
+def sipp(system, *args: str, timeout: float = 40.0) -> subprocess.CompletedProcess:
+    cmd = [SIPP, *args, "-i", "127.0.0.1", "-nostdin", "-timeout", "30s", "-timeout_error",
+           "-trace_err", "-trace_msg", "-max_recv_loops", "1000"]
+    r = subprocess.run(cmd, cwd=system.sipp_dir, capture_output=True, text=True, timeout=timeout)
+    return r
+
+
+def explain(r: subprocess.CompletedProcess, system) -> str:
+    logs = sorted(system.sipp_dir.glob("*_errors.log")) + sorted(system.sipp_dir.glob("*_messages.log"))
+    tail = "".join(p.read_text(errors="replace")[-3000:] for p in logs[-2:])
+    return f"sipp exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}\n{tail}\n" \
+           f"softswitch log:\n{system.log_text()[-3000:]}"
+
+
+def events_until(client, name: str, pred=lambda h: True, timeout: float = TIMEOUT) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {name} event in {timeout} s"
+        h = client.next_event(timeout=left).event_headers()
+        if h.get("Event-Name") == name and pred(h):
+            return h
+
+
+# ----------------------------------------------------------------------------------------------
+# calls with sipp
+# ----------------------------------------------------------------------------------------------
+def test_sipp_uac_calls_an_answering_extension(sip_system):
+    """sipp's built-in ``uac``: INVITE, 200 with To-tag/Contact/SDP, ACK, BYE from sipp, 200."""
+    c = esl(sip_system)
+    c.command("event plain CHANNEL_HANGUP_COMPLETE")
+    r = sipp(sip_system, "-sn", "uac", "-s", "9197", f"127.0.0.1:{sip_system.sip_port}", "-m", "3",
+             "-r", "3", "-d", "300", "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    assert h["variable_sip_from_user"] == "sipp"
+    assert h["variable_sip_to_user"] == "9197"
+    assert h["variable_sip_req_user"] == "9197"
+    assert h["variable_sofia_profile_name"] == "internal"
+    assert re.match(r"^\d+-\d+@127\.0\.0\.1$", h["variable_sip_call_id"])
+    assert h["Caller-Context"] == "default"
+    assert h["Caller-Channel-Name"].startswith("sofia/internal/sipp@127.0.0.1")
+    assert h["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert h["variable_sip_hangup_disposition"] == "recv_bye"
+    assert int(h["variable_rtp_audio_out_packet_count"]) > 0   # the tone went out as RTP
+    c.close()
+
+
+def test_sipp_uac_pcap_echo_and_rfc2833_dtmf(sip_system):
+    """``uac_pcap``: PCMA RTP and an RFC 2833 "1" to the echo extension; softswitch answers in
+    PCMA, echoes RTP back and reports the digit as a DTMF event."""
+    if not (PCAPS / "g711a.pcap").exists():
+        pytest.skip("sip-tester's pcap files are not installed")
+    c = esl(sip_system)
+    c.command("event plain DTMF CHANNEL_HANGUP_COMPLETE")
+    r = sipp(sip_system, "-sn", "uac_pcap", "-s", "9196", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+             "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    d = events_until(c, "DTMF")
+    assert d["DTMF-Digit"] == "1"
+    assert d["DTMF-Source"] == "RTP"
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    assert h["variable_sip_use_codec_name"] == "PCMA"
+    assert int(h["variable_rtp_audio_in_packet_count"]) > 100   # ~8 s of 20 ms PCMA
+    assert int(h["variable_rtp_audio_out_packet_count"]) > 100  # echoed back
+    c.close()
+
+
+def test_dialplan_answers_plays_and_hangs_up(sip_system):
+    """answer + playback + hangup: softswitch sends the BYE (to sipp's Contact, new branch)."""
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "uac_wait_bye.xml"), "-s", "9198",
+             f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(free_udp_port()),
+             "-rtp_echo")
+    assert r.returncode == 0, explain(r, sip_system)
+
+
+def test_cancel_gets_487(sip_system):
+    """A ringing (180) parked call cancelled: 200 to the CANCEL, 487 to the INVITE, the session
+    hung up ORIGINATOR_CANCEL."""
+    c = esl(sip_system)
+    c.command("event plain CHANNEL_HANGUP_COMPLETE")
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "cancel.xml"), "-s", "9199",
+             f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    assert h["Hangup-Cause"] == "ORIGINATOR_CANCEL"
+    assert h["variable_sip_hangup_disposition"] == "recv_cancel"
+    c.close()
+
+
+def test_originate_to_sipp_uas(sip_system):
+    """``originate sofia/internal/service@127.0.0.1:<port> &playback(...)``: sipp's ``uas``
+    answers (180, 200), gets the ACK and, after the playback, softswitch's BYE."""
+    port = free_udp_port()
+    uas = subprocess.Popen([SIPP, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+                            "-nostdin", "-timeout", "30s", "-timeout_error", "-trace_err"],
+                           cwd=sip_system.sipp_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        c = esl(sip_system)
+        out = ""
+        for _ in range(50):  # sipp binds its port after start-up: retry while it refuses
+            out = c.api(f"originate sofia/internal/service@127.0.0.1:{port} "
+                        "&playback(tone_stream://%(200,0,440);loops=3)", timeout=TIMEOUT)
+            if out.startswith("+OK"):
+                break
+            time.sleep(0.1)  # waiting for sipp's socket (an external process), bounded
+        assert out.startswith("+OK "), out
+        stdout, stderr = uas.communicate(timeout=40)
+        assert uas.returncode == 0, f"{stdout[-2000:]}\n{stderr[-2000:]}\n{sip_system.log_text()[-3000:]}"
+        c.close()
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+
+
+def test_originate_refused_maps_the_sip_status(sip_system):
+    """A destination nobody answers on: Timer B is 32 s, so use a 486 from a raw UAS instead."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(TIMEOUT)
+    port = sock.getsockname()[1]
+    import threading
+
+    def uas():
+        data, addr = sock.recvfrom(65535)
+        text = data.decode()
+        heads = [ln for ln in text.split("\r\n") if ln.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
+        heads = [h + ";tag=busy1" if h.startswith("To:") else h for h in heads]
+        sock.sendto(("SIP/2.0 486 Busy Here\r\n" + "\r\n".join(heads) + "\r\nContent-Length: 0\r\n\r\n").encode(), addr)
+        ack, _ = sock.recvfrom(65535)
+        got.append(ack.decode().split(" ")[0])
+
+    got: list[str] = []
+    t = threading.Thread(target=uas, daemon=True)
+    t.start()
+    c = esl(sip_system)
+    out = c.api(f"originate sofia/internal/busy@127.0.0.1:{port} &park", timeout=TIMEOUT)
+    assert out.strip() == "-ERR USER_BUSY"
+    t.join(TIMEOUT)
+    assert got == ["ACK"]   # the INVITE client transaction ACKs a non-2xx final itself
+    sock.close()
+    c.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# registrar
+# ----------------------------------------------------------------------------------------------
+def test_register_with_digest_auth_and_unregister(sip_system):
+    c = esl(sip_system)
+    c.command("event plain CUSTOM sofia::register sofia::unregister")
+    port = free_udp_port()
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-s", "1000", "-au", "1000", "-ap", "1234",
+             "-key", "expires", "120", f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(port))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CUSTOM", lambda h: h.get("Event-Subclass") == "sofia::register")
+    assert h["profile-name"] == "internal"
+    assert h["from-user"] == "1000"
+    assert h["contact"] == f"<sip:1000@127.0.0.1:{port}>"
+    assert h["expires"] == "120"
+    assert h["status"] == "Registered(UDP)"
+    reg = c.api("sofia status profile internal reg")
+    assert "Registrations:" in reg
+    assert "User:       \t1000@127.0.0.1\n" in reg
+    assert f"Contact:    \t<sip:1000@127.0.0.1:{port}>\n" in reg
+    assert "Total items returned: 1\n" in reg
+    assert "REGISTRATIONS    \t1\n" in c.api("sofia status profile internal")
+    # unregister: Expires 0
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-s", "1000", "-au", "1000", "-ap", "1234",
+             "-key", "expires", "0", f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(port))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CUSTOM", lambda h: h.get("Event-Subclass") == "sofia::unregister")
+    assert h["from-user"] == "1000"
+    assert "Total items returned: 0\n" in c.api("sofia status profile internal reg")
+    c.close()
+
+
+def test_register_wrong_password_is_403(sip_system):
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register_forbidden.xml"), "-s", "1001", "-au", "1001",
+             "-ap", "wrong", f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    assert "wrong password" in sip_system.log_text()
+
+
+def test_call_a_registered_user(sip_system):
+    """``sofia/internal/1001`` finds the contact 1001 registered, and calls sipp's uas there."""
+    port = free_udp_port()
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-s", "1001", "-au", "1001", "-ap", "1234",
+             "-key", "expires", "60", f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(port))
+    assert r.returncode == 0, explain(r, sip_system)
+    uas = subprocess.Popen([SIPP, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+                            "-nostdin", "-timeout", "30s", "-timeout_error"],
+                           cwd=sip_system.sipp_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        c = esl(sip_system)
+        out = ""
+        for _ in range(50):
+            out = c.api("originate sofia/internal/1001 &playback(tone_stream://%(200,0,440);loops=2)",
+                        timeout=TIMEOUT)
+            if out.startswith("+OK"):
+                break
+            time.sleep(0.1)  # waiting for sipp's socket (an external process), bounded
+        assert out.startswith("+OK "), out
+        stdout, stderr = uas.communicate(timeout=40)
+        assert uas.returncode == 0, stdout[-2000:]
+        assert c.api("originate sofia/internal/nobody &park").strip() == "-ERR USER_NOT_REGISTERED"
+        c.close()
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+
+
+# ----------------------------------------------------------------------------------------------
+# transactions and bad input, with a raw socket
+# ----------------------------------------------------------------------------------------------
+class Raw:
+    def __init__(self, system) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(TIMEOUT)
+        self.port = self.sock.getsockname()[1]
+        self.dest = ("127.0.0.1", system.sip_port)
+
+    def send(self, text: str) -> None:
+        self.sock.sendto(text.replace("\n", "\r\n").encode(), self.dest)
+
+    def recv(self, timeout: float = TIMEOUT) -> str:
+        self.sock.settimeout(timeout)
+        return self.sock.recv(65535).decode()
+
+    def recv_status(self, status: int, timeout: float = TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.recv(max(0.01, deadline - time.monotonic()))
+            if msg.startswith(f"SIP/2.0 {status} "):
+                return msg
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+SDP = ("v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+       "m=audio 40000 RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\n")
+
+
+def invite(raw: Raw, call_id: str, branch: str, dest: str = "1000", body: str = SDP, cl: int | None = None) -> str:
+    body = body.replace("\n", "\r\n")
+    n = len(body) if cl is None else cl
+    return (f"INVITE sip:{dest}@127.0.0.1:{raw.dest[1]} SIP/2.0\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{raw.port};branch={branch}\n"
+            f"From: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: <sip:{dest}@127.0.0.1>\n"
+            f"Call-ID: {call_id}\nCSeq: 1 INVITE\nContact: <sip:raw@127.0.0.1:{raw.port}>\n"
+            f"Max-Forwards: 70\nContent-Type: application/sdp\nContent-Length: {n}\n\n") + body
+
+
+def test_invite_retransmission_and_200_retransmitted_until_ack(sip_system):
+    raw = Raw(sip_system)
+    c = esl(sip_system)
+    c.command("event plain CHANNEL_CREATE CHANNEL_HANGUP_COMPLETE")
+    call_id = f"retrans-{secrets.token_hex(4)}"
+    msg = invite(raw, call_id, "z9hG4bK-retrans-1", dest="9197")
+    raw.send(msg)
+    raw.recv_status(100)
+    raw.send(msg)                       # the same INVITE again: the transaction absorbs it
+    ok = raw.recv_status(200)
+    to = re.search(r"^To: (.*)$", ok, re.M).group(1).strip()
+    ok2 = raw.recv_status(200, timeout=5)   # no ACK yet: the 200 comes again (T1 doubling)
+    assert ok2 == ok
+    creates = [events_until(c, "CHANNEL_CREATE", lambda h: h.get("variable_sip_call_id") == call_id)]
+    raw.send(f"ACK sip:9197@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-retrans-ack\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: {call_id}\nCSeq: 1 ACK\nContent-Length: 0\n\n")
+    raw.send(f"BYE sip:9197@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-retrans-bye\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: {call_id}\nCSeq: 2 BYE\nContent-Length: 0\n\n")
+    bye_ok = raw.recv_status(200)
+    assert "CSeq: 2 BYE" in bye_ok
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE", lambda h: h.get("variable_sip_call_id") == call_id)
+    assert h["Hangup-Cause"] == "NORMAL_CLEARING"
+    # one session for the two INVITEs: the retransmission made no second channel
+    assert len(creates) == 1
+    assert call_id not in c.api("show channels")
+    raw.close()
+    c.close()
+
+
+def test_bad_input_gets_errors_and_the_profile_keeps_serving(sip_system):
+    raw = Raw(sip_system)
+    # garbage: no answer possible, one log line
+    raw.sock.sendto(b"\x00\x01garbage\xff\r\n\r\n", raw.dest)
+    # a Content-Length longer than the body: 400
+    raw.send(invite(raw, "bad-cl", "z9hG4bK-badcl", cl=5000))
+    assert "SIP/2.0 400 Bad Content-Length" in raw.recv_status(400)
+    # an unknown method: 501; a known one we do not serve: 405 with Allow
+    base = (f"Via: SIP/2.0/UDP 127.0.0.1:{raw.port};branch=z9hG4bK-{{b}}\nFrom: <sip:raw@127.0.0.1>;tag=t\n"
+            f"To: <sip:x@127.0.0.1>\nCall-ID: {{c}}\nCSeq: 1 {{m}}\nContent-Length: 0\n\n")
+    raw.send("FROB sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="frob", c="frob", m="FROB"))
+    assert raw.recv_status(501)
+    raw.send("SUBSCRIBE sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="sub", c="sub", m="SUBSCRIBE"))
+    assert "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER" in raw.recv_status(405)
+    # a BYE for no dialog: 481; a CANCEL for no transaction: 481
+    raw.send("BYE sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="bye", c="nodialog", m="BYE").replace(
+        "To: <sip:x@127.0.0.1>", "To: <sip:x@127.0.0.1>;tag=nope"))
+    assert raw.recv_status(481)
+    raw.send("CANCEL sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="nocancel", c="nocancel", m="CANCEL"))
+    assert raw.recv_status(481)
+    # a CSeq whose method is not the request's: 400
+    raw.send("OPTIONS sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="cseq", c="cseq", m="INVITE"))
+    assert raw.recv_status(400)
+    # an INVITE without SDP (late offer is not supported yet): 488, no session left behind
+    raw.send(invite(raw, "nosdp", "z9hG4bK-nosdp", body=""))
+    assert raw.recv_status(488)
+    # and the profile still answers
+    raw.send("OPTIONS sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="opt", c="opt", m="OPTIONS"))
+    assert raw.recv_status(200)
+    assert "bad SIP message" in sip_system.log_text()
+    raw.close()
+
+
+def test_sofia_status_and_profile_restart(sip_system):
+    c = esl(sip_system)
+    out = c.api("sofia status")
+    lines = out.split("\n")
+    assert lines[0] == "%25s\t%s\t  %40s\t%s" % ("Name", "   Type", "Data", "State")
+    assert lines[1] == "=" * 97
+    assert re.match(r"^ +internal\tprofile\t +sip:mod_sofia@127\.0\.0\.1:\d+\tRUNNING \(\d+\)$", lines[2])
+    assert lines[3] == "=" * 97
+    assert lines[4] == "1 profile 0 aliases"
+    assert c.api("sofia status profile nope") == "Invalid Profile!\n"
+    assert c.api("sofia profile nope stop") == "Invalid Profile [nope]"
+    assert c.api("sofia profile internal stop") == "stopping: internal"
+    assert "0 profiles 0 aliases" in c.api("sofia status")
+    start = c.api("sofia profile internal start")
+    assert start == "Reload XML [Success]\ninternal started successfully\n", start
+    m = re.search(r"sip:mod_sofia@127\.0\.0\.1:(\d+)", c.api("sofia status"))
+    sip_system.sip_port = int(m.group(1))   # port 0: a new port after the restart
+    raw = Raw(sip_system)
+    raw.send(f"OPTIONS sip:x@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};branch=z9hG4bK-o2\n"
+             "From: <sip:raw@127.0.0.1>;tag=t\nTo: <sip:x@127.0.0.1>\nCall-ID: o2\nCSeq: 1 OPTIONS\n"
+             "Content-Length: 0\n\n")
+    assert raw.recv_status(200)
+    raw.close()
+    c.close()
+
