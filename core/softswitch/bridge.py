@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .callif import StateHandlers
 from .causes import Cause
 from .channel import CF, ChannelState
-from .event import EventType
+from .event import EventType, new_uuid
 from .status import Status
 from .timer import micro_time_now
 
@@ -113,25 +113,87 @@ def bridge(a: Session, b: Session) -> int:
     return int(b.channel.hangup_cause)
 
 
+def _ub_peer(session: Session) -> tuple[Session | None, bool]:
+    priv = session.channel.private or {}
+    return priv.get("uuid_bridge_peer"), priv.get("uuid_bridge_a", False)
+
+
+def _ub_on_hibernate(session: Session) -> Status:
+    if session.channel.state == CS.CS_HIBERNATE:
+        session.set_state(CS.CS_RESET)
+    return Status.FALSE
+
+
+def _ub_on_reset(session: Session) -> Status:
+    if session.channel.state == CS.CS_RESET:
+        session.set_state(CS.CS_SOFT_EXECUTE)
+    return Status.FALSE
+
+
+def _ub_on_soft_execute(session: Session) -> Status:
+    peer, is_a = _ub_peer(session)
+    ch = session.channel
+    session.remove_state_handler(_UB_HANDLERS)
+    if peer is None:
+        return Status.FALSE
+    ch.set_variable("current_application_data", peer.uuid)
+    ch.set_variable("current_application", "uuid_bridge")
+    session.fire_event(EventType.CHANNEL_EXECUTE, after=(
+        ("Application", "uuid_bridge"), ("Application-Data", peer.uuid),
+        ("Application-UUID", new_uuid())))
+    session.manager.db.execute(session, "uuid_bridge", peer.uuid)
+    if not is_a:
+        peer.wake()  # A waits for B to be here
+        return Status.FALSE
+    pch = peer.channel
+    while pch.running_state != CS.CS_SOFT_EXECUTE and pch.state < CS.CS_HANGUP \
+            and ch.state == CS.CS_SOFT_EXECUTE:
+        session.wait_state_change(0.02)
+    if ch.state != CS.CS_SOFT_EXECUTE or pch.state >= CS.CS_HANGUP:
+        if pch.state >= CS.CS_HANGUP and ch.state < CS.CS_HANGUP:
+            session.hangup(Cause.NORMAL_CLEARING)
+        return Status.FALSE
+    bridge(session, peer)
+    if ch.state < CS.CS_HANGUP and pch.state >= CS.CS_HANGUP:
+        session.hangup(Cause.NORMAL_CLEARING)
+    return Status.FALSE
+
+
+_UB_HANDLERS = StateHandlers(on_hibernate=_ub_on_hibernate, on_reset=_ub_on_reset,
+                             on_soft_execute=_ub_on_soft_execute, name="uuid_bridge")
+
+
 def uuid_bridge(mgr: SessionManager, a_uuid: str, b_uuid: str) -> bool:
-    """``uuid_bridge``: both sessions leave what they do; A runs the bridge in its greenlet.
-    False when either is missing or hung up."""
+    """``uuid_bridge`` (``switch_ivr_uuid_bridge``): both legs leave what they do through
+    CS_HIBERNATE → CS_RESET → CS_SOFT_EXECUTE with a new caller profile (transfer source
+    ``<epoch>:<uuid>:uuid_br:<other>``) and an EXECUTE ``uuid_bridge`` event; A then bridges
+    (CHANNEL_BRIDGE) and B goes CS_EXCHANGE_MEDIA (spec §3.4). False when either leg is
+    missing or hung up. When one side hangs up the other is hung up NORMAL_CLEARING."""
     a = mgr.locate(a_uuid)
     b = mgr.locate(b_uuid)
     if a is None or b is None or a is b:
         return False
     if a.channel.state >= CS.CS_HANGUP or b.channel.state >= CS.CS_HANGUP:
         return False
-
-    def run(sess: Session) -> None:
-        bridge(a, b)
-        if a.channel.state < CS.CS_HANGUP and b.channel.state >= CS.CS_HANGUP:
-            a.hangup(Cause.NORMAL_CLEARING)
-
+    now = micro_time_now()
+    for s, other, is_a in ((a, b, True), (b, a, False)):
+        ch = s.channel
+        if ch.private is None:
+            ch.private = {}
+        ch.private["uuid_bridge_peer"] = other
+        ch.private["uuid_bridge_a"] = is_a
+        p = ch.caller_profile
+        if p is not None:
+            np = p.clone()
+            np.transfer_source = f"{now // 1_000_000}:{np.uuid}:uuid_br:{other.uuid}"
+            ch.set_caller_profile(np)
+            np.times.transferred = now
+            ch.set_variable("transfer_source", np.transfer_source)
+        s.remove_state_handler(_UB_HANDLERS)
+        s.add_state_handler(_UB_HANDLERS)
     for s in (a, b):
-        s.channel.set_variable("current_application", "uuid_bridge")
-    a.queue_callable(run)
-    a.unpark()
-    if a.channel.state in (CS.CS_PARK, CS.CS_EXECUTE, CS.CS_CONSUME_MEDIA, CS.CS_ROUTING):
-        a.set_state(CS.CS_SOFT_EXECUTE)
+        s.unpark()
+        if s.set_state(CS.CS_HIBERNATE) != CS.CS_HIBERNATE:
+            # already hibernating/resetting: go on from there
+            s.set_state(CS.CS_RESET)
     return True

@@ -76,6 +76,8 @@ _CALL_UUID = "UPDATE channels SET call_uuid = ? WHERE uuid = ?"
 _INSERT_CALL = ("INSERT INTO calls (call_uuid, call_created, call_created_epoch, caller_uuid, "
                 "callee_uuid, hostname) VALUES (?, ?, ?, ?, ?, ?)")
 
+_LAST_WINS = frozenset((_STATE, _CALLSTATE, _CODEC, _EXECUTE, _ORIGINATE, _CALL_UPDATE))
+
 
 class CallDB:
     """The batched writer. Every method queues; :meth:`flush` commits."""
@@ -126,14 +128,26 @@ class CallDB:
         db = self.core.db
         if db is None:
             return
-        conn = db.conn
-        n = 0
-        with conn:
-            for uuid, sql, params in ops:
-                if uuid in dropped:
+        # An update that a later one of the same statement for the same channel overwrites
+        # (same columns) changes nothing the later one does not: only the last one runs.
+        keep: list[tuple] = []
+        seen: set[tuple[str, str]] = set()
+        for op in reversed(ops):
+            uuid, sql, _ = op
+            if uuid in dropped:
+                continue
+            if sql in _LAST_WINS:
+                key = (uuid, sql)
+                if key in seen:
                     continue
+                seen.add(key)
+            keep.append(op)
+        keep.reverse()
+        conn = db.conn
+        with conn:
+            for _, sql, params in keep:
                 conn.execute(sql, params)
-                n += 1
+        n = len(keep)
         self.commits += 1
         self.statements += n
 

@@ -32,64 +32,67 @@ VARIABLE_EVENTS = frozenset((
 _DIALPLAN = int(ChannelFlag.CF_DIALPLAN)
 
 
+_STRING_FIELDS = ("-Username", "-Dialplan", "-Caller-ID-Name", "-Caller-ID-Number",
+                  "-Orig-Caller-ID-Name", "-Orig-Caller-ID-Number", "-Callee-ID-Name",
+                  "-Callee-ID-Number", "-Network-Addr", "-ANI", "-ANI-II",
+                  "-Destination-Number", "-Unique-ID", "-Source", "-Transfer-Source", "-Context",
+                  "-RDNIS", "-Channel-Name", "-Profile-Index")
+_TIME_FIELDS = ("-Profile-Created-Time", "-Channel-Created-Time", "-Channel-Answered-Time",
+                "-Channel-Progress-Time", "-Channel-Progress-Media-Time", "-Channel-Hangup-Time",
+                "-Channel-Transfer-Time", "-Channel-Resurrect-Time", "-Channel-Bridged-Time",
+                "-Channel-Last-Hold", "-Channel-Hold-Accum")
+_NAMES: dict[str, tuple] = {}
+
+
+def _names(prefix: str) -> tuple:
+    n = _NAMES.get(prefix)
+    if n is None:
+        n = _NAMES[prefix] = (
+            prefix + "-Direction", prefix + "-Logical-Direction",
+            tuple(prefix + f for f in _STRING_FIELDS), tuple(prefix + f for f in _TIME_FIELDS),
+            prefix + "-Screen-Bit", prefix + "-Privacy-Hide-Name", prefix + "-Privacy-Hide-Number")
+    return n
+
+
+_TF = ("false", "true")
+
+
 def profile_headers(p: CallerProfile, prefix: str, out: list) -> None:
-    """``switch_caller_profile_event_set_data``: the ``<prefix>-*`` block, empty strings omitted."""
-    a = out.append
-    a((prefix + "-Direction", p.direction))
-    a((prefix + "-Logical-Direction", p.logical_direction))
-    if p.username:
-        a((prefix + "-Username", p.username))
-    if p.dialplan:
-        a((prefix + "-Dialplan", p.dialplan))
-    if p.caller_id_name:
-        a((prefix + "-Caller-ID-Name", p.caller_id_name))
-    if p.caller_id_number:
-        a((prefix + "-Caller-ID-Number", p.caller_id_number))
-    if p.caller_id_name and p.orig_caller_id_name:
-        a((prefix + "-Orig-Caller-ID-Name", p.orig_caller_id_name))
-    if p.caller_id_number and p.orig_caller_id_number:
-        a((prefix + "-Orig-Caller-ID-Number", p.orig_caller_id_number))
-    if p.callee_id_name:
-        a((prefix + "-Callee-ID-Name", p.callee_id_name))
-    if p.callee_id_number:
-        a((prefix + "-Callee-ID-Number", p.callee_id_number))
-    if p.network_addr:
-        a((prefix + "-Network-Addr", p.network_addr))
-    if p.ani:
-        a((prefix + "-ANI", p.ani))
-    if p.aniii:
-        a((prefix + "-ANI-II", p.aniii))
-    if p.destination_number:
-        a((prefix + "-Destination-Number", p.destination_number))
-    if p.uuid:
-        a((prefix + "-Unique-ID", p.uuid))
-    if p.source:
-        a((prefix + "-Source", p.source))
-    if p.transfer_source:
-        a((prefix + "-Transfer-Source", p.transfer_source))
-    if p.context:
-        a((prefix + "-Context", p.context))
-    if p.rdnis:
-        a((prefix + "-RDNIS", p.rdnis))
-    if p.chan_name:
-        a((prefix + "-Channel-Name", p.chan_name))
-    if p.profile_index:
-        a((prefix + "-Profile-Index", p.profile_index))
+    """``switch_caller_profile_event_set_data``: the ``<prefix>-*`` block, empty strings omitted
+    (the Orig-* ones only when the current name/number is set)."""
+    direction, logical, strings, times, screen, hide_name, hide_number = _names(prefix)
+    out.append((direction, p.direction))
+    out.append((logical, p.logical_direction))
+    cid_name = p.caller_id_name
+    cid_num = p.caller_id_number
+    values = (p.username, p.dialplan, cid_name, cid_num,
+              p.orig_caller_id_name if cid_name else "",
+              p.orig_caller_id_number if cid_num else "", p.callee_id_name, p.callee_id_number,
+              p.network_addr, p.ani, p.aniii, p.destination_number, p.uuid, p.source,
+              p.transfer_source, p.context, p.rdnis, p.chan_name, p.profile_index)
+    out += [item for item in zip(strings, values, strict=True) if item[1]]
     t = p.times
-    a((prefix + "-Profile-Created-Time", str(t.profile_created)))
-    a((prefix + "-Channel-Created-Time", str(t.created)))
-    a((prefix + "-Channel-Answered-Time", str(t.answered)))
-    a((prefix + "-Channel-Progress-Time", str(t.progress)))
-    a((prefix + "-Channel-Progress-Media-Time", str(t.progress_media)))
-    a((prefix + "-Channel-Hangup-Time", str(t.hungup)))
-    a((prefix + "-Channel-Transfer-Time", str(t.transferred)))
-    a((prefix + "-Channel-Resurrect-Time", str(t.resurrected)))
-    a((prefix + "-Channel-Bridged-Time", str(t.bridged)))
-    a((prefix + "-Channel-Last-Hold", str(t.last_hold)))
-    a((prefix + "-Channel-Hold-Accum", str(t.hold_accum)))
-    a((prefix + "-Screen-Bit", "true" if p.screen_bit else "false"))
-    a((prefix + "-Privacy-Hide-Name", "true" if p.privacy_hide_name else "false"))
-    a((prefix + "-Privacy-Hide-Number", "true" if p.privacy_hide_number else "false"))
+    out += zip(times, (str(t.profile_created), str(t.created), str(t.answered), str(t.progress),
+                       str(t.progress_media), str(t.hungup), str(t.transferred),
+                       str(t.resurrected), str(t.bridged), str(t.last_hold), str(t.hold_accum)),
+               strict=True)
+    out.append((screen, _TF[p.screen_bit]))
+    out.append((hide_name, _TF[p.privacy_hide_name]))
+    out.append((hide_number, _TF[p.privacy_hide_number]))
+
+
+_NUMBERS = tuple(str(i) for i in range(14))
+_VAR_NAMES: dict[str, str] = {}
+
+
+def _var_name(name: str) -> str:
+    """``variable_<name>``, built once per distinct name."""
+    v = _VAR_NAMES.get(name)
+    if v is None:
+        if len(_VAR_NAMES) > 10_000:
+            _VAR_NAMES.clear()
+        v = _VAR_NAMES[name] = "variable_" + name
+    return v
 
 
 def add_channel_data(ch: Channel, out: list, event_type: int, verbose: bool = False) -> None:
@@ -98,7 +101,7 @@ def add_channel_data(ch: Channel, out: list, event_type: int, verbose: bool = Fa
     v = ch.vars
     a(("Channel-State", state_name(ch.running_state)))
     a(("Channel-Call-State", callstate_name(ch.callstate)))
-    a(("Channel-State-Number", str(int(ch.state))))
+    a(("Channel-State-Number", _NUMBERS[ch.state]))
     a(("Channel-Name", ch.name))
     a(("Unique-ID", ch.uuid))
     ext = v.get("session_external_id")
@@ -149,5 +152,5 @@ def add_channel_data(ch: Channel, out: list, event_type: int, verbose: bool = Fa
             a(("Other-Type", kind))
             profile_headers(other, "Other-Leg", out)
     if verbose or event_type in VARIABLE_EVENTS:
-        for name, value in v.items():
-            a(("variable_" + name, value))
+        names = _VAR_NAMES
+        out += [(names.get(k) or _var_name(k), val) for k, val in v.items()]

@@ -86,6 +86,7 @@ class Settings:
     rtp_end_port: int = 32768
     uuid_version: int = 4
     min_idle_cpu: float = 0.0
+    verbose_channel_events: bool = False  # call model: variable_* on every channel event
 
 
 def _uuid7() -> str:
@@ -160,6 +161,7 @@ class Core:
         # -- the call model (issue #14: sessions.py, session.py, docs/calls.md) --
         from .sessions import SessionManager
         self.sessions = SessionManager(self)
+        self._codec_cache: dict[str, tuple] = {}
         _register_kernel_files(self)
 
     # ------------------------------------------------------------------------------------------
@@ -314,6 +316,8 @@ class Core:
                 s.uuid_version = int(val)
         elif key == "min-idle-cpu":
             s.min_idle_cpu = float(val)
+        elif key == "verbose-channel-events":  # call model
+            s.verbose_channel_events = switch_true(val)
         # every other param (FreeSWITCH has dozens) is accepted and ignored, as FreeSWITCH does
 
     def interface_allowed(self, mod: ModuleInterface, iface: Interface) -> bool:
@@ -545,8 +549,16 @@ class Core:
 
     def codec_open(self, codec_string: str, flags: CodecFlag = CodecFlag.ENCODE | CodecFlag.DECODE) -> Codec:
         """Open a codec from a codec string (``PCMU@8000h@20i``). :raises CodecError."""
+        # call model: every call leg opens its codecs, and the lookup walks every
+        # implementation; remember it per string while that interface stays registered
+        hit = self._codec_cache.get(codec_string)
+        if hit is not None and self.registry.get("codec", hit[0].name) is hit[0]:
+            return Codec(hit[0], hit[1], flags, hit[2])
         spec = parse_codec_string(codec_string)
         iface, impl = find_implementation(self.registry, spec)
+        if len(self._codec_cache) > 256:
+            self._codec_cache.clear()
+        self._codec_cache[codec_string] = (iface, impl, spec.fmtp)
         return Codec(iface, impl, flags, spec.fmtp)
 
     def file_open(self, path: str, rate: int = 8000, channels: int = 1):

@@ -353,6 +353,7 @@ def _originate_group(mgr: SessionManager, legs: list[Leg], gvars: dict[str, str]
     ign = gvars.get("ignore_early_media", "")
     ignore_early = switch_true(ign) or ign in ("ring_ready", "consume")
     return_ring_ready = switch_true(gvars.get("return_ring_ready", ""))
+    fail_on_single_reject = gvars.get("fail_on_single_reject", "")
     total = _float(gvars.get("originate_timeout"), timeout if timeout else 60.0)
     progress_timeout = _float(gvars.get("progress_timeout"), 0.0)
     wake = gevent.event.Event()
@@ -427,6 +428,7 @@ def _originate_group(mgr: SessionManager, legs: list[Leg], gvars: dict[str, str]
         else:
             w.append(wake)
     winner: Session | None = None
+    rejected = False
     try:
         while True:
             now = time.monotonic()
@@ -435,6 +437,8 @@ def _originate_group(mgr: SessionManager, legs: list[Leg], gvars: dict[str, str]
                 ch = s.channel
                 if ch.state >= CS.CS_HANGUP:
                     cause = ch.hangup_cause or cause
+                    if fail_on_single_reject and _rejects(fail_on_single_reject, ch.hangup_cause):
+                        rejected = True
                     continue
                 if leg_deadline and now >= leg_deadline:
                     s.hangup(Cause.ALLOTTED_TIMEOUT)
@@ -449,6 +453,10 @@ def _originate_group(mgr: SessionManager, legs: list[Leg], gvars: dict[str, str]
             live = alive
             if winner is not None:
                 break
+            if rejected:
+                for s, _ in live:
+                    s.hangup(Cause.LOSE_RACE)
+                return cause, None
             if not live:
                 return cause or Cause.ORIGINATOR_CANCEL, None
             if cancel is not None and cancel.is_set():
@@ -489,6 +497,20 @@ def _originate_group(mgr: SessionManager, legs: list[Leg], gvars: dict[str, str]
     winner.remove_state_handler(_ORIGINATE_HANDLERS)
     winner.channel.flags &= ~F.CF_ORIGINATING
     return Cause.SUCCESS, winner
+
+
+def _rejects(setting: str, cause: int) -> bool:
+    """``fail_on_single_reject``: ``true`` (any cause but the race's own) or a list of cause
+    names (``USER_BUSY,CALL_REJECTED``; ``!X`` = any cause but X)."""
+    if cause in (Cause.LOSE_RACE, Cause.NO_ANSWER, Cause.ORIGINATOR_CANCEL):
+        return False
+    if switch_true(setting):
+        return True
+    names = [n.strip().upper() for n in setting.split(",") if n.strip()]
+    name = cause2str(cause)
+    if any(n.startswith("!") for n in names):
+        return all(n[1:] != name for n in names if n.startswith("!"))
+    return name in names
 
 
 def parse_app_target(target: str) -> tuple[str, str]:

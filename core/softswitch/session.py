@@ -46,6 +46,8 @@ _FALSE = Status.FALSE
 _HANGUP = CS.CS_HANGUP
 MAX_STATE_HANDLERS = 30
 _CNG = int(FrameFlag.CNG)
+_NOMEDIA = int(AppFlag.SAF_SUPPORT_NOMEDIA)
+_ZOMBIE = int(AppFlag.SAF_ZOMBIE_EXEC)
 
 _HANDLER_OF = {
     CS.CS_INIT: "on_init", CS.CS_ROUTING: "on_routing", CS.CS_EXECUTE: "on_execute",
@@ -68,7 +70,7 @@ class Session:
                  "write_codec", "timer", "direction", "_wake", "_greenlet", "_queue",
                  "app_depth", "app_log", "watchers", "_rframe", "_wframe", "_ep_read",
                  "_ep_write", "_ep_kill", "pending_extension", "bridge_partner", "destroyed",
-                 "_codec_stack", "__weakref__")
+                 "_codec_stack", "dtmf", "__weakref__")
 
     def __init__(self, manager: SessionManager, endpoint: EndpointInterface | None, uuid: str,
                  session_id: int, direction: str) -> None:
@@ -97,6 +99,7 @@ class Session:
         self.bridge_partner: Session | None = None
         self.destroyed = False
         self._codec_stack: list | None = None
+        self.dtmf: deque | None = None
         ch = self.channel = Channel(self, uuid, direction)
         v = ch.vars
         v["direction"] = direction
@@ -143,7 +146,7 @@ class Session:
         h = ev.headers
         if before:
             h.extend(before)
-        add_channel_data(self.channel, h, event_type)
+        add_channel_data(self.channel, h, event_type, self.core.settings.verbose_channel_events)
         if after:
             h.extend(after)
         return events.fire(ev)
@@ -784,7 +787,9 @@ class Session:
         self.fire_event(ET.CHANNEL_DESTROY)
         ch.running_state = CS.CS_DESTROY
         self.fire_event(ET.CHANNEL_STATE)
-        if ch.state != CS.CS_NEW or self._greenlet is not None:
+        never_ran = ch.state == CS.CS_NEW and self._greenlet is None
+        ch.state = CS.CS_DESTROY
+        if not never_ran:
             try:
                 self._handlers(CS.CS_DESTROY)
             except Exception:
@@ -820,7 +825,7 @@ class Session:
         arg = arg or ""
         iface = self.core.registry.get("application", app)
         if ch.state >= _HANGUP:
-            if iface is None or not iface.flags & AppFlag.SAF_ZOMBIE_EXEC:
+            if iface is None or not int(iface.flags) & _ZOMBIE:
                 log.debug("%s Channel is hungup and application '%s' does not have the "
                           "zombie_exec flag.", ch.name, app)
                 return Status.IGNORE
@@ -829,7 +834,7 @@ class Session:
             log.error("Invalid Application %s", app)
             self.hangup(Cause.DESTINATION_OUT_OF_ORDER)
             return _FALSE
-        if (not iface.flags & AppFlag.SAF_SUPPORT_NOMEDIA and ch.direction == "inbound"
+        if (not int(iface.flags) & _NOMEDIA and ch.direction == "inbound"
                 and not ch.flags & (F.CF_ANSWERED | F.CF_EARLY_MEDIA) and ch.state < _HANGUP):
             log.debug("Application %s Requires media! pre_answering channel %s", app, ch.name)
             self.pre_answer()
@@ -989,6 +994,73 @@ class Session:
             if st not in (None, _SUCCESS):
                 return Status(st)
         return _SUCCESS
+
+    # ------------------------------------------------------------------------------------------
+    # hold, DTMF
+    # ------------------------------------------------------------------------------------------
+    def hold(self, display: str = "") -> Status:
+        """``switch_ivr_hold``: INDICATE_HOLD to the endpoint, CF_HOLD, CHANNEL_HOLD. FALSE when
+        the call state is already HELD (signalling endpoints set it; null legs never do)."""
+        ch = self.channel
+        if ch.state >= _HANGUP or ch.callstate == CallState.HELD:
+            return _FALSE
+        self._indicate_msg(Message(MessageId.INDICATE_HOLD, display))
+        ch.flags |= F.CF_HOLD
+        p = ch.caller_profile
+        if p is not None:
+            p.times.last_hold = micro_time_now()
+        self.fire_event(ET.CHANNEL_HOLD)
+        v = ch.vars
+        self.manager.db.execute(self, v.get("current_application", ""),
+                                v.get("current_application_data", ""))
+        return _SUCCESS
+
+    def unhold(self) -> Status:
+        """``switch_ivr_unhold``: FALSE unless the call state is HELD."""
+        ch = self.channel
+        if ch.state >= _HANGUP or ch.callstate != CallState.HELD:
+            return _FALSE
+        self._indicate_msg(Message(MessageId.INDICATE_UNHOLD))
+        ch.flags &= ~F.CF_HOLD
+        p = ch.caller_profile
+        if p is not None and p.times.last_hold:
+            p.times.hold_accum += micro_time_now() - p.times.last_hold
+        self.fire_event(ET.CHANNEL_UNHOLD)
+        v = ch.vars
+        self.manager.db.execute(self, v.get("current_application", ""),
+                                v.get("current_application_data", ""))
+        return _SUCCESS
+
+    def _indicate_msg(self, msg: Message) -> Status:
+        try:
+            return self.receive_message(msg)
+        except Exception:
+            log.exception("%s: receive_message(%s) of %s raised", self.channel.name, msg.id.name,
+                          self.module_name)
+            return Status.GENERR
+
+    def queue_dtmf(self, digits: str, duration: int = 2000, source: str = "APP") -> None:
+        """An endpoint received DTMF: queue it for the apps (``switch_channel_queue_dtmf``)."""
+        q = self.dtmf
+        if q is None:
+            q = self.dtmf = deque()
+        for d in digits:
+            q.append((d, duration, source))
+        self._wake.set()
+
+    def has_dtmf(self) -> bool:
+        return bool(self.dtmf)
+
+    def dequeue_dtmf(self) -> tuple[str, int] | None:
+        """The next queued digit ``(digit, duration)`` or None; fires DTMF
+        (``DTMF-Digit``, ``DTMF-Duration``, ``DTMF-Source`` after the channel data)."""
+        q = self.dtmf
+        if not q:
+            return None
+        digit, duration, source = q.popleft()
+        self.fire_event(ET.DTMF, after=(("DTMF-Digit", digit), ("DTMF-Duration", str(duration)),
+                                        ("DTMF-Source", source)))
+        return digit, duration
 
     # ------------------------------------------------------------------------------------------
     # media (spec §10): the hot path

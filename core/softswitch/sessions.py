@@ -18,6 +18,7 @@ from . import originate as _originate
 from .calldb import CallDB
 from .causes import Cause
 from .channel import CF, ChannelState
+from .core import _uuid7
 from .event import EventType, new_uuid
 from .session import Session
 
@@ -71,6 +72,8 @@ class SessionManager:
 
     def _every_second(self) -> None:
         core = self.core
+        if core.settings.min_idle_cpu > 0:
+            core.logbus.idle_cpu.sample()
         max_sps = core.settings.sessions_per_second
         if self._sps_count > max_sps:
             log.critical("Over Session Rate of %d!", max_sps)
@@ -118,6 +121,12 @@ class SessionManager:
             if core.no_new_sessions or core.shutting_down:
                 log.critical("The system cannot create any sessions at this time.")
                 raise SessionRefused("the system is not accepting sessions")
+            min_idle = core.settings.min_idle_cpu
+            if min_idle > 0 and core.logbus.idle_cpu.value < min_idle:
+                # FreeSWITCH refuses silently; say why
+                log.warning("refusing a new session: idle CPU %.1f%% is below switch.conf "
+                            "min-idle-cpu %.1f%%", core.logbus.idle_cpu.value, min_idle)
+                raise SessionRefused("idle CPU below min-idle-cpu")
         if uuid is not None and uuid in self.table:
             log.critical("Duplicate UUID!")
             raise SessionRefused(f"duplicate uuid {uuid}")
@@ -132,7 +141,7 @@ class SessionManager:
                 raise SessionRefused("over the session limit")
         core.sessions_since_startup += 1
         sid = core.sessions_since_startup
-        u = uuid or new_uuid()
+        u = uuid or (_uuid7() if core.settings.uuid_version == 7 else new_uuid())
         s = Session(self, endpoint, u, sid, direction)
         self.table[u] = s
         core.session_count += 1

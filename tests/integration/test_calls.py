@@ -535,6 +535,12 @@ def test_uuid_bridge_two_parked_legs_one_call_row(esl):
     assert ctl.api("show calls count") == "\n1 total.\n"  # a bridged pair is one row
     doc = json.loads(ctl.api("show bridged_calls as json"))
     assert doc["row_count"] == 1 and (doc["rows"][0]["uuid"], doc["rows"][0]["b_uuid"]) == (a, b)
+    # "bleg": the partner runs the app, not the leg named
+    watch.command("event plain CHANNEL_EXECUTE_COMPLETE")
+    assert ctl.api(f"uuid_broadcast {a} set::who=partner bleg") == "+OK Message sent\n"
+    watch.wait_event(lambda e: e.get("Application") == "set" and e.get("Unique-ID") == b)
+    assert ctl.api(f"uuid_getvar {b} who") == "partner"
+    assert ctl.api(f"uuid_getvar {a} who") == "_undef_"
     assert ctl.api(f"uuid_kill {a} USER_BUSY") == "+OK\n"
     assert wait_channels(ctl, 0) == "\n0 total.\n"
     assert ctl.api("show calls") == "\n0 total.\n"
@@ -585,4 +591,63 @@ def test_loopback_through_the_xml_dialplan_sequence(esl):
         watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" and e.get("Unique-ID") in (a, b))
         for _ in range(2)]}
     assert causes == {a: "MANAGER_REQUEST", b: "MANAGER_REQUEST"}
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def test_originate_dial_string_forms(esl):
+    """spec §6.1/§6.4 through the API: duplicate origination_uuid, simultaneous and sequential
+    legs, the error endpoint, an unknown app."""
+    watch, ctl = esl(), esl()
+    watch.command("event plain CHANNEL_HANGUP")
+    u = str(uuid_mod.uuid4())
+    assert ctl.api(f"originate {{origination_uuid={u}}}null/1 &park") == f"+OK {u}\n"
+    # already in use: FreeSWITCH goes on with a random uuid
+    other = originate_uuid(ctl.api(f"originate {{origination_uuid={u}}}null/2 &park"))
+    assert other != u
+    assert ctl.api("originate error/USER_BUSY &park") == "-ERR USER_BUSY\n"
+    seq = originate_uuid(ctl.api("originate error/USER_BUSY|null/4002 &park"))
+    assert ctl.api(f"uuid_getvar {seq} channel_name") == "null/4002"
+    both = originate_uuid(ctl.api("originate null/4000,null/4001 &park"))
+    loser = dict(watch.wait_event(lambda e: e.get("Hangup-Cause") == "LOSE_RACE"))
+    assert loser["Unique-ID"] != both
+    bad = originate_uuid(ctl.api("originate null/1 &nosuchapp"))
+    gone = dict(watch.wait_event(lambda e: e.get("Unique-ID") == bad))
+    assert gone["Hangup-Cause"] == "DESTINATION_OUT_OF_ORDER"
+    cid = originate_uuid(ctl.api("originate {origination_caller_id_number=7}null/1 &park"))
+    row = next(r for r in json.loads(ctl.api("show channels as json"))["rows"] if r["uuid"] == cid)
+    # the caller id 7 became the callee side when the leg flipped into its extension
+    assert (row["cid_name"], row["cid_num"], row["callee_num"]) == ("Outbound Call", "1", "7")
+    assert ctl.api("hupall") == "+OK hangup all channels with cause MANAGER_REQUEST\n"
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def test_uuid_send_dtmf_string_forms(esl):
+    ctl = esl()
+    uuid = originate_uuid(ctl.api("originate null/1000 &park"))
+    try:
+        # groups joined by '+', each with its own @ms; 'w' pauses; other characters skipped
+        assert ctl.api(f"uuid_send_dtmf {uuid} 12@100+x3") == f"+OK {uuid} sent DTMF 12@100+x3.\n"
+        assert ctl.api(f"uuid_getvar {uuid} null_channel_dtmf_queued") == "123"
+        # the last group: one digit of the default 2000 samples (250 ms) plus a 250 ms pause
+        assert ctl.api(f"uuid_getvar {uuid} last_dtmf_duration") == "500"
+        assert ctl.api(f"uuid_send_dtmf {uuid} {'1' * 100}") == "-ERR Operation failed\n"
+        assert ctl.api(f"uuid_send_dtmf {uuid} xyz") == "-ERR Operation failed\n"
+        assert ctl.api(f"uuid_getvar {uuid} null_channel_dtmf_queued") == "123"
+    finally:
+        ctl.api(f"uuid_kill {uuid}")
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def test_uuid_hold_fires_channel_hold(esl):
+    watch, ctl = esl(), esl()
+    uuid = originate_uuid(ctl.api("originate null/1000 &park"))
+    watch.command(f"filter Unique-ID {uuid}")
+    watch.command("event plain CHANNEL_HOLD")
+    assert ctl.api(f"uuid_hold {uuid}") == "+OK Success\n"
+    ev = dict(watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_HOLD"))
+    assert ev["Channel-Call-State"] == "ACTIVE" and ev["Caller-Channel-Last-Hold"] != "0"
+    # a null leg's call state never becomes HELD: toggle holds again, off is refused
+    assert ctl.api(f"uuid_hold toggle {uuid}") == "+OK Success\n"
+    assert ctl.api(f"uuid_hold off {uuid}") == "-ERR Operation failed\n"
+    assert ctl.api(f"uuid_kill {uuid}") == "+OK\n"
     assert wait_channels(ctl, 0) == "\n0 total.\n"

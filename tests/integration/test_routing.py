@@ -92,3 +92,14 @@ def test_loopback_to_the_echo_extension_bridges(esl):
     wait_event(esl, "CHANNEL_PARK", uuid)
     legs = esl.api("show channels")
     assert "loopback/9196-a" in legs and "loopback/9196-b" in legs
+
+
+def test_bridge_to_a_loopback_leg_running_the_echo_extension(esl):
+    uuid = originate(esl, "null/1000 bridge:loopback/9196 inline")
+    bridge = wait_event(esl, "CHANNEL_BRIDGE", uuid)
+    assert bridge["Bridge-A-Unique-ID"] == uuid
+    b = bridge["Bridge-B-Unique-ID"]
+    legs = esl.api("show channels")
+    assert "loopback/9196-a" in legs and "loopback/9196-b" in legs
+    assert esl.api(f"uuid_kill {uuid}") == "+OK\n"
+    wait_event(esl, "CHANNEL_HANGUP_COMPLETE", b)

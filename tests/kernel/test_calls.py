@@ -513,8 +513,27 @@ def test_bridge_two_legs(core, wait_for):
     wait_parked(wait_for, r, a)
     wait_parked(wait_for, r, b)
     a.private.frame.data = b"\x01\x02" * 160
+    na, nb = len(r.of(a.uuid)), len(r.of(b.uuid))
     assert core.sessions.uuid_bridge(a.uuid, b.uuid)
     wait_for(lambda: any(e.get_header("Event-Name") == "CHANNEL_BRIDGE" for e in r.of(a.uuid)))
+    wait_for(lambda: "STATE CS_EXCHANGE_MEDIA/5" in r.names(b.uuid))
+    assert r.names(a.uuid)[na:na + 7] == [
+        "CHANNEL_UNPARK CS_EXECUTE/8", "CHANNEL_EXECUTE_COMPLETE CS_EXECUTE/8",
+        "STATE CS_HIBERNATE/8", "STATE CS_RESET/9", "STATE CS_SOFT_EXECUTE/3",
+        "EXECUTE uuid_bridge", "CHANNEL_BRIDGE CS_SOFT_EXECUTE/3"]
+    assert r.names(b.uuid)[nb:nb + 7] == [
+        "CHANNEL_UNPARK CS_EXECUTE/8", "CHANNEL_EXECUTE_COMPLETE CS_EXECUTE/8",
+        "STATE CS_HIBERNATE/8", "STATE CS_RESET/9", "STATE CS_SOFT_EXECUTE/3",
+        "EXECUTE uuid_bridge", "STATE CS_EXCHANGE_MEDIA/5"]
+    br = next(e for e in r.of(a.uuid) if e.get_header("Event-Name") == "CHANNEL_BRIDGE")
+    assert br.get_header("Other-Type") == "originatee"
+    assert br.get_header("Caller-Profile-Index") == "2"
+    assert br.get_header("Bridge-B-Unique-ID") == b.uuid
+    assert br.get_header("Caller-Transfer-Source").endswith(f":uuid_br:{b.uuid}")
+    assert core.db.query("SELECT state, application FROM channels WHERE uuid = ?", (a.uuid,))[1] \
+        == [("CS_SOFT_EXECUTE", "uuid_bridge")]
+    assert core.db.query("SELECT state, application FROM channels WHERE uuid = ?", (b.uuid,))[1] \
+        == [("CS_EXCHANGE_MEDIA", "uuid_bridge")]
     wait_for(lambda: len(b.private.written) >= 3)
     assert b.private.written[-1] == b"\x01\x02" * 160
     core.sessions.flush_db()
@@ -669,3 +688,124 @@ def test_execute_on_answer(core, wait_for):
     assert s.get_variable("answered") == "yes"
     s.hangup()
     wait_gone(wait_for, r, s.uuid)
+
+
+def test_hold_then_off_on_a_null_like_leg(core, wait_for):
+    """Spec §8: hold works (CHANNEL_HOLD), `off` fails because the leg never reaches HELD."""
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    assert s.hold() == Status.SUCCESS
+    wait_for(lambda: any(e.get_header("Event-Name") == "CHANNEL_HOLD" for e in r.of(s.uuid)))
+    assert s.channel.test_flag(ChannelFlag.CF_HOLD)
+    assert s.unhold() == Status.FALSE
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_dtmf_queue(core, wait_for):
+    r = Recorder(core)
+    seen = []
+    core.events.bind("dtmf", ET.DTMF, None, seen.append, None)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    s.queue_dtmf("12")
+    assert s.has_dtmf()
+    assert s.dequeue_dtmf() == ("1", 2000)
+    assert s.dequeue_dtmf() == ("2", 2000)
+    assert s.dequeue_dtmf() is None
+    wait_for(lambda: len(seen) == 2)
+    assert [k for k, _ in seen[0].headers][-3:] == ["DTMF-Digit", "DTMF-Duration", "DTMF-Source"]
+    assert s.send_dtmf("34") == Status.SUCCESS
+    assert s.get_variable("null_channel_dtmf_queued") == "34"
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_verbose_channel_events(kernel_factory, wait_for):
+    core = kernel_factory(modules=[("mod_calltest", calltest.module())],
+                          settings={"verbose-channel-events": "true"})
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    state = next(e for e in r.of(s.uuid) if _label(e) == "STATE CS_EXECUTE/4")
+    assert state.get_header("variable_uuid") == s.uuid
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+@pytest.mark.parametrize("setting,expect_fail", [("true", True), ("CALL_REJECTED", False),
+                                                  ("USER_BUSY", True)])
+def test_fail_on_single_reject(core, wait_for, setting, expect_fail):
+    def reject_first():
+        legs = wait_for(lambda: [s for s in core.sessions
+                                 if s.channel.caller_profile is not None
+                                 and s.channel.caller_profile.destination_number == "r1"])
+        legs[0].hangup(Cause.USER_BUSY)
+        if not expect_fail:
+            other = wait_for(lambda: [s for s in core.sessions
+                                      if s.channel.caller_profile.destination_number == "r2"])
+            other[0].mark_answered()
+
+    g = gevent.spawn(reject_first)
+    cause, s = core.sessions.originate(
+        f"{{fail_on_single_reject={setting},tnull_enable_auto_answer=false,originate_timeout=5}}"
+        "tnull/r1,tnull/r2")
+    g.join(5)
+    if expect_fail:
+        assert (cause, s) == (Cause.USER_BUSY, None)
+    else:
+        assert cause == Cause.SUCCESS and s.channel.caller_profile.destination_number == "r2"
+        s.hangup()
+    assert core.sessions.wait_empty(5)
+
+
+def test_uuid_version_7(kernel_factory):
+    core = kernel_factory(modules=[("mod_calltest", calltest.module())],
+                          settings={"uuid-version": "7"})
+    cause, s = core.sessions.originate("tnull/1")
+    assert cause == Cause.SUCCESS and s.uuid[14] == "7"
+    s.hangup()
+
+
+def test_call_interfaces_are_listed_and_a_module_state_handler_goes_with_it(kernel_factory):
+    """`show endpoint|dialplan|file|application` read the interfaces table; a module's global
+    state handlers are removed when it is unloaded."""
+    import types as _types
+
+    import softswitch
+
+    seen = []
+    extra = _types.ModuleType("mod_watch")
+
+    def load(module, core):
+        module.add_state_handler(softswitch.StateHandlers(
+            on_consume_media=lambda s: seen.append(s.uuid)))
+        module.add_file("beep_stream", lambda path, rate, ch: None)
+
+    extra.module_load = softswitch.hookimpl(load)
+    core = kernel_factory(modules=[("mod_calltest", calltest.module()), ("mod_watch", extra)])
+    _, rows = core.db.query("SELECT type, name, ikey FROM interfaces WHERE type IN "
+                            "('endpoint', 'dialplan', 'file') ORDER BY type, name")
+    assert ("endpoint", "tnull", "mod_calltest") in rows
+    assert ("dialplan", "tdp", "mod_calltest") in rows
+    assert ("file", "beep_stream", "mod_watch") in rows
+    cause, s = core.sessions.originate("tnull/1")
+    assert seen == [s.uuid]  # the global handler ran after the endpoint's
+    s.hangup()
+    assert core.sessions.wait_empty(5)
+    core.modules.unload("mod_watch")
+    cause, s = core.sessions.originate("tnull/2")
+    assert seen == [seen[0]]
+    s.hangup()
+
+
+def test_file_open(core):
+    from softswitch import FileError
+
+    h = core.file_open("silence_stream://40", rate=8000)
+    assert h.read(160) == bytes(320) and h.read(160) == bytes(320) and h.read(160) is None
+    with pytest.raises(FileError, match="no file interface for nosuch://"):
+        core.file_open("nosuch://x")
+    with pytest.raises(FileError, match="extension 'xyz'"):
+        core.file_open("/tmp/a.xyz")

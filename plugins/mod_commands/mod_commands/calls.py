@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import gevent
+
 import softswitch
 from softswitch import Event, EventType
 
@@ -46,8 +48,21 @@ DUMP_SYNTAX = "<uuid> [format]"
 SEND_DTMF_SYNTAX = "<uuid> <dtmf_data>"
 HUPALL_SYNTAX = "<cause> [<var> <value>] [<var2> <value2>]"
 
-#: FreeSWITCH's SWITCH_BRIDGE_VARIABLE: the partner of a bridged leg.
-BRIDGE_VARIABLE = "bridge_to"
+#: Where FreeSWITCH's commands find a leg's partner: ``uuid_transfer -bleg|-both`` reads
+#: SWITCH_BRIDGE_VARIABLE; ``uuid_broadcast`` and ``uuid_break both`` use
+#: ``switch_channel_get_partner_uuid`` (signal bond, then originate signal bond). The kernel's
+#: bridge sets ``bridge_uuid`` on both legs, hence the last name of each list.
+TRANSFER_PARTNER_VARS = ("bridge_to", "bridge_uuid")
+PARTNER_VARS = ("signal_bond", "originate_signal_bond", "bridge_uuid")
+
+
+def _partner(module, session, names=PARTNER_VARS):
+    get = session.channel.get_variable
+    for name in names:
+        uuid = get(name)
+        if uuid:
+            return _locate(module, uuid)
+    return None
 
 
 def _locate(module, uuid: str | None):
@@ -265,8 +280,7 @@ def uuid_transfer(module, cmd, session, stream):
         flag = dest[1:].lower()
         dest, dp, context = argv[2], argv[3], argv[4]
     if flag is not None:
-        other_uuid = target.channel.get_variable(BRIDGE_VARIABLE)
-        other = _locate(module, other_uuid)
+        other = _partner(module, target, TRANSFER_PARTNER_VARS)
         if other is not None and flag == "bleg":
             target = other
         elif other is not None and flag == "both":
@@ -301,7 +315,7 @@ def broadcast(module, uuid: str, path: str, aleg: bool, bleg: bool) -> bool:
         app, _, cause = app.partition("!")
         cause = cause or "normal_clearing"
     if bleg:
-        other = _locate(module, target.channel.get_variable(BRIDGE_VARIABLE))
+        other = _partner(module, target)
         if other is not None:
             other.queue_command(app, path)
     if aleg:
@@ -344,30 +358,19 @@ def uuid_bridge(module, cmd, session, stream):
 
 
 def hold(target, message: str | None) -> bool:
-    """``switch_ivr_hold``: refused when the call state is already HELD."""
-    CallState, Flag = softswitch.CallState, softswitch.ChannelFlag
-    channel = target.channel
-    if channel.callstate == CallState.HELD:
-        log.warning("%s Call is already on hold. No need to hold again.", channel.name)
+    """``switch_ivr_hold`` (the kernel's ``session.hold``): refused when already HELD."""
+    if target.channel.callstate == softswitch.CallState.HELD:
+        log.warning("%s Call is already on hold. No need to hold again.", target.channel.name)
         return False
-    channel.set_flag(Flag.CF_HOLD)
-    target.receive_message(softswitch.Message(softswitch.MessageId.INDICATE_HOLD,
-                                              string_arg=message, from_=__name__))
-    target.fire_event(EventType.CHANNEL_HOLD)
-    return True
+    return _ok(target.hold(message or ""))
 
 
 def unhold(target) -> bool:
-    """``switch_ivr_unhold``: refused unless the call state is HELD."""
-    CallState, Flag = softswitch.CallState, softswitch.ChannelFlag
-    channel = target.channel
-    if channel.callstate != CallState.HELD:
-        log.warning("%s Call is not on hold. No need to unhold.", channel.name)
+    """``switch_ivr_unhold`` (the kernel's ``session.unhold``): refused unless HELD."""
+    if target.channel.callstate != softswitch.CallState.HELD:
+        log.warning("%s Call is not on hold. No need to unhold.", target.channel.name)
         return False
-    channel.clear_flag(Flag.CF_HOLD)
-    target.receive_message(softswitch.Message(softswitch.MessageId.INDICATE_UNHOLD, from_=__name__))
-    target.fire_event(EventType.CHANNEL_UNHOLD)
-    return True
+    return _ok(target.unhold())
 
 
 @commands("uuid_hold", "Place call on hold", HOLD_SYNTAX)
@@ -398,6 +401,55 @@ def uuid_hold(module, cmd, session, stream):
     stream.write("+OK Success\n" if ok else "-ERR Operation failed\n")
 
 
+_DTMF_DIGITS = frozenset("0123456789ABCDabcd*#wWFf")
+
+
+def send_dtmf_string(module, target, text: str) -> bool:
+    """``switch_core_session_send_dtmf_string``: ``[~]<digits>[@<ms>][+<digits>[@<ms>]]…``.
+
+    At most 99 characters; the leg is pre-answered; each group's ``@ms`` sets its digits'
+    duration (kept within fsctl's min/max DTMF durations); ``w``/``W`` pause 500 ms / 1 s
+    (cooperatively: the command waits, as FreeSWITCH's does); other characters are skipped.
+    The variable ``last_dtmf_duration`` gets the group's total in ms. True if a digit was sent.
+    """
+    if text.startswith("~"):
+        text = text[1:]
+    if not text or target.channel.down():
+        return False
+    if len(text) > 99:
+        log.error("%s Attempt to send very large dtmf string ignored!", target.channel.name)
+        return False
+    groups = separate_string(text, "+", 256)
+    if groups:
+        target.pre_answer()
+    durations = getattr(module.state, "dtmf", None) or {"min": 400, "max": 192000, "default": 2000}
+    wc = target.write_codec
+    rate = wc.implementation.samples_per_second if wc is not None else 8000
+    mult = rate // 1000 if rate >= 1000 else 8
+    sent = 0
+    for group in groups:
+        duration = durations["default"]
+        digits, at, ms = group.partition("@")
+        if at and atoi(ms) > durations["min"] // mult:
+            duration = atoi(ms) * mult
+        total = 0
+        for d in digits:
+            if d not in _DTMF_DIGITS:
+                continue
+            if d in "wW":
+                gevent.sleep(0.5 if d == "w" else 1.0)
+                sent += 1
+                total += duration + 250 * mult
+                continue
+            duration = min(max(duration, durations["min"]), durations["max"])
+            if _ok(target.send_dtmf(d, duration // mult)):
+                sent += 1
+                total += duration + 250 * mult  # FreeSWITCH counts a 250 ms pause per digit
+        if total:
+            target.channel.set_variable("last_dtmf_duration", str(total // mult))
+    return sent > 0
+
+
 @commands("uuid_send_dtmf", "Send dtmf digits", SEND_DTMF_SYNTAX)
 def uuid_send_dtmf(module, cmd, session, stream):
     argv = separate_string(cmd, " ", 2) if cmd else []
@@ -408,7 +460,7 @@ def uuid_send_dtmf(module, cmd, session, stream):
     target = _locate(module, uuid)
     if target is None:
         stream.write("-ERR Cannot locate session!\n")
-    elif _ok(target.send_dtmf(dtmf)):
+    elif send_dtmf_string(module, target, dtmf):
         stream.write(f"+OK {uuid} sent DTMF {dtmf}.\n")
     else:
         stream.write("-ERR Operation failed\n")
@@ -425,7 +477,7 @@ def _break(module, cmd, session, stream):
         return
     targets = [target]
     if "both" in flag:
-        other = _locate(module, target.channel.get_variable(BRIDGE_VARIABLE))
+        other = _partner(module, target)
         if other is not None:
             targets.append(other)
     for t in targets:

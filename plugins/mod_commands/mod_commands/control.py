@@ -135,9 +135,13 @@ def _resume(module, argv, stream):
 
 @_sub("pause_check")
 def _pause_check(module, argv, stream):
-    paused = module.state.paused
     core = module.core
-    stream.write("true" if core.no_new_sessions or all(paused[d] for d in _direction(argv)) else "false")
+    sessions = getattr(core, "sessions", None)
+    if sessions is not None:  # what the session manager actually refuses
+        paused = all(sessions.paused(d) for d in _direction(argv))
+    else:
+        paused = all(module.state.paused[d] for d in _direction(argv))
+    stream.write("true" if core.no_new_sessions or paused else "false")
 
 
 @_sub("ready_check")

@@ -26,7 +26,7 @@ commands = CommandTable()
 
 @commands("md5", "Return md5 hash", "<data>")
 def md5(module, cmd, session, stream):
-    stream.write(hashlib.md5(cmd.encode()).hexdigest() if cmd else "!err!")
+    stream.write(hashlib.md5(cmd.encode("utf-8", "surrogatepass")).hexdigest() if cmd else "!err!")
 
 
 def new_uuid(core) -> str:

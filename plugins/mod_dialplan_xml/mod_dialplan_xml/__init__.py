@@ -69,16 +69,21 @@ class SessionView:
             log.log(level, "%s", message, extra={"fs_channel": 1, "fs_user_data": self.session.uuid})
 
 
+def _tag(session) -> dict:
+    """``extra`` of a session log line: Text-Channel 3 (SESSION) and the call's uuid."""
+    return {"fs_channel": 3, "fs_user_data": session.uuid}
+
+
 def _exec_inline(core, session):
     """``exec_app`` of mod_dialplan_xml: run an action marked ``inline="true"`` now."""
     def run(app: str, data: str) -> None:
         iface = core.registry.get("application", app)
         if iface is None or getattr(iface, "function", None) is None:
-            log.error("Invalid Application %s", app, extra={"fs_user_data": session.uuid})
+            log.error("Invalid Application %s", app, extra=_tag(session))
             session.hangup(Cause.DESTINATION_OUT_OF_ORDER)
             return
         if not iface.flags & AppFlag.SAF_ROUTING_EXEC:
-            log.error("This application cannot be executed inline", extra={"fs_user_data": session.uuid})
+            log.error("This application cannot be executed inline", extra=_tag(session))
             return
         session.execute_application(app, data)
     return run
@@ -86,7 +91,7 @@ def _exec_inline(core, session):
 
 def _dialplan_section(core, session, alt_path: str):
     """The element holding the contexts, or None after logging why."""
-    tag = {"fs_user_data": session.uuid}
+    tag = _tag(session)
     if alt_path:
         try:
             root = SafeET.parse(alt_path).getroot()
@@ -112,12 +117,12 @@ def dialplan_hunt(core, session, arg: str, profile=None) -> list[tuple[str, str]
     if profile is None:
         profile = session.channel.caller_profile
     if profile is None:
-        log.error("Error Obtaining Profile!", extra={"fs_user_data": session.uuid})
+        log.error("Error Obtaining Profile!", extra=_tag(session))
         return None
     if not profile.context:
         profile.context = "default"
     log.info("Processing %s <%s>->%s in context %s", profile.caller_id_name, profile.caller_id_number,
-             profile.destination_number, profile.context, extra={"fs_user_data": session.uuid})
+             profile.destination_number, profile.context, extra=_tag(session))
     cfg = _dialplan_section(core, session, arg)
     if cfg is None:
         return None

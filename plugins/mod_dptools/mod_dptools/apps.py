@@ -55,10 +55,14 @@ MAX_STACKS = 32
 _SUCCESS = Status.SUCCESS
 
 
+#: ``SWITCH_CHANNEL_ID_SESSION``: the Text-Channel of a session's log lines
+SESSION_CHANNEL = 3
+
+
 def slog(session, level: int, message: str, *args: Any) -> None:
-    """A session log line (``SWITCH_CHANNEL_SESSION_LOG``): tagged with the call's uuid."""
+    """A session log line (``SWITCH_CHANNEL_SESSION_LOG``): Text-Channel 3, the call's uuid."""
     if log.isEnabledFor(level):
-        log.log(level, message, *args, extra={"fs_user_data": session.uuid})
+        log.log(level, message, *args, extra={"fs_channel": SESSION_CHANNEL, "fs_user_data": session.uuid})
 
 
 def _str2level(text: str) -> int:
@@ -206,7 +210,8 @@ def log_app(session, data: str) -> None:
     if parsed is None:
         return
     level, text = parsed
-    log.log(to_python(level), "%s", text, extra={"fs_user_data": session.uuid, "fs_level": level})
+    log.log(to_python(level), "%s", text,
+            extra={"fs_channel": SESSION_CHANNEL, "fs_user_data": session.uuid, "fs_level": level})
 
 
 def info(session, data: str) -> None:
@@ -215,9 +220,10 @@ def info(session, data: str) -> None:
         return  # an invalid level logs nothing, as switch_log_printf drops it
     ev = Event(EventType.CHANNEL_DATA, stamp=False)  # switch_event_create_plain
     session.channel.event_set_data(ev)
-    body = "".join(f"{name}: [{value}]\n" for name, value in ev.items())
+    # switch_event_serialize(event, &buf, SWITCH_FALSE): "Name: [value]" lines, then a blank line
+    body = "".join(f"{name}: [{value}]\n" for name, value in ev.items()) + "\n"
     log.log(to_python(level), "CHANNEL_DATA:\n%s\n", body,
-            extra={"fs_user_data": session.uuid, "fs_level": level})
+            extra={"fs_channel": SESSION_CHANNEL, "fs_user_data": session.uuid, "fs_level": level})
 
 
 def make_event(core):
@@ -386,10 +392,10 @@ def make_transfer(core):
 
 
 def _partner(core, session):
-    uuid = session.channel.get_variable("signal_bond") or session.channel.get_variable("bridge_uuid")
-    partner = getattr(session, "bridge_partner", None)
-    if partner is not None:
-        return partner
+    """``switch_channel_get_partner_uuid``: the leg this one is bridged to (``bridge_uuid``) or
+    was originated with (``signal_bond``), if it still exists."""
+    ch = session.channel
+    uuid = ch.get_variable("bridge_uuid") or ch.get_variable("signal_bond")
     return core.sessions.locate(uuid) if uuid else None
 
 
@@ -415,7 +421,18 @@ def session_transfer(session, ext: str, dp: str | None, ctx: str | None) -> Stat
     if not ctx:
         ctx = ch.get_variable("force_transfer_context") or p.context or "default"
     slog(session, 25, "Transfer %s to %s[%s@%s]", ch.name, dp, ext, ctx)
-    return session.transfer(ext, dp, ctx)
+    st = session.transfer(ext, dp, ctx)
+    source = ch.get_variable("transfer_source")
+    if st == _SUCCESS and source:
+        # transfer_history: every transfer_source, pushed as an array (ARRAY::a|:b)
+        old = ch.get_variable("transfer_history")
+        if not old:
+            ch.set_variable("transfer_history", source)
+        elif old.startswith("ARRAY::"):
+            ch.set_variable("transfer_history", f"{old}|:{source}")
+        else:
+            ch.set_variable("transfer_history", f"ARRAY::{old}|:{source}")
+    return st
 
 
 def make_execute_extension(core):
@@ -489,7 +506,7 @@ def make_bridge(core):
         if not data:
             slog(session, logging.ERROR, "No dial string specified.")
             return
-        cause, peer = core.sessions.originate(data, originator=session)
+        cause, peer = core.sessions.originate(data, originator=session, variables=_exports(ch))
         if peer is None:
             name = Cause(cause).name if cause in Cause._value2member_map_ else str(cause)
             slog(session, logging.INFO, "Originate Failed.  Cause: %s", name)
@@ -498,6 +515,20 @@ def make_bridge(core):
             return
         core.sessions.bridge(session, peer)
     return bridge
+
+
+def _exports(ch) -> dict[str, str]:
+    """The variables named in ``export_vars`` (set by ``export``), for the legs this call
+    originates; a ``nolocal:`` name goes across without its prefix."""
+    names = ch.get_variable("export_vars")
+    out: dict[str, str] = {}
+    if names:
+        for name in names.split(","):
+            name = name.strip()
+            value = ch.get_variable(name) if name else None
+            if value is not None:
+                out[export_display_name(name)] = value
+    return out
 
 
 def _handle_cause(session, cause) -> None:

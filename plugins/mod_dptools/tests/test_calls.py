@@ -38,6 +38,9 @@ def test_last_instruction_hangs_up_normal_clearing(core, call, wait_for, log_lin
     assert s.channel.hangup_cause == Cause.NORMAL_CLEARING
     msgs = [ln.message for ln in log_lines]
     assert "hello there\n" in msgs
+    hello = next(ln for ln in log_lines if ln.message == "hello there\n")
+    # a session log line: level INFO, Text-Channel 3 (SESSION), the call's uuid
+    assert (hello.level, hello.channel, hello.user_data) == (6, 3, s.uuid)
     assert any("has executed the last dialplan instruction, hanging up." in m for m in msgs)
 
 
@@ -121,6 +124,8 @@ def test_info_logs_channel_data(core, call, wait_for, log_lines, events):
     assert len(info) == 1 and info[0].level == 6
     assert info[0].message.startswith("CHANNEL_DATA:\nChannel-State: [CS_EXECUTE]\n")
     assert f"Unique-ID: [{s.uuid}]\n" in info[0].message
+    # the serialization's blank line, then the format's own newline
+    assert info[0].message.endswith("]\n\n\n")
     s.hangup()
 
 
@@ -172,6 +177,9 @@ def test_transfer_to_an_inline_target(core, call, wait_for, events, log_lines):
     ch = s.channel
     assert ch.get_variable("after") == "2" and ch.get_variable("never") is None
     assert ch.get_variable("max_forwards") == "69"
+    src = ch.get_variable("transfer_source")
+    assert src.endswith(":bl_xfer:set:after=2,park/default/inline")
+    assert ch.get_variable("transfer_history") == src
     assert any(ln.message.startswith(f"Transfer {ch.name} to inline[set:after=2,park@default]")
                for ln in log_lines)
     s.hangup()
@@ -206,9 +214,12 @@ def test_bridge_continue_on_fail(core, call, wait_for, events):
 
 def test_bridge_two_legs(core, call, wait_for, events):
     bridged = events(EventType.CHANNEL_BRIDGE)
-    s = call("bridge:tnull/2000")
+    s = call("m:|:export:shared=yes|export:nolocal:remote=1|bridge:tnull/2000")
     wait_for(lambda: bridged)
     assert bridged[0]["Bridge-A-Unique-ID"] == s.uuid
+    b = core.sessions.locate(bridged[0]["Bridge-B-Unique-ID"])
+    # exported variables go to the originated leg, nolocal: ones without their prefix
+    assert (b.channel.get_variable("shared"), b.channel.get_variable("remote")) == ("yes", "1")
     s.hangup()
     wait_for(lambda: core.sessions.count == 0)
 
@@ -226,3 +237,12 @@ def test_an_application_that_raises_ends_only_its_call(core, call, wait_for, eve
                for ln in log_lines)
     assert other.channel.state == ChannelState.CS_EXECUTE
     other.hangup()
+
+
+def test_transfer_bleg_without_a_partner_warns(core, call, wait_for, events, log_lines):
+    parked = events(EventType.CHANNEL_PARK)
+    s = call("m:|:transfer:-bleg 2000|park")
+    wait_for(lambda: parked)
+    assert "No B-leg present.\n" in [ln.message for ln in log_lines]
+    assert s.channel.state == ChannelState.CS_EXECUTE  # -bleg alone leaves this leg where it was
+    s.hangup()

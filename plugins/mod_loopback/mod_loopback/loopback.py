@@ -18,6 +18,8 @@ pause), FreeSWITCH leaves A in CS_INIT and ``originate`` waits its whole timeout
 ``-ERR NO_ANSWER``; here A is hung up at once with the refusal's cause
 (``DESTINATION_OUT_OF_ORDER``), so ``originate`` answers ``-ERR DESTINATION_OUT_OF_ORDER``
 immediately. Bowout (the direct re-bridge of loopback.conf) is not implemented.
+
+DTMF sent to one leg is queued on the other (``session.queue_dtmf``).
 """
 
 from __future__ import annotations
@@ -163,8 +165,8 @@ def on_init(session):
             b = core.sessions.request(session.endpoint, "inbound")
         except softswitch.SessionRefused as e:
             # FreeSWITCH leaves A in CS_INIT until originate times out: fail at once instead
-            log.error("%s: cannot create the B leg (%s): hanging up", channel.name, e.cause.name
-                      if hasattr(e.cause, "name") else e.cause)
+            log.error("%s: cannot create the B leg (%s: %s): hanging up the call now",
+                      channel.name, softswitch.cause2str(e.cause), e)
             session.hangup(e.cause)
             return Status.FALSE
         bleg = LoopbackLeg(b, outbound=False, open_codec=leg.open_codec)
@@ -285,6 +287,16 @@ def write_frame(session, frame, flags):
     return Status.SUCCESS
 
 
+def send_dtmf(session, digit, duration_ms):
+    """A digit sent to one leg is received on the other (``switch_channel_queue_dtmf``)."""
+    leg: LoopbackLeg = session.private
+    other = leg.other
+    if other is not None:
+        rate = session.write_codec.implementation.samples_per_second if session.write_codec else 8000
+        other.session.queue_dtmf(digit, duration_ms * (rate // 1000) if duration_ms else 2000)
+    return Status.SUCCESS
+
+
 def kill_channel(session, sig):
     if sig == softswitch.Signal.KILL:
         leg: LoopbackLeg = session.private
@@ -331,6 +343,7 @@ def add_to(module) -> None:
         write_frame=write_frame,
         kill_channel=kill_channel,
         receive_message=receive_message,
+        send_dtmf=send_dtmf,
         state_handlers=softswitch.StateHandlers(on_init=on_init, on_routing=on_routing,
                                                 on_hangup=on_hangup, on_destroy=on_destroy),
     ))

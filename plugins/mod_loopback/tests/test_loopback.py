@@ -7,7 +7,7 @@ import time
 import pytest
 
 from mod_loopback.loopback import split_destination
-from softswitch import Cause, ChannelState
+from softswitch import Cause, ChannelState, Status
 
 
 @pytest.mark.parametrize("dest, expected", [
@@ -80,4 +80,15 @@ def test_b_leg_refused_fails_at_once(core):
         assert time.monotonic() - t0 < 25
     finally:
         core.settings.max_sessions = 1000
+    assert core.sessions.wait_empty(5)
+
+
+def test_dtmf_sent_to_one_leg_is_received_on_the_other(core, wait_for):
+    cause, a = core.sessions.originate("loopback/app=t_park", timeout=10)
+    a, b = legs(core, a)
+    assert a.send_dtmf("1#", 100) == Status.SUCCESS
+    wait_for(lambda: b.has_dtmf())
+    assert b.dequeue_dtmf() == ("1", 800) and b.dequeue_dtmf() == ("#", 800)
+    assert b.dequeue_dtmf() is None
+    a.hangup()
     assert core.sessions.wait_empty(5)
