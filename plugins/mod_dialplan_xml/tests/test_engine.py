@@ -382,3 +382,25 @@ def test_unnamed_extension_is_unknown_in_the_parsing_line():
     run(view, '<context name="default"><extension><condition><action application="a"/></condition>'
               '</extension></context>')
     assert view.messages()[0] == "Dialplan: null/1 parsing [default->UNKNOWN] continue=false"
+
+
+def test_any_expression_or_data_never_raises():
+    from xml.sax.saxutils import quoteattr
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=20), st.text(max_size=20), st.text(max_size=20))
+    def check(expression, data, dest):
+        dest = "".join(c for c in dest if c.isprintable())
+        body = (f'<context name="default"><extension name="x"><condition field="destination_number" '
+                f'expression={quoteattr(expression)}><action application="a" data={quoteattr(data)}/>'
+                f'</condition></extension></context>')
+        try:
+            xml = dialplan(body)
+        except Exception:
+            return  # not XML at all (control characters): nothing to hunt
+        ext = hunt(View(destination_number=dest), xml, lambda a, d: None)
+        assert ext is None or ext.applications[0][0] == "a"
+    check()

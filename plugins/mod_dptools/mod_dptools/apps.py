@@ -7,6 +7,7 @@ greenlet; ``data`` is already ``${}``-expanded. Log lines are FreeSWITCH's, word
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import gevent
@@ -125,8 +126,20 @@ def sleep(session, data: str) -> None:
         slog(session, logging.ERROR, "No timeout specified.")
         return
     ms = atoi(data)
-    if ms > 0:
-        session.sleep(ms)
+    ch = session.channel
+    if ch.get_variable("sleep_eat_digits") not in ("true", "yes", "on", "1", "t", "enabled"):
+        if ms > 0:
+            session.sleep(ms)
+        return
+    # sleep_eat_digits: DTMF arriving meanwhile is consumed; a playback terminator ends the sleep
+    ch.set_variable("playback_terminator_used", "")
+    deadline = time.monotonic() + ms / 1000.0
+    while True:
+        if session.has_dtmf() and _terminated(session):
+            return
+        left = deadline - time.monotonic()
+        if left <= 0 or session.sleep(min(20, max(1, int(left * 1000)))) != _SUCCESS:
+            return
 
 
 def echo(session, data: str) -> None:
@@ -342,6 +355,7 @@ def _play(session, fh, codec, samples: int) -> Status:
     read_file = fh.read
     read = session.read_frame
     write = session.write_frame
+    has_dtmf = session.has_dtmf
     frame = Frame(b"", samples, fh.samplerate, codec)
     full = samples * 2
     while True:
@@ -353,6 +367,8 @@ def _play(session, fh, codec, samples: int) -> Status:
                 ch.clear_flag(ChannelFlag.CF_BREAK)
                 return Status.BREAK
             return Status.FALSE
+        if has_dtmf() and _terminated(session):
+            return Status.BREAK
         data = read_file(samples)
         if data is None:
             return _SUCCESS
@@ -365,6 +381,29 @@ def _play(session, fh, codec, samples: int) -> Status:
         frame.data = data
         if write(frame) != _SUCCESS:
             return Status.FALSE
+
+
+def _terminated(session) -> bool:
+    """The DTMF queued for the call, read as ``on_dtmf`` of mod_dptools' playback does: a digit
+    in ``playback_terminators`` (default ``*``; ``any``; ``none``) ends the playback and is kept
+    in ``playback_terminator_used``; other digits are consumed."""
+    ch = session.channel
+    while True:
+        got = session.dequeue_dtmf()
+        if got is None:
+            return False
+        digit = got[0]
+        terms = ch.get_variable("playback_terminators")
+        if terms is None:
+            terms = "*"
+        low = terms.lower()
+        if low == "none":
+            continue
+        if low == "any":
+            terms = "1234567890*#"
+        if digit in terms:
+            ch.set_variable("playback_terminator_used", digit)
+            return True
 
 
 # ----------------------------------------------------------------------------------------------
@@ -627,11 +666,17 @@ APPS = (
 
 
 def register(module, core) -> None:
+    from .filestring import SUBCLASSES, FileString
+
     for name, short, syntax, fn, flags, factory in APPS:
         function = fn(core) if factory else fn
         module.add_application(name, short, short, syntax, function, int(flags))
     module.add_dialplan("inline")(inline_hunt)
     module.add_endpoint("error", outgoing_channel=error_outgoing)
+    module.add_file("file_string", lambda path, rate=8000, channels=1: FileString(core, path, rate, channels),
+                    (), "several files played as one")
+    for sub in SUBCLASSES:
+        module.reserve_subclass(sub)
 
 
 __all__ = ["register", "inline_hunt", "session_transfer", "execute_exten", "error_outgoing", "APPS"]

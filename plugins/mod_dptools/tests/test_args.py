@@ -107,3 +107,22 @@ def test_parse_park_timeout():
     assert parse_park_timeout("0") == (0, None)
     assert parse_park_timeout("-1") is None
     assert parse_park_timeout(None) is None
+
+
+def test_parsers_take_any_text():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=60))
+    def check(text):
+        apps = inline_extension(text)
+        assert len(apps) <= 128
+        assert all(isinstance(a, str) and (d is None or isinstance(d, str)) for a, d in apps)
+        for fn in (parse_set, parse_export, parse_global, parse_transfer, parse_extension_target,
+                   parse_park_timeout):
+            fn(text)
+        parse_multiset(text)
+        parse_event(text)
+        parse_log(text, levels)
+    check()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from softswitch import ChannelState, EventType
 
 
@@ -84,4 +86,58 @@ def test_execute_extension_without_argument(tone_core, wait_for):
     s = start(tone_core, "execute_extension,park")
     wait_for(lambda: evs)
     assert "Usage: <extension> <dialplan> <context>\n" in [ln.message for ln in lines]
+    s.hangup()
+
+
+@pytest.mark.parametrize("terms,digits,stops,used", [
+    (None, "1*", True, "*"),        # default terminator *
+    ("none", "*#", False, None),
+    ("any", "5", True, "5"),
+    ("#", "1*#", True, "#"),
+])
+def test_dtmf_terminators_stop_playback(tone_core, wait_for, terms, digits, stops, used):
+    evs = collect(tone_core, EventType.PLAYBACK_STOP, EventType.CHANNEL_EXECUTE_COMPLETE,
+                  EventType.DTMF)
+    pre = f"set:playback_terminators={terms}," if terms else ""
+    s = start(tone_core, pre + "playback:tone_stream://%(1000\\,0\\,440);loops=-1,park")
+    wait_for(lambda: s.private.written >= 3)
+    s.queue_dtmf(digits)
+    if stops:
+        wait_for(lambda: any(e.name == "PLAYBACK_STOP" for e in evs))
+        assert [e["Playback-Status"] for e in evs if e.name == "PLAYBACK_STOP"] == ["break"]
+        done = next(e for e in evs if e.name == "CHANNEL_EXECUTE_COMPLETE" and e["Application"] == "playback")
+        assert done["Application-Response"] == "FILE PLAYED"
+        assert s.channel.get_variable("playback_terminator_used") == used
+    else:
+        wait_for(lambda: len([e for e in evs if e.name == "DTMF"]) == len(digits))
+        assert not any(e.name == "PLAYBACK_STOP" for e in evs)
+    s.hangup()
+
+
+def test_file_string_plays_its_parts_in_turn(tone_core, wait_for):
+    from softswitch import EventType as ET
+    evs = collect(tone_core, ET.CHANNEL_PARK, ET.CUSTOM)
+    s = start(tone_core, "playback:file_string://tone_stream://%(100\\,0\\,440)!nosuch://x!silence_stream://60,park")
+    wait_for(lambda: any(e.name == "CHANNEL_PARK" for e in evs))
+    # 250 ms lead-in + 100 ms tone + 60 ms silence
+    assert s.channel.get_variable("playback_samples") == str(2000 + 800 + 480)
+    custom = [(e["Event-Subclass"], e["File"]) for e in evs if e.name == "CUSTOM"]
+    assert custom == [("filestring::open", "tone_stream://%(100,0,440)"),
+                      ("filestring::close", "tone_stream://%(100,0,440)"),
+                      ("filestring::fail", "nosuch://x"),
+                      ("filestring::open", "silence_stream://60"),
+                      ("filestring::close", "silence_stream://60")]
+    s.hangup()
+
+
+def test_sleep_eat_digits_ends_on_a_terminator(tone_core, wait_for):
+    evs = collect(tone_core, EventType.CHANNEL_PARK, EventType.CHANNEL_EXECUTE)
+    s = start(tone_core, "set:sleep_eat_digits=true,sleep:60000,park")
+    wait_for(lambda: any(e.name == "CHANNEL_EXECUTE" and e["Application"] == "sleep" for e in evs))
+    s.queue_dtmf("1")
+    wait_for(lambda: not s.has_dtmf())  # eaten, the sleep goes on
+    assert not any(e.name == "CHANNEL_PARK" for e in evs)
+    s.queue_dtmf("*")
+    wait_for(lambda: any(e.name == "CHANNEL_PARK" for e in evs))
+    assert s.channel.get_variable("playback_terminator_used") == "*"
     s.hangup()

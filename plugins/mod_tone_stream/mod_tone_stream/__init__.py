@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+import gevent
+
 import softswitch
 from softswitch import Status
 
@@ -24,7 +26,9 @@ __all__ = ["ToneCache", "ToneStream", "open_tone_stream", "generate"]
 
 @softswitch.hookimpl
 def module_load(module, core):
-    cache = ToneCache()
+    # a spec is generated on the calling session's greenlet; gevent.sleep(0) between slices
+    # keeps the hub (every other call's media) running during a long one
+    cache = ToneCache(pause=gevent.sleep)
     module.state.cache = cache
 
     def open_tone(path: str, rate: int = 8000, channels: int = 1) -> ToneStream:

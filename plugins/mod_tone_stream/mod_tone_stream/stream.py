@@ -43,7 +43,10 @@ class ToneData:
 class ToneCache:
     """Generated specs by ``(spec, rate)``, least recently used dropped past ``max_bytes``."""
 
-    def __init__(self, max_bytes: int = 32 << 20, max_entries: int = 256) -> None:
+    def __init__(self, max_bytes: int = 32 << 20, max_entries: int = 256, pause=None) -> None:
+        """:param pause: passed to the generator (``gevent.sleep`` in the module: a long spec is
+            generated in slices, other calls keep their media meanwhile)."""
+        self.pause = pause
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._items: OrderedDict[tuple[str, int], ToneData] = OrderedDict()
@@ -60,7 +63,7 @@ class ToneCache:
                 self._items.move_to_end(key)
                 self.hits += 1
                 return item
-        item = ToneData(generate(spec, rate))
+        item = ToneData(generate(spec, rate, self.pause))
         with self._lock:
             self.misses += 1
             if key not in self._items:
@@ -175,17 +178,17 @@ def open_tone_stream(cache: ToneCache, path: str, rate: int = 8000) -> ToneStrea
         except OSError as e:
             log.warning("Failed to open [%s]", fname)
             raise OSError(e.errno, f"tone_stream: cannot read {fname}: {e.strerror}") from e
-        tone = ToneData(_generate_lines(lines, rate))  # rare: not cached, the file may change
+        tone = ToneData(_generate_lines(lines, rate, cache.pause))  # not cached: the file may change
     else:
         tone = cache.get(spec, rate)
     return ToneStream(tone, rate, loops, path)
 
 
-def _generate_lines(lines: list[str], rate: int) -> bytes:
+def _generate_lines(lines: list[str], rate: int, pause=None) -> bytes:
     """``path=`` files: each line run through the same generator session."""
     from .teletone import MAX_SAMPLES, ToneGenerator
 
-    gen = ToneGenerator(rate)
+    gen = ToneGenerator(rate, pause)
     for line in lines:
         gen.run(line)
         if len(gen.out) >= MAX_SAMPLES:

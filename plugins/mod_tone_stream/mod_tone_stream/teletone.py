@@ -64,6 +64,8 @@ VOL_DB_MIN = -63.0
 DBM0_MAX_POWER = 3.14 + 3.02
 #: cap on the samples one spec may generate (10 minutes at 8 kHz; 9.6 MB)
 MAX_SAMPLES = 8000 * 600
+#: samples generated between two calls of the generator's ``pause`` (~1-5 ms of CPU)
+CHUNK = 8192
 
 _DTMF = {
     "1": (697.0, 1209.0), "2": (697.0, 1336.0), "3": (697.0, 1477.0), "A": (697.0, 1633.0),
@@ -121,7 +123,10 @@ def _atof(s: str) -> float:
 class ToneGenerator:
     """One ``teletone_generation_session_t``: settings plus the samples generated so far."""
 
-    def __init__(self, rate: int = 8000) -> None:
+    def __init__(self, rate: int = 8000, pause=None) -> None:
+        """:param pause: called between chunks of :data:`CHUNK` samples while generating (a
+            long spec must not hold the gevent hub: the module passes ``gevent.sleep``)."""
+        self.pause = pause
         self.rate = rate
         self.channels = 1
         self.duration = 2000
@@ -165,15 +170,19 @@ class ToneGenerator:
         count = len(freqs)
         sine = _FULL_SINE
         out = array("h", bytes(2 * n))
+        pause = self.pause
         if count == 1 and not self.decay_direction:
             # the common case, one oscillator at a fixed level: the same arithmetic, unrolled
             rate0 = rates[0]
             acc = 0
-            for i in range(n):
-                s = (sine[acc >> 23] * scale) >> 15
-                s = ((s + 32768) & 0xFFFF) - 32768
-                out[i] = 128 + s
-                acc = (acc + rate0) & 0xFFFFFFFF
+            for start in range(0, n, CHUNK):
+                for i in range(start, min(n, start + CHUNK)):
+                    s = (sine[acc >> 23] * scale) >> 15
+                    s = ((s + 32768) & 0xFFFF) - 32768
+                    out[i] = 128 + s
+                    acc = (acc + rate0) & 0xFFFFFFFF
+                if pause is not None and start + CHUNK < n:
+                    pause()
             return out
         accs = [0] * count
         scales = [scale] * count
@@ -182,6 +191,8 @@ class ToneGenerator:
         step = self.decay_step
         factor = _f32(self.decay_factor)
         for i in range(n):
+            if pause is not None and i and not i % CHUNK:
+                pause()
             if direction:
                 dc += 1
                 if dc >= step:
@@ -337,12 +348,13 @@ def _segments(cmd: str) -> list[str]:
     return out
 
 
-def generate(spec: str, rate: int = 8000) -> bytes:
+def generate(spec: str, rate: int = 8000, pause=None) -> bytes:
     """All the samples of a TGML spec (signed 16-bit, native byte order), generated once.
 
     :param rate: the sample rate the durations and frequencies refer to.
+    :param pause: called every :data:`CHUNK` samples (see :class:`ToneGenerator`).
     """
-    gen = ToneGenerator(rate)
+    gen = ToneGenerator(rate, pause)
     gen.run(spec)
     if gen.truncated:
         log.warning("tone_stream: %r makes more than %d samples; cut there", spec, MAX_SAMPLES)

@@ -52,3 +52,22 @@ def test_unload_removes_the_interface(core):
     assert core.modules.unload("mod_tone_stream")[0] == Status.SUCCESS
     with pytest.raises(FileError, match="no file interface for tone_stream"):
         core.file_open("tone_stream://%(100,0,440)")
+
+
+def test_generating_a_long_tone_leaves_the_hub_running(core):
+    import gevent
+
+    ran = []
+
+    def other_call():
+        while True:
+            ran.append(1)
+            gevent.sleep(0)
+
+    g = gevent.spawn(other_call)
+    gevent.sleep(0)
+    before = len(ran)
+    core.file_open("tone_stream://%(20000,0,440,480)")  # 160,000 samples, two oscillators
+    during = len(ran) - before  # counted before this greenlet yields again
+    g.kill()
+    assert during > 5

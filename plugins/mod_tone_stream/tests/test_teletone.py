@@ -143,3 +143,26 @@ def test_path_file(tmp_path):
     with pytest.raises(OSError, match="cannot read"):
         open_tone_stream(ToneCache(), f"path={tmp_path}/nosuch")
 
+
+
+def test_a_long_spec_is_generated_in_slices():
+    from mod_tone_stream.teletone import CHUNK
+    calls = []
+    data = generate("%(3000,0,440);%(1000,0,350,440)", 8000, pause=lambda: calls.append(1))
+    assert data == generate("%(3000,0,440);%(1000,0,350,440)")  # same samples
+    assert len(calls) >= (24000 + 8000) // CHUNK - 2
+
+
+def test_any_text_generates_without_raising(monkeypatch):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    import mod_tone_stream.teletone as tt
+    monkeypatch.setattr(tt, "MAX_SAMPLES", 16000)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet="%()0123456789,;.-+=vdwlLr<>c #*ABCDx \n", max_size=40))
+    def check(spec):
+        data = tt.generate(spec)
+        assert len(data) % 2 == 0 and len(data) <= 2 * 16000 + 2 * 8000 * 10
+    check()
