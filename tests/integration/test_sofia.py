@@ -27,12 +27,18 @@ TIMEOUT = 20.0
 
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed (.ci/run installs sip-tester)")
 
-TEST_EXTENSIONS = """
+TEST_EXTENSIONS = r"""
     <extension name="sofia_test_tone_then_hangup">
       <condition field="destination_number" expression="^9198$">
         <action application="answer"/>
         <action application="playback" data="tone_stream://%(200,0,440);loops=5"/>
         <action application="hangup"/>
+      </condition>
+    </extension>
+
+    <extension name="sofia_test_bridge">
+      <condition field="destination_number" expression="^bridge-(\d+)$">
+        <action application="bridge" data="sofia/internal/service@127.0.0.1:$1"/>
       </condition>
     </extension>
 
@@ -133,14 +139,15 @@ def test_sipp_uac_calls_an_answering_extension(sip_system):
     c.close()
 
 
-def test_sipp_uac_pcap_echo_and_rfc2833_dtmf(sip_system):
-    """``uac_pcap``: PCMA RTP and an RFC 2833 "1" to the echo extension; softswitch answers in
-    PCMA, echoes RTP back and reports the digit as a DTMF event."""
+def test_sipp_uac_pcap_rtp_and_rfc2833_dtmf(sip_system):
+    """``uac_pcap``: PCMA RTP and an RFC 2833 "1" to the tone extension; softswitch answers in
+    PCMA, and the digit, queued on the channel, is reported as a DTMF event when playback reads
+    it (FreeSWITCH fires DTMF in switch_channel_dequeue_dtmf)."""
     if not (PCAPS / "g711a.pcap").exists():
         pytest.skip("sip-tester's pcap files are not installed")
     c = esl(sip_system)
     c.command("event plain DTMF CHANNEL_HANGUP_COMPLETE")
-    r = sipp(sip_system, "-sn", "uac_pcap", "-s", "9196", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+    r = sipp(sip_system, "-sn", "uac_pcap", "-s", "9197", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
              "-p", str(free_udp_port()))
     assert r.returncode == 0, explain(r, sip_system)
     d = events_until(c, "DTMF")
@@ -149,8 +156,50 @@ def test_sipp_uac_pcap_echo_and_rfc2833_dtmf(sip_system):
     h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
     assert h["variable_sip_use_codec_name"] == "PCMA"
     assert int(h["variable_rtp_audio_in_packet_count"]) > 100   # ~8 s of 20 ms PCMA
-    assert int(h["variable_rtp_audio_out_packet_count"]) > 100  # echoed back
+    assert int(h["variable_rtp_audio_out_packet_count"]) > 100  # the tone
     c.close()
+
+
+def test_sipp_uac_pcap_to_the_echo_extension(sip_system):
+    """The RTP sipp plays comes back: echo works on a SIP leg."""
+    if not (PCAPS / "g711a.pcap").exists():
+        pytest.skip("sip-tester's pcap files are not installed")
+    c = esl(sip_system)
+    c.command("event plain CHANNEL_HANGUP_COMPLETE")
+    r = sipp(sip_system, "-sn", "uac_pcap", "-s", "9196", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+             "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    sent_in = int(h["variable_rtp_audio_in_packet_count"])
+    assert sent_in > 100
+    assert int(h["variable_rtp_audio_out_packet_count"]) > sent_in // 2   # echoed back
+    c.close()
+
+
+def test_bridge_sipp_uac_to_sipp_uas(sip_system):
+    """uac → softswitch → ``bridge sofia/internal/service@127.0.0.1:<port>`` → uas: the uac's
+    BYE ends the A leg, softswitch sends BYE to the uas."""
+    port = free_udp_port()
+    uas = subprocess.Popen([SIPP, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+                            "-nostdin", "-timeout", "30s", "-timeout_error"],
+                           cwd=sip_system.sipp_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        time.sleep(0.3)  # let sipp bind its port (an external process)
+        c = esl(sip_system)
+        c.command("event plain CHANNEL_BRIDGE")
+        r = sipp(sip_system, "-sn", "uac", "-s", f"bridge-{port}", f"127.0.0.1:{sip_system.sip_port}",
+                 "-m", "1", "-d", "1000", "-p", str(free_udp_port()))
+        assert r.returncode == 0, explain(r, sip_system)
+        stdout, stderr = uas.communicate(timeout=40)
+        assert uas.returncode == 0, stdout[-2000:]
+        h = events_until(c, "CHANNEL_BRIDGE")
+        assert h["Other-Leg-Channel-Name"] == f"sofia/internal/service@127.0.0.1:{port}"
+        c.close()
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
 
 
 def test_dialplan_answers_plays_and_hangs_up(sip_system):

@@ -22,7 +22,7 @@ import logging
 import secrets
 
 import softswitch
-from softswitch import Cause, ChannelState, EventType, Frame, MessageId, Status
+from softswitch import Cause, ChannelState, Frame, MessageId, Status
 
 from .message import Message, parse_name_addr, parse_uri, parse_via, serialize
 from .sdp import STATIC_PT, SdpError, build_sdp, negotiate, parse_sdp
@@ -791,10 +791,11 @@ def read_frame(session, flags):
     rtp = call.rtp
     payload = rtp.read()
     if rtp.dtmf_pending:
+        # as switch_core_media_read_frame: RTP digits go to the channel's DTMF queue; the DTMF
+        # event fires when an application dequeues them (switch_channel_dequeue_dtmf)
         for digit, dur in rtp.take_dtmf():
             log.debug("%s: RTP DTMF %s (%d ms)", session.channel.name, digit, dur)
-            session.fire_event(EventType.DTMF, after=(("DTMF-Digit", digit), ("DTMF-Duration", str(dur * 8)),
-                                                      ("DTMF-Source", "RTP")))
+            session.queue_dtmf(digit, dur * 8, "RTP")
     frame = call.frame
     if payload is None:
         frame.data = call.silence
