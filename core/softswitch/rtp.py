@@ -20,7 +20,8 @@ Receive side:
 Send side: :meth:`write` stamps sequence (random start), timestamp (random start, advanced by
 the samples of each frame) and SSRC; :meth:`send_dtmf` queues a telephone-event which
 :meth:`write` sends in place of audio at the frame rate (start with the marker bit, growing
-duration, three end packets), as FreeSWITCH's ``rtp_common_write`` does.
+duration, three end packets), as FreeSWITCH's ``rtp_common_write`` does; on a leg that only
+reads, :meth:`read` sends them on the read clock.
 """
 
 from __future__ import annotations
@@ -186,6 +187,7 @@ class RtpSession:
         self._ev_dur = 0
         self._dtmf_out: deque[tuple[int, int]] = deque()
         self._dtmf_cur: list | None = None
+        self._wrote = False
         # counters (as switch_rtp_stats_t, the subset we keep)
         self.packets_in = self.packets_out = 0
         self.bytes_in = self.bytes_out = 0
@@ -204,6 +206,7 @@ class RtpSession:
         if self.closed or self.remote is None:
             return False
         samples = self.samples if samples is None else samples
+        self._wrote = True
         if self._dtmf_cur is not None or self._dtmf_out:
             self._write_dtmf(samples)
             self.ts = (self.ts + samples) & 0xFFFFFFFF
@@ -331,6 +334,12 @@ class RtpSession:
         """The next audio payload in sequence order, or None (nothing due this tick)."""
         if self.closed:
             return None
+        if (self._dtmf_cur is not None or self._dtmf_out) and not self._wrote and self.remote is not None:
+            # nobody writes audio on this leg (a reading-only app): events go out on the read
+            # clock, as switch_rtp's do_2833 runs from the read path too
+            self._write_dtmf(self.samples)
+            self.ts = (self.ts + self.samples) & 0xFFFFFFFF
+        self._wrote = False
         self._drain()
         buf = self._buf
         if not buf:

@@ -67,14 +67,20 @@ def sip_system(tmp_path_factory):
     vars_xml = s.conf / "vars.xml"
     vars_xml.write_text(vars_xml.read_text().replace("internal_sip_port=5060", "internal_sip_port=0"))
     sofia = s.conf / "autoload_configs" / "sofia.conf.xml"
-    sofia.write_text(sofia.read_text().replace('name="auth-calls" value="true"',
-                                               'name="auth-calls" value="false"'))
+    text = sofia.read_text()
+    # a second profile, as the default one, that challenges INVITEs (auth-calls)
+    authed = text[text.index('    <profile name="internal">'):text.index("    </profile>") + len("    </profile>")]
+    authed = authed.replace('name="internal"', 'name="authed"').replace("$${internal_sip_port}", "0")
+    text = text.replace('name="auth-calls" value="true"', 'name="auth-calls" value="false"', 1)
+    sofia.write_text(text.replace("  </profiles>", authed + "\n  </profiles>"))
     dp = s.conf / "dialplan" / "default.xml"
     dp.write_text(dp.read_text().replace("  </context>", TEST_EXTENSIONS, 1))
     s.start()
     s.wait_log("profile internal listening on UDP")
     m = re.search(r"profile internal listening on UDP 127\.0\.0\.1:(\d+)", s.log_text())
     s.sip_port = int(m.group(1))
+    m = re.search(r"profile authed listening on UDP 127\.0\.0\.1:(\d+)", s.log_text())
+    s.auth_port = int(m.group(1))
     work = root / "sipp"
     work.mkdir()
     if PCAPS.is_dir():
@@ -249,6 +255,53 @@ def test_originate_to_sipp_uas(sip_system):
         if uas.poll() is None:
             uas.kill()
             uas.wait()
+
+
+def test_auth_calls_challenges_invites(sip_system):
+    """A profile with auth-calls: 407 with a digest challenge, ACK, the INVITE again with
+    Proxy-Authorization (user 1000 of the directory), 200, and a call."""
+    c = esl(sip_system)
+    c.command("event plain CHANNEL_ANSWER")
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "uac_auth.xml"), "-s", "9197", "-au", "1000", "-ap", "1234",
+             f"127.0.0.1:{sip_system.auth_port}", "-m", "1", "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CHANNEL_ANSWER")
+    assert h["variable_sofia_profile_name"] == "authed"
+    c.close()
+
+
+def test_auth_calls_wrong_password_is_403(sip_system):
+    raw = Raw(sip_system)
+    raw.dest = ("127.0.0.1", sip_system.auth_port)
+    raw.send(invite(raw, "auth-403", "z9hG4bK-a403", dest="9197"))
+    chal = raw.recv_status(407)
+    realm = re.search(r'realm="([^"]+)"', chal).group(1)
+    nonce = re.search(r'nonce="([^"]+)"', chal).group(1)
+    msg = invite(raw, "auth-403", "z9hG4bK-a403b", dest="9197").replace(
+        "CSeq: 1 INVITE", "CSeq: 2 INVITE\nProxy-Authorization: Digest username=\"1000\", "
+        f"realm=\"{realm}\", nonce=\"{nonce}\", uri=\"sip:9197@127.0.0.1\", response=\"{'0' * 32}\"")
+    raw.send(msg)
+    assert raw.recv_status(403)
+    raw.close()
+
+
+def test_rfc2833_out_of_one_sip_leg_into_another(sip_system):
+    """``originate sofia/internal/9197@<our own profile>``: the outbound leg plays silence, the
+    inbound one the tone; ``uuid_send_dtmf`` on the outbound leg goes out as RFC 2833 and comes
+    back in on the inbound leg, where playback dequeues it: a DTMF event, source RTP."""
+    c = esl(sip_system)
+    c.command("event plain DTMF")
+    out = c.api(f"originate sofia/internal/9197@127.0.0.1:{sip_system.sip_port} "
+                "&playback(silence_stream://20000)", timeout=TIMEOUT)
+    assert out.startswith("+OK "), out
+    a = out.split()[1]
+    assert c.api(f"uuid_send_dtmf {a} 5").startswith("+OK")
+    d = events_until(c, "DTMF")
+    assert d["DTMF-Digit"] == "5" and d["DTMF-Source"] == "RTP"
+    assert d["Unique-ID"] != a
+    assert d["Caller-Channel-Name"] == "sofia/internal/0000000000@127.0.0.1"
+    c.api(f"uuid_kill {a}")
+    c.close()
 
 
 def test_originate_refused_maps_the_sip_status(sip_system):
@@ -463,12 +516,13 @@ def test_sofia_status_and_profile_restart(sip_system):
     assert lines[0] == "%25s\t%s\t  %40s\t%s" % ("Name", "   Type", "Data", "State")
     assert lines[1] == "=" * 97
     assert re.match(r"^ +internal\tprofile\t +sip:mod_sofia@127\.0\.0\.1:\d+\tRUNNING \(\d+\)$", lines[2])
-    assert lines[3] == "=" * 97
-    assert lines[4] == "1 profile 0 aliases"
+    assert re.match(r"^ +authed\tprofile\t +sip:mod_sofia@127\.0\.0\.1:\d+\tRUNNING \(\d+\)$", lines[3])
+    assert lines[4] == "=" * 97
+    assert lines[5] == "2 profiles 0 aliases"
     assert c.api("sofia status profile nope") == "Invalid Profile!\n"
     assert c.api("sofia profile nope stop") == "Invalid Profile [nope]"
     assert c.api("sofia profile internal stop") == "stopping: internal"
-    assert "0 profiles 0 aliases" in c.api("sofia status")
+    assert "1 profile 0 aliases" in c.api("sofia status")
     start = c.api("sofia profile internal start")
     assert start == "Reload XML [Success]\ninternal started successfully\n", start
     m = re.search(r"sip:mod_sofia@127\.0\.0\.1:(\d+)", c.api("sofia status"))

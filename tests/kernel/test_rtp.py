@@ -148,6 +148,15 @@ def test_rfc2833_both_ways(pair):
     assert drain(b, 3) == [b"\x01" * 160]
 
 
+def test_rfc2833_goes_out_on_the_read_clock_when_nothing_is_written(pair):
+    a, b = pair
+    assert a.send_dtmf("7", 60)
+    for _ in range(10):
+        a.read()                  # a leg that only reads (no audio written)
+    drain(b, 10)
+    assert b.take_dtmf() == [("7", 60)]
+
+
 def test_a_dtmf_without_end_packet_is_reported_when_the_next_begins(pair):
     _, b = pair
     s = raw_to(b)
