@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import uuid
+
+from gevent import socket
 
 import softswitch
 from softswitch import Cause, ChannelState, Frame, MessageId, Status
@@ -530,6 +533,11 @@ def outgoing_channel(state, core, originator, var_event, caller_profile, flags):
         log.error("sofia/%s: bad SIP URI %r", dest, uri_text)
         return Cause.INVALID_URL, None
     try:
+        host_ip = socket.gethostbyname(uri.host.strip("[]"))   # gevent's resolver: cooperative
+    except OSError:
+        log.error("sofia/%s: cannot resolve %s", dest, uri.host)
+        return Cause.NO_ROUTE_DESTINATION, None
+    try:
         session = core.sessions.request(state.endpoint, "outbound", originator=originator)
     except softswitch.SessionRefused as e:
         return e.cause, None
@@ -537,13 +545,8 @@ def outgoing_channel(state, core, originator, var_event, caller_profile, flags):
     cfg = profile.cfg
     call = SipCall(profile, "outbound")
     call.session = session
-    call.call_id = str(softswitch_uuid())
+    call.call_id = str(uuid.uuid4())
     call.remote_target = str(uri)
-    try:
-        import socket as _s
-        host_ip = _s.gethostbyname(uri.host.strip("[]"))
-    except OSError:
-        host_ip = uri.host
     call.addr = (host_ip, uri.port or 5060)
     call.codec = cfg.codec_prefs[0]
     call.pt = STATIC_PT[call.codec]
@@ -579,11 +582,6 @@ def outgoing_channel(state, core, originator, var_event, caller_profile, flags):
     ch.set_caller_profile(caller_profile)
     ch.set_state(ChannelState.CS_INIT)
     return Cause.SUCCESS, session
-
-
-def softswitch_uuid() -> str:
-    import uuid
-    return str(uuid.uuid4())
 
 
 def _send_invite(call: SipCall) -> None:
