@@ -145,6 +145,27 @@ def test_sipp_uac_calls_an_answering_extension(sip_system):
     c.close()
 
 
+def test_sipp_uac_over_tcp(sip_system):
+    """The same call over TCP (``-t t1``): responses and the BYE on sipp's connection, and
+    no retransmissions on a reliable transport."""
+    c = esl(sip_system)
+    c.command("event plain CHANNEL_HANGUP_COMPLETE")
+    r = sipp(sip_system, "-sn", "uac", "-t", "t1", "-s", "9197", f"127.0.0.1:{sip_system.sip_port}", "-m", "2",
+             "-r", "2", "-d", "300", "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    assert h["variable_sip_via_protocol"] == "tcp"
+    assert h["variable_sip_hangup_disposition"] == "recv_bye"
+    c.close()
+
+
+def test_dialplan_hangup_over_tcp(sip_system):
+    """softswitch's BYE goes down sipp's TCP connection."""
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "uac_wait_bye.xml"), "-t", "t1", "-s", "9198",
+             f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+
+
 def test_sipp_uac_pcap_rtp_and_rfc2833_dtmf(sip_system):
     """``uac_pcap``: PCMA RTP and an RFC 2833 "1" to the tone extension; softswitch answers in
     PCMA, and the digit, queued on the channel, is reported as a DTMF event when playback reads
@@ -362,6 +383,18 @@ def test_register_with_digest_auth_and_unregister(sip_system):
     h = events_until(c, "CUSTOM", lambda h: h.get("Event-Subclass") == "sofia::unregister")
     assert h["from-user"] == "1000"
     assert "Total items returned: 0\n" in c.api("sofia status profile internal reg")
+    c.close()
+
+
+def test_register_over_tcp(sip_system):
+    c = esl(sip_system)
+    c.command("event plain CUSTOM sofia::register")
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-t", "t1", "-s", "1001", "-au", "1001",
+             "-ap", "1234", "-key", "expires", "30", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+             "-p", str(free_udp_port()))
+    assert r.returncode == 0, explain(r, sip_system)
+    h = events_until(c, "CUSTOM", lambda h: h.get("Event-Subclass") == "sofia::register")
+    assert h["status"] == "Registered(TCP)"
     c.close()
 
 

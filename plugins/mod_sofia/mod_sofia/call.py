@@ -162,7 +162,8 @@ class SipCall:
     def request(self, method: str, cseq: int | None = None) -> Message:
         p = self.profile
         req = Message(method, self.remote_target)
-        req.add("Via", f"SIP/2.0/UDP {p.cfg.sip_ip}:{p.port};rport;branch={_branch()}")
+        req.add("Via", f"SIP/2.0/{p.transport(self.addr)} {p.cfg.sip_ip}:{p.port};rport;"
+                       f"branch={_branch()}")
         req.add("Max-Forwards", "70")
         req.add("From", self.local_party)
         req.add("To", self.remote_party)
@@ -180,7 +181,7 @@ class SipCall:
         if self.direction == "inbound" and self.invite is not None:
             ruri = _uri_or_none(self.invite.uri)
             user = ruri.user if ruri is not None and ruri.user else user
-        return f"<sip:{user}@{p.cfg.sip_ip}:{p.port};transport=udp>"
+        return f"<sip:{user}@{p.cfg.sip_ip}:{p.port};transport={p.transport(self.addr).lower()}>"
 
     def sdp(self) -> bytes:
         self.sdp_version += 1 if not self.local_sdp else 0
@@ -356,7 +357,7 @@ def on_invite(profile, req: Message, addr: tuple[str, int], stx) -> None:
     _, vhost, vport, _ = parse_via(req.get_all("Via")[0])
     sv("sip_via_host", vhost)
     sv("sip_via_port", str(vport or 5060))
-    sv("sip_via_protocol", "udp")
+    sv("sip_via_protocol", profile.transport(addr).lower())
     sv("sip_received_ip", addr[0])
     sv("sip_received_port", str(addr[1]))
     sv("sip_network_ip", addr[0])
@@ -402,7 +403,8 @@ def _send_ok(call: SipCall) -> None:
     call.invite_tx.respond(res)
     call.ok_data = serialize(res)
     call.ok_interval = T1
-    call.ok_timer = p.timers.after(T1, lambda: _retransmit_ok(call))
+    if not p.reliable(call.addr):
+        call.ok_timer = p.timers.after(T1, lambda: _retransmit_ok(call))
     call.session.set_variable("sip_local_sdp_str", call.local_sdp.decode())
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import re
 import secrets
 import time
 import uuid as _uuid
 
 import gevent
 from gevent import socket
+from gevent.pool import Pool
+from gevent.server import StreamServer
 
 import softswitch
 from softswitch import Event, EventType, params, switch_true
@@ -24,6 +27,7 @@ from softswitch import Event, EventType, params, switch_true
 from . import call as sipcall
 from .directory import find_user
 from .message import (
+    MAX_MESSAGE,
     Message,
     ParseError,
     parse,
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Profile", "ProfileConfig", "load_profiles", "REG_SCHEMA", "USER_AGENT"]
 
+_CLEN = re.compile(rb"^(?:Content-Length|l)[ \t]*:[ \t]*(\d+)", re.I | re.M)
 USER_AGENT = f"softswitch-mod_sofia/{softswitch.__version__}"
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
 # methods we know but do not serve on this subset: 405 with Allow (RFC 3261 §8.2.1);
@@ -146,6 +151,9 @@ class Profile:
         self.calls: dict[tuple[str, str], sipcall.SipCall] = {}
         self.nonces: dict[str, float] = {}
         self._greenlet: gevent.Greenlet | None = None
+        self.tcp_server = None
+        #: TCP connections by the peer's address: what is sent to that address goes there
+        self.tcp_conns: dict[tuple[str, int], object] = {}
         self.ib_calls = self.ib_failed_calls = self.ob_calls = self.ob_failed_calls = 0
         self.bad_messages = 0
 
@@ -179,7 +187,16 @@ class Profile:
         self.port = sock.getsockname()[1]
         self.running = True
         self.timers = TimerHeap()
-        self.tx = TransactionLayer(self._send, self.timers)
+        self.tx = TransactionLayer(self._send, self.timers, self.reliable)
+        # TCP on the same port (RFC 3261 §18: a UA listens on both)
+        try:
+            self.tcp_server = StreamServer((self.cfg.sip_ip, self.port), self._tcp_connection,
+                                           spawn=Pool(10000))
+            self.tcp_server.start()
+        except OSError as e:
+            self.tcp_server = None
+            log.error("profile %s: no TCP on %s:%d (%s): UDP only", self.name, self.cfg.sip_ip,
+                      self.port, e)
         self.timers.start()
         self._greenlet = gevent.spawn(self._recv_loop)
         self._sweeper = gevent.spawn(self._sweep_loop)
@@ -199,13 +216,77 @@ class Profile:
                 g.kill(block=True, timeout=2)
         self.timers.stop()
         self.tx.clear()
+        if self.tcp_server is not None:
+            self.tcp_server.stop(timeout=1)
+            self.tcp_server = None
+        for conn in list(self.tcp_conns.values()):
+            conn.close()
+        self.tcp_conns.clear()
         if self.sock is not None:
             self.sock.close()
             self.sock = None
         log.info("profile %s stopped", self.name)
 
     # -- transport -------------------------------------------------------------------------------
+    def reliable(self, addr: tuple[str, int]) -> bool:
+        """Is ``addr`` a TCP peer (no retransmissions: RFC 3261 §17.1.1.2, §17.2.1)?"""
+        return addr in self.tcp_conns
+
+    def transport(self, addr: tuple[str, int]) -> str:
+        return "TCP" if addr in self.tcp_conns else "UDP"
+
+    def _tcp_connection(self, conn, addr) -> None:
+        """One TCP peer: messages framed by Content-Length (§18.3), handled as datagrams are."""
+        addr = (addr[0], addr[1])
+        self.tcp_conns[addr] = conn
+        buf = b""
+        try:
+            while self.running:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+                while True:
+                    buf = buf.lstrip(b"\r\n")   # keep-alives
+                    end = buf.find(b"\r\n\r\n")
+                    if end < 0:
+                        if len(buf) > MAX_MESSAGE:
+                            log.warning("profile %s: TCP peer %s:%d sent %d bytes without an end of "
+                                        "headers: closing", self.name, addr[0], addr[1], len(buf))
+                            return
+                        break
+                    m = _CLEN.search(buf, 0, end + 2)
+                    if m is None:
+                        log.warning("profile %s: TCP message from %s:%d without Content-Length: "
+                                    "closing (RFC 3261 §18.3)", self.name, addr[0], addr[1])
+                        return
+                    total = end + 4 + int(m.group(1))
+                    if total > MAX_MESSAGE:
+                        log.warning("profile %s: TCP message of %d bytes from %s:%d: closing",
+                                    self.name, total, addr[0], addr[1])
+                        return
+                    if len(buf) < total:
+                        break
+                    data, buf = buf[:total], buf[total:]
+                    try:
+                        self.handle(data, addr)
+                    except Exception:
+                        log.exception("profile %s: error handling a message from %s:%d", self.name,
+                                      *addr)
+        except OSError as e:
+            log.debug("profile %s: TCP peer %s:%d: %s", self.name, addr[0], addr[1], e)
+        finally:
+            if self.tcp_conns.get(addr) is conn:
+                del self.tcp_conns[addr]
+
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        conn = self.tcp_conns.get(addr)
+        if conn is not None:
+            try:
+                conn.sendall(data)
+            except OSError as e:
+                log.debug("profile %s: TCP send to %s:%d failed: %s", self.name, addr[0], addr[1], e)
+            return
         sock = self.sock
         if sock is None:
             return
@@ -429,7 +510,7 @@ class Profile:
                 continue
             cols, rows = db.query("SELECT 1 FROM sip_registrations WHERE profile_name = ? AND sip_user = ? "
                                   "AND sip_host = ? AND contact = ?", (self.name, to_user, reg_host, contact_str))
-            status = "Registered(UDP)"
+            status = f"Registered({self.transport(addr)})"
             if rows:
                 db.execute("UPDATE sip_registrations SET call_id = ?, expires = ?, network_ip = ?, "
                            "network_port = ?, user_agent = ? WHERE profile_name = ? AND sip_user = ? "

@@ -126,7 +126,8 @@ class ClientTransaction:
     def start(self) -> None:
         self.layer.send(self.data, self.addr)
         timers = self.layer.timers
-        self.timer = timers.after(T1, self._retransmit)           # A / E
+        if not self.layer.reliable(self.addr):
+            self.timer = timers.after(T1, self._retransmit)       # A / E
         self.end_timer = timers.after(64 * T1, self._timeout)     # B / F
 
     def _retransmit(self) -> None:
@@ -240,7 +241,8 @@ class ServerTransaction:
                 timers.after(64 * T1, self._forget)  # keep absorbing INVITE retransmissions
                 return
             self.state = "completed"
-            self.timer = timers.after(T1, self._retransmit)   # G
+            if not self.layer.reliable(self.addr):
+                self.timer = timers.after(T1, self._retransmit)   # G
             timers.after(64 * T1, self._timer_h)              # H
         else:
             self.state = "completed"
@@ -283,9 +285,12 @@ class ServerTransaction:
 class TransactionLayer:
     """Matching (§17.1.3, §17.2.3) and the send path of one transport."""
 
-    def __init__(self, send: Callable[[bytes, tuple[str, int]], None], timers: TimerHeap) -> None:
+    def __init__(self, send: Callable[[bytes, tuple[str, int]], None], timers: TimerHeap,
+                 reliable: Callable[[tuple[str, int]], bool] | None = None) -> None:
         self.send = send
         self.timers = timers
+        #: over a reliable transport (TCP) nothing is retransmitted (Timers A, E, G not set)
+        self.reliable = reliable or (lambda addr: False)
         self.clients: dict[tuple[str, str], ClientTransaction] = {}
         self.servers: dict[tuple, ServerTransaction] = {}
         self.retransmissions = 0
