@@ -148,3 +148,90 @@ def test_blind_registration_and_profile_stop(kernel_factory):
     assert core.api("sofia profile second stop") == "stopping: second"
     assert core.api("sofia status").endswith("1 profile 0 aliases\n")
     sock.close()
+
+
+# -- calls, in-process, against a raw UDP peer ---------------------------------------------------
+SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio 40000 RTP/AVP {fmts}\r\n")
+
+
+def invite(sock, port, call_id, fmts="0", dest="1000"):
+    body = SDP.format(fmts=fmts)
+    me = sock.getsockname()[1]
+    msg = (f"INVITE sip:{dest}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-{call_id}\r\n"
+           f"From: <sip:raw@127.0.0.1:{me}>;tag=rt\r\nTo: <sip:{dest}@127.0.0.1>\r\nCall-ID: {call_id}\r\n"
+           f"CSeq: 1 INVITE\r\nContact: <sip:raw@127.0.0.1:{me}>\r\nContent-Type: application/sdp\r\n"
+           f"Content-Length: {len(body)}\r\n\r\n{body}")
+    sock.sendto(msg.encode(), ("127.0.0.1", port))
+
+
+def recv_final(sock) -> str:
+    with gevent.Timeout(10):
+        while True:
+            msg = sock.recv(65535).decode()
+            if not msg.startswith("SIP/2.0 1"):
+                return msg
+
+
+NO_AUTH = SOFIA_CONF.replace('<param name="auth-calls" value="true"/>', "")
+
+
+def test_invite_without_a_common_codec_is_488_and_over_the_rate_503(kernel_factory):
+    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": NO_AUTH},
+                          settings={"sessions-per-second": 1})
+    port = profile_port(core)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    invite(sock, port, "c-g729", fmts="18")
+    assert recv_final(sock).startswith("SIP/2.0 488 Not Acceptable Here\r\n")
+    finals = []
+    for i in range(3):
+        invite(sock, port, f"c-rate-{i}")
+    for _ in range(3):
+        finals.append(recv_final(sock))
+    busy = [f for f in finals if f.startswith("SIP/2.0 503 Maximum Calls In Progress\r\n")]
+    assert busy and all("Retry-After: 300\r\n" in f for f in busy)
+    # a call let in has no dialplan here: it ends with FreeSWITCH's 404 for NO_ROUTE_DESTINATION
+    assert all(f in busy or f.startswith("SIP/2.0 404 Not Found\r\n") for f in finals), finals
+    sock.close()
+
+
+def test_an_unanswered_outbound_leg_is_cancelled(kernel_factory):
+    """originate to a peer that only rings: at originate_timeout our CANCEL goes out (same
+    top Via as the INVITE), the peer's 487 is ACKed by the INVITE transaction."""
+    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": NO_AUTH})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    peer = sock.getsockname()[1]
+    result = gevent.spawn(core.sessions.originate,
+                          f"{{originate_timeout=1}}sofia/internal/ring@127.0.0.1:{peer}")
+    seen = []
+
+    def routing(text):
+        return [ln for ln in text.split("\r\n") if ln.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
+
+    with gevent.Timeout(20):
+        data, addr = sock.recvfrom(65535)
+        inv = data.decode()
+        assert inv.startswith("INVITE sip:ring@127.0.0.1:")
+        heads = [h + ";tag=rr" if h.startswith("To:") else h for h in routing(inv)]
+        sock.sendto(("SIP/2.0 180 Ringing\r\n" + "\r\n".join(heads) + "\r\nContent-Length: 0\r\n\r\n").encode(), addr)
+        while True:
+            data, addr = sock.recvfrom(65535)
+            text = data.decode()
+            seen.append(text.split(" ")[0])
+            if text.startswith("CANCEL"):
+                assert [ln for ln in text.split("\r\n") if ln.startswith("Via:")] == \
+                    [ln for ln in inv.split("\r\n") if ln.startswith("Via:")]
+                sock.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(routing(text)) +
+                             "\r\nContent-Length: 0\r\n\r\n").encode(), addr)
+                sock.sendto(("SIP/2.0 487 Request Terminated\r\n" + "\r\n".join(heads) +
+                             "\r\nContent-Length: 0\r\n\r\n").encode(), addr)
+            if text.startswith("ACK"):
+                num = re.search(r"CSeq: (\d+) INVITE", inv).group(1)
+                assert f"CSeq: {num} ACK" in text and "tag=rr" in text   # §17.1.1.3
+                break
+    cause, session = result.get(timeout=10)
+    assert session is None
+    assert "CANCEL" in seen and seen[-1] == "ACK"
+    sock.close()
