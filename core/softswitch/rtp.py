@@ -12,7 +12,10 @@ Receive side:
   extended sequence number; :meth:`read` hands out the oldest one, drops duplicates and
   packets older than the last one delivered (late), and waits one tick for a missing packet
   when a later one is already there (jitter tolerance without adding fixed delay);
-* packets from another address than the remote one are dropped (one log line per session);
+* packets from another address than the remote one are dropped (one log line per session),
+  except the first RTP packet, which the session follows when it is not from the SDP's address
+  (FreeSWITCH's RTP auto-adjust: NAT, multi-homed peers); after one accepted packet the remote
+  is locked;
 * packets of the negotiated telephone-event payload type are decoded (RFC 4733 §2.3): one
   digit per event (timestamp), reported when its end bit arrives (or when a new event starts
   without one), through :meth:`RtpSession.take_dtmf`.
@@ -195,6 +198,11 @@ class RtpSession:
         self.dropped_invalid = 0
         self.dtmf_in = self.dtmf_out = 0
         self._warned_source = False
+        #: follow the source of the first RTP packet when it is not the SDP's address (on by
+        #: default, as FreeSWITCH without disable-rtp-auto-adjust); then locked
+        self.auto_adjust = True
+        self.auto_adjusted = False
+        self._locked = False
         self.closed = False
 
     def set_remote(self, ip: str, port: int) -> None:
@@ -279,16 +287,25 @@ class RtpSession:
                 return
             remote = self.remote
             if remote is not None and (addr[0] != remote[0] or addr[1] != remote[1]):
-                self.dropped_wrong_source += 1
-                if not self._warned_source:
-                    self._warned_source = True
-                    log.warning("%s: dropping RTP from %s:%d, the call's media is with %s:%d",
-                                self.name, addr[0], addr[1], remote[0], remote[1])
-                continue
+                if self.auto_adjust and not self._locked and parse_rtp(data) is not None:
+                    # switch_rtp's auto-adjust: the peer's first RTP comes from elsewhere than
+                    # its SDP said (NAT, a host with several addresses): follow it, once
+                    log.info("%s: Auto Changing audio port from %s:%d to %s:%d", self.name,
+                             remote[0], remote[1], addr[0], addr[1])
+                    self.remote = remote = (addr[0], addr[1])
+                    self.auto_adjusted = True
+                else:
+                    self.dropped_wrong_source += 1
+                    if not self._warned_source:
+                        self._warned_source = True
+                        log.warning("%s: dropping RTP from %s:%d, the call's media is with %s:%d",
+                                    self.name, addr[0], addr[1], remote[0], remote[1])
+                    continue
             parsed = parse_rtp(data)
             if parsed is None:
                 self.dropped_invalid += 1
                 continue
+            self._locked = True
             pt, marker, seq, ts, ssrc, payload = parsed
             self.packets_in += 1
             self.bytes_in += len(data)

@@ -568,3 +568,129 @@ def test_sofia_status_and_profile_restart(sip_system):
     raw.close()
     c.close()
 
+
+
+# ----------------------------------------------------------------------------------------------
+# a real SIP user agent: baresip, headless, driven over its ctrl_tcp module
+# ----------------------------------------------------------------------------------------------
+BARESIP = shutil.which("baresip")
+BARESIP_MODULES = pathlib.Path("/usr/lib/baresip/modules")
+
+
+class Baresip:
+    """baresip with a sine source (ausine needs 48 kHz stereo: baresip resamples to PCMU) and a
+    wav sink, commands as netstring JSON over ctrl_tcp."""
+
+    def __init__(self, root: pathlib.Path, sip_port: int) -> None:
+        import json
+
+        self.json = json
+        root.mkdir()
+        self.ctrl = free_tcp_port()
+        sip = sip_port_pair(avoid=self.ctrl)
+        (root / "config").write_text(
+            f"poll_method\tepoll\nsip_listen\t127.0.0.1:{sip}\n"
+            f"audio_player\taufile,{root / 'heard.wav'}\naudio_source\tausine,440\n"
+            f"audio_alert\taufile,{root / 'alert.wav'}\nausrc_srate\t48000\nauplay_srate\t48000\n"
+            f"ausrc_channels\t2\nauplay_channels\t2\nmodule_path\t{BARESIP_MODULES}\n"
+            "module\tg711.so\nmodule\tausine.so\nmodule\taufile.so\nmodule_app\taccount.so\n"
+            f"module_app\tmenu.so\nmodule_app\tctrl_tcp.so\nctrl_tcp_listen\t127.0.0.1:{self.ctrl}\n")
+        (root / "accounts").write_text(
+            f"<sip:1000@127.0.0.1:{sip_port}>;auth_pass=1234;regint=600;audio_codecs=PCMU\n")
+        self.proc = subprocess.Popen([BARESIP, "-f", str(root), "-t", "60"], stdout=open(root / "out.txt", "w"),
+                                     stderr=subprocess.STDOUT)
+        self.out = root / "out.txt"
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", self.ctrl), timeout=TIMEOUT)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, self.out.read_text()
+                time.sleep(0.1)  # waiting for baresip's control socket (an external process)
+        self.buf = b""
+
+    def command(self, command: str, params: str = "") -> None:
+        body = self.json.dumps({"command": command, "params": params, "token": command}).encode()
+        self.sock.sendall(str(len(body)).encode() + b":" + body + b",")
+
+    def wait_event(self, kind: str) -> dict:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            while b":" in self.buf:
+                n, _, rest = self.buf.partition(b":")
+                if len(rest) < int(n) + 1:
+                    break
+                msg = self.json.loads(rest[:int(n)])
+                self.buf = rest[int(n) + 1:]
+                if msg.get("type") == kind:
+                    return msg
+            assert time.monotonic() < deadline, f"baresip: no {kind}\n{self.out.read_text()[-3000:]}"
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = self.sock.recv(65536)
+            assert chunk, self.out.read_text()[-3000:]
+            self.buf += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sip_port_pair(avoid: int) -> int:
+    """A port p free for UDP and TCP with p + 1 free for TCP too: baresip listens on p (UDP and
+    TCP) and p + 1 (TLS)."""
+    for _ in range(100):
+        p = free_udp_port()
+        if avoid in (p, p + 1):
+            continue
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p + 1))
+            return p
+        except OSError:
+            continue
+    raise AssertionError("no free port pair for baresip")
+
+
+@pytest.mark.skipif(BARESIP is None or not BARESIP_MODULES.is_dir(),
+                    reason="baresip is not installed (.ci/run installs baresip-core)")
+def test_baresip_registers_calls_sends_dtmf_and_hangs_up(sip_system, tmp_path):
+    """baresip registers as 1000 (digest), calls the tone extension, sends "1", "2", "#" as
+    RFC 2833 (reported as DTMF events, source RTP), and hangs up; its RTP got through (it
+    announces its LAN address in SDP but sends from 127.0.0.1: RTP auto-adjust)."""
+    c = esl(sip_system)
+    c.command("event plain DTMF CHANNEL_HANGUP_COMPLETE CUSTOM sofia::register")
+    ua = Baresip(tmp_path / "baresip", sip_system.sip_port)
+    try:
+        reg = events_until(c, "CUSTOM", lambda h: h.get("Event-Subclass") == "sofia::register"
+                           and h.get("from-user") == "1000" and "baresip" in h.get("user-agent", "").lower())
+        assert reg["username"] == "1000"
+        ua.command("dial", f"sip:9197@127.0.0.1:{sip_system.sip_port}")
+        ua.wait_event("CALL_ESTABLISHED")
+        digits = []
+        for d in "12#":
+            ua.command("sndcode", d)
+            h = events_until(c, "DTMF")
+            assert h["DTMF-Source"] == "RTP"
+            digits.append(h["DTMF-Digit"])
+        assert digits == ["1", "2", "#"]
+        ua.command("hangup")
+        h = events_until(c, "CHANNEL_HANGUP_COMPLETE", lambda h: h.get("variable_sip_from_user") == "1000")
+        assert h["Hangup-Cause"] == "NORMAL_CLEARING"
+        assert h["variable_sip_hangup_disposition"] == "recv_bye"
+        assert int(h["variable_rtp_audio_in_packet_count"]) > 10
+    finally:
+        ua.close()
+        c.close()

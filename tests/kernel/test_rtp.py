@@ -3,6 +3,7 @@ loopback, two sessions talking to each other or to a raw socket."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import types
@@ -121,15 +122,31 @@ def test_sequence_wraps(pair):
 
 def test_rtp_from_the_wrong_source_is_dropped(pair, caplog):
     a, b = pair
+    a.write(b"w" * 160)
+    assert drain(b, 2) == [b"w" * 160]     # the peer's first packet locks its address
     stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     stranger.bind(("127.0.0.1", 0))
     for i in range(3):
-        stranger.sendto(build_rtp(0, False, i, 0, 1, b"x" * 160), ("127.0.0.1", b.local_port))
+        stranger.sendto(build_rtp(0, False, 100 + i, 0, 1, b"x" * 160), ("127.0.0.1", b.local_port))
     a.write(b"y" * 160)
     assert drain(b, 5) == [b"y" * 160]
     assert b.dropped_wrong_source == 3
     assert sum("dropping RTP from" in r.getMessage() for r in caplog.records) == 1  # one line
     stranger.close()
+
+
+def test_auto_adjust_follows_the_first_packet_from_elsewhere(pair, caplog):
+    """The SDP said one address, RTP comes from another (NAT, a multi-homed peer such as
+    baresip announcing its LAN address): the first packet moves the remote, once."""
+    caplog.set_level(logging.INFO, logger="softswitch.rtp")
+    a, b = pair
+    b.set_remote("127.0.0.1", 9)               # what the SDP said
+    a.write(b"z" * 160)
+    assert drain(b, 2) == [b"z" * 160]
+    assert b.remote == ("127.0.0.1", a.local_port) and b.auto_adjusted
+    assert any("Auto Changing audio port" in r.getMessage() for r in caplog.records)
+    b.write(b"q" * 160)                        # and our media now goes there
+    assert drain(a, 2) == [b"q" * 160]
 
 
 def test_rfc2833_both_ways(pair):
