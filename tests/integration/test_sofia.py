@@ -97,7 +97,11 @@ def esl(system):
     return ESLClient(port=system.port, timeout=TIMEOUT)
 
 
-def sipp(system, *args: str, timeout: float = 40.0) -> subprocess.CompletedProcess:
+def sipp(system, *args: str, timeout: float = 40.0, tag: str | None = None) -> subprocess.CompletedProcess:
+    """Run sipp to the end; ``tag`` prefixes its Call-IDs, so a test finds its own calls' events
+    (calls of earlier tests may still be ending)."""
+    if tag is not None:
+        args = (*args, "-cid_str", f"{tag}-%u-%p@%s")
     cmd = [SIPP, *args, "-i", "127.0.0.1", "-nostdin", "-timeout", "30s", "-timeout_error",
            "-trace_err", "-trace_msg", "-max_recv_loops", "1000"]
     r = subprocess.run(cmd, cwd=system.sipp_dir, capture_output=True, text=True, timeout=timeout)
@@ -111,12 +115,15 @@ def explain(r: subprocess.CompletedProcess, system) -> str:
            f"softswitch log:\n{system.log_text()[-3000:]}"
 
 
-def events_until(client, name: str, pred=lambda h: True, timeout: float = TIMEOUT) -> dict:
+def events_until(client, name: str, pred=lambda h: True, timeout: float = TIMEOUT, seen=None) -> dict:
+    """The first ``name`` event matching ``pred``; every event read is appended to ``seen``."""
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         assert left > 0, f"no {name} event in {timeout} s"
         h = client.next_event(timeout=left).event_headers()
+        if seen is not None:
+            seen.append(h)
         if h.get("Event-Name") == name and pred(h):
             return h
 
@@ -129,14 +136,14 @@ def test_sipp_uac_calls_an_answering_extension(sip_system):
     c = esl(sip_system)
     c.command("event plain CHANNEL_HANGUP_COMPLETE")
     r = sipp(sip_system, "-sn", "uac", "-s", "9197", f"127.0.0.1:{sip_system.sip_port}", "-m", "3",
-             "-r", "3", "-d", "300", "-p", str(free_udp_port()))
+             "-r", "3", "-d", "300", "-p", str(free_udp_port()), tag="uac")
     assert r.returncode == 0, explain(r, sip_system)
-    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE", lambda h: h.get("variable_sip_call_id", "").startswith("uac-"))
     assert h["variable_sip_from_user"] == "sipp"
     assert h["variable_sip_to_user"] == "9197"
     assert h["variable_sip_req_user"] == "9197"
     assert h["variable_sofia_profile_name"] == "internal"
-    assert re.match(r"^\d+-\d+@127\.0\.0\.1$", h["variable_sip_call_id"])
+    assert re.match(r"^uac-\d+-\d+@127\.0\.0\.1$", h["variable_sip_call_id"])
     assert h["Caller-Context"] == "default"
     assert h["Caller-Channel-Name"].startswith("sofia/internal/sipp@127.0.0.1")
     assert h["Hangup-Cause"] == "NORMAL_CLEARING"
@@ -153,9 +160,10 @@ def test_sipp_uac_over_tcp(sip_system):
     r = sipp(sip_system, "-sn", "uac", "-t", "t1", "-s", "9197", f"127.0.0.1:{sip_system.sip_port}", "-m", "2",
              "-r", "2", "-d", "300", "-p", str(free_udp_port()))
     assert r.returncode == 0, explain(r, sip_system)
-    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
-    assert h["variable_sip_via_protocol"] == "tcp"
+    # (calls of earlier tests may still be ending: wait for this test's TCP leg)
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE", lambda h: h.get("variable_sip_via_protocol") == "tcp")
     assert h["variable_sip_hangup_disposition"] == "recv_bye"
+    assert h["variable_sip_contact_uri"].startswith("sipp@127.0.0.1")
     c.close()
 
 
@@ -175,12 +183,15 @@ def test_sipp_uac_pcap_rtp_and_rfc2833_dtmf(sip_system):
     c = esl(sip_system)
     c.command("event plain DTMF CHANNEL_HANGUP_COMPLETE")
     r = sipp(sip_system, "-sn", "uac_pcap", "-s", "9197", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
-             "-p", str(free_udp_port()))
+             "-p", str(free_udp_port()), tag="pcapdtmf")
     assert r.returncode == 0, explain(r, sip_system)
-    d = events_until(c, "DTMF")
-    assert d["DTMF-Digit"] == "1"
-    assert d["DTMF-Source"] == "RTP"
-    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    seen: list[dict] = []
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE",
+                     lambda h: h.get("variable_sip_call_id", "").startswith("pcapdtmf-"), seen=seen)
+    # DTMF events carry no variables: this call's are the ones with its Unique-ID
+    dtmf = [(e["DTMF-Digit"], e["DTMF-Source"]) for e in seen
+            if e.get("Event-Name") == "DTMF" and e.get("Unique-ID") == h["Unique-ID"]]
+    assert dtmf == [("1", "RTP")]
     assert h["variable_sip_use_codec_name"] == "PCMA"
     assert int(h["variable_rtp_audio_in_packet_count"]) > 100   # ~8 s of 20 ms PCMA
     assert int(h["variable_rtp_audio_out_packet_count"]) > 100  # the tone
@@ -194,9 +205,9 @@ def test_sipp_uac_pcap_to_the_echo_extension(sip_system):
     c = esl(sip_system)
     c.command("event plain CHANNEL_HANGUP_COMPLETE")
     r = sipp(sip_system, "-sn", "uac_pcap", "-s", "9196", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
-             "-p", str(free_udp_port()))
+             "-p", str(free_udp_port()), tag="pcapecho")
     assert r.returncode == 0, explain(r, sip_system)
-    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE", lambda h: h.get("variable_sip_call_id", "").startswith("pcapecho-"))
     sent_in = int(h["variable_rtp_audio_in_packet_count"])
     assert sent_in > 100
     assert int(h["variable_rtp_audio_out_packet_count"]) > sent_in // 2   # echoed back
@@ -243,9 +254,9 @@ def test_cancel_gets_487(sip_system):
     c = esl(sip_system)
     c.command("event plain CHANNEL_HANGUP_COMPLETE")
     r = sipp(sip_system, "-sf", str(SCENARIOS / "cancel.xml"), "-s", "9199",
-             f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(free_udp_port()))
+             f"127.0.0.1:{sip_system.sip_port}", "-m", "1", "-p", str(free_udp_port()), tag="cancel")
     assert r.returncode == 0, explain(r, sip_system)
-    h = events_until(c, "CHANNEL_HANGUP_COMPLETE")
+    h = events_until(c, "CHANNEL_HANGUP_COMPLETE", lambda h: h.get("variable_sip_call_id", "").startswith("cancel-"))
     assert h["Hangup-Cause"] == "ORIGINATOR_CANCEL"
     assert h["variable_sip_hangup_disposition"] == "recv_cancel"
     c.close()
