@@ -331,7 +331,8 @@ def on_invite(profile, req: Message, addr: tuple[str, int], stx) -> None:
     session.private = call
     ch = session.channel
     from_user = from_na.uri.user or ""
-    ch.set_name(f"sofia/{profile.name}/{from_user}@{from_na.uri.host}")
+    # url_set_chanvars: "user@host[:port]" of the From URI
+    ch.set_name(f"sofia/{profile.name}/{from_user}@{from_na.uri.hostport}")
     err = _open_media(call, session)
     if err is not None:
         log.error("%s: cannot set up media: %s", ch.name, err)
