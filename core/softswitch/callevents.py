@@ -152,5 +152,8 @@ def add_channel_data(ch: Channel, out: list, event_type: int, verbose: bool = Fa
             a(("Other-Type", kind))
             profile_headers(other, "Other-Leg", out)
     if verbose or event_type in VARIABLE_EVENTS:
+        scope = s.scope_vars
+        if scope:
+            out += [("scope_variable_" + k, val) for k, val in scope.items()]
         names = _VAR_NAMES
         out += [(names.get(k) or _var_name(k), val) for k, val in v.items()]

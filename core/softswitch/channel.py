@@ -232,6 +232,14 @@ class CallerProfile:
             p.profile_index = "1"
         return p
 
+    def get_field(self, name: str) -> str | None:
+        """``switch_caller_get_field_by_name``: a field by name, None when there is no such
+        field (``field`` gives "" instead)."""
+        name = name.lower()
+        if name in _TIME_FIELDS or (name in _PROFILE_FIELDS):
+            return self.field(name)
+        return None
+
     def field(self, name: str) -> str:
         """A field by its dialplan name (``caller_id_number``, ``chan_name``, …); unknown → ""."""
         name = name.lower()
@@ -249,6 +257,11 @@ class CallerProfile:
                 f"{self.destination_number} @{self.context}/{self.dialplan}>")
 
 
+_PROFILE_FIELDS = frozenset((
+    "username", "dialplan", "caller_id_name", "caller_id_number", "orig_caller_id_name",
+    "orig_caller_id_number", "callee_id_name", "callee_id_number", "network_addr", "ani",
+    "aniii", "rdnis", "destination_number", "uuid", "source", "transfer_source", "context",
+    "chan_name", "profile_index", "screen_bit", "privacy_hide_name", "privacy_hide_number"))
 _TIME_FIELDS = {"profile_created_time": "profile_created", "created_time": "created",
                 "answered_time": "answered", "progress_time": "progress",
                 "progress_media_time": "progress_media", "hungup_time": "hungup",
@@ -330,10 +343,26 @@ class Channel:
         v[name] = value if value.__class__ is str else str(value)
 
     def get_variable(self, name: str, default: str | None = None) -> str | None:
+        """As ``switch_channel_get_variable``: the running app's scope variables (``%[…]``),
+        the channel's, a caller-profile field (``destination_number``, ``caller_id_number``,
+        …; ``aleg_``/``bleg_`` for the originator/originatee profile), then the globals."""
+        scope = self.session.scope_vars
+        if scope is not None and name in scope:
+            return scope[name]
         value = self.vars.get(name)
-        if value is None:  # FreeSWITCH falls back to the global variables
-            return self.session.core.vars.get(name, default)
-        return value
+        if value is not None:
+            return value
+        p = self.caller_profile
+        if name.startswith("aleg_") or name.startswith("bleg_"):
+            p = self.originator_profile if name[0] == "a" else self.originatee_profile
+            name_in_profile = name[5:]
+        else:
+            name_in_profile = name
+        if p is not None:
+            value = p.get_field(name_in_profile)
+            if value is not None:
+                return value
+        return self.session.core.vars.get(name, default)
 
     def get_variable_local(self, name: str, default: str | None = None) -> str | None:
         """Only the channel's own variable (no global fallback)."""

@@ -375,6 +375,19 @@ def _originate_group(mgr: SessionManager, legs: list[Leg], gvars: dict[str, str]
             log.error("Could not locate channel type %s", leg.endpoint)
             cause = Cause.CHAN_NOT_IMPLEMENTED
             continue
+        if originator is not None:
+            mf = originator.channel.vars.get("max_forwards")
+            if mf:
+                try:
+                    forwards = int(mf) - 1
+                except ValueError:
+                    forwards = 69
+                if forwards <= 0:
+                    log.error("%s: max_forwards reached, not creating %s", originator.channel.name,
+                              leg)
+                    cause = Cause.EXCHANGE_ROUTING_ERROR
+                    continue
+                lv["max_forwards"] = str(forwards)
         profile = _profile(lv, leg.data, originator, cid_name, cid_num)
         try:
             c, s = ep.outgoing_channel(core, originator, lv, profile, flags)

@@ -22,6 +22,7 @@ from .callevents import add_channel_data
 from .callif import STATE_HANDLER_NAMES, AppFlag, Message, MessageId, Signal, StateHandlers
 from .causes import Cause, cause2str, cause_q850
 from .channel import CF, CallState, Channel, ChannelState, state_name
+from .config import switch_true
 from .event import Event, EventType, new_uuid
 from .frame import Frame, FrameFlag
 from .log import NOTICE
@@ -63,6 +64,26 @@ def _stamp(us: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(us / 1_000_000))
 
 
+def _scope_vars(text: str) -> tuple[dict[str, str] | None, str]:
+    """``%[a=1,b=2]rest`` (``%X[…]``: X separates) → ``({a: 1, b: 2}, "rest")``."""
+    sep = ","
+    i = 1
+    if text[1] != "[":
+        sep = text[1]
+        i = 2
+    if i >= len(text) or text[i] != "[":
+        return None, text
+    end = text.find("]", i)
+    if end < 0:
+        return None, text
+    out: dict[str, str] = {}
+    for part in text[i + 1:end].split(sep):
+        name, eq, value = part.partition("=")
+        if eq and name.strip():
+            out[name.strip()] = value
+    return out, text[end + 1:]
+
+
 class Session:
     """One call leg. Created by :meth:`SessionManager.request` (endpoints), never directly."""
 
@@ -70,7 +91,7 @@ class Session:
                  "write_codec", "timer", "direction", "_wake", "_greenlet", "_queue",
                  "app_depth", "app_log", "watchers", "_rframe", "_wframe", "_ep_read",
                  "_ep_write", "_ep_kill", "pending_extension", "bridge_partner", "destroyed",
-                 "_codec_stack", "dtmf", "__weakref__")
+                 "_codec_stack", "dtmf", "scope_vars", "__weakref__")
 
     def __init__(self, manager: SessionManager, endpoint: EndpointInterface | None, uuid: str,
                  session_id: int, direction: str) -> None:
@@ -100,6 +121,7 @@ class Session:
         self.destroyed = False
         self._codec_stack: list | None = None
         self.dtmf: deque | None = None
+        self.scope_vars: dict[str, str] | None = None
         ch = self.channel = Channel(self, uuid, direction)
         v = ch.vars
         v["direction"] = direction
@@ -773,7 +795,20 @@ class Session:
             sv(n, str(v))
 
     def _reporting_state(self) -> None:
-        self._handlers(CS.CS_REPORTING)
+        v = self.channel.vars
+        process = v.get("process_cdr")
+        skip = v.get("skip_cdr_causes")
+        report = process is None or switch_true(process) or process in ("a_only", "b_only")
+        if process == "a_only" and self.channel.flags & F.CF_OUTBOUND:
+            report = False
+        elif process == "b_only" and not self.channel.flags & F.CF_OUTBOUND:
+            report = False
+        if report and skip:
+            causes = {c.strip().upper() for c in skip.replace("|", ",").split(",")}
+            if cause2str(self.channel.hangup_cause) in causes:
+                report = False
+        if report:
+            self._handlers(CS.CS_REPORTING)
         self.fire_event(ET.CHANNEL_HANGUP_COMPLETE,
                         before=(("Hangup-Cause", cause2str(self.channel.hangup_cause)),))
 
@@ -845,6 +880,9 @@ class Session:
             expanded = ch.expand(arg)
         else:
             expanded = arg
+        scope = None
+        if expanded.startswith("%") and len(expanded) > 2:
+            scope, expanded = _scope_vars(expanded)
         log.info("EXECUTE [depth=%d] %s %s(%s)", self.app_depth, ch.name, app, expanded)
         if v.get("disable_app_log") != "true":
             self.app_log = (app, expanded)
@@ -858,6 +896,9 @@ class Session:
         after.append(("Application-UUID", app_uuid))
         if app_uuid_name:
             after.append(("Application-UUID-Name", app_uuid_name))
+        outer_scope = self.scope_vars
+        if scope is not None:
+            self.scope_vars = scope if outer_scope is None else {**outer_scope, **scope}
         self.fire_event(ET.CHANNEL_EXECUTE, after=after)
         self.manager.db.execute(self, name, expanded)
         ch.set_variable("current_application", name)
@@ -882,6 +923,7 @@ class Session:
         if app_uuid_name:
             after.append(("Application-UUID-Name", app_uuid_name))
         self.fire_event(ET.CHANNEL_EXECUTE_COMPLETE, after=after)
+        self.scope_vars = outer_scope
         return _SUCCESS
 
     # ------------------------------------------------------------------------------------------

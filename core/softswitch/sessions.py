@@ -92,8 +92,10 @@ class SessionManager:
         if self.table:
             self.hupall(Cause.SYSTEM_SHUTDOWN)
             self._empty.wait(timeout)
+        me = gevent.getcurrent()
         for g in list(self._greenlets):
-            g.kill(block=True, timeout=1)
+            if g is not me:
+                g.kill(block=True, timeout=1)
         if self._tick is not None:
             self._tick.stop()
             self._tick = None

@@ -211,6 +211,10 @@ def module(record: dict | None = None) -> types.ModuleType:
                 count += 1
             rec["echoed"] = count
 
+        @module.add_application("getvar", "Record a variable", flags=nomedia)
+        def getvar(session, data):
+            rec.setdefault("getvar", []).append((data, session.get_variable(data)))
+
         @module.add_application("record_vars", "Record the variables", flags=nomedia)
         def record_vars(session, data):
             rec["vars"] = session.channel.variables()

@@ -809,3 +809,84 @@ def test_file_open(core):
         core.file_open("nosuch://x")
     with pytest.raises(FileError, match="extension 'xyz'"):
         core.file_open("/tmp/a.xyz")
+
+
+def test_inbound_answer_refused_by_the_endpoint(core, wait_for):
+    """An endpoint refusing INDICATE_ANSWER: the call is hung up INCOMPATIBLE_DESTINATION."""
+    from softswitch import MessageId
+
+    ep = core.registry.get("endpoint", "tnull")
+    msgs = []
+
+    def refuse(session, msg):
+        msgs.append(msg.id)
+        return Status.FALSE
+
+    ep.receive_message = refuse
+    try:
+        r = Recorder(core)
+        s = inbound_call(core, "1000")
+        wait_gone(wait_for, r, s.uuid)
+        assert msgs == [MessageId.INDICATE_ANSWER]
+        assert s.channel.hangup_cause == Cause.INCOMPATIBLE_DESTINATION
+        assert "CHANNEL_ANSWER" not in [e.get_header("Event-Name") for e in r.of(s.uuid)]
+    finally:
+        ep.receive_message = None
+
+
+def test_outbound_answer_is_a_no_op(core, wait_for):
+    r = Recorder(core)
+    cause, s = core.sessions.originate("{tnull_pre_answer=true,tnull_enable_auto_answer=false}tnull/1")
+    assert cause == Cause.SUCCESS and not s.channel.answered
+    assert s.answer() == Status.SUCCESS and not s.channel.answered  # [L]
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_scope_variables_and_profile_fields(core, rec, wait_for):
+    """dialplan-apps §3.2 step 5 and §1.6: `%[x=1]` scope variables live for one execution
+    (and lead the event's variables); ${} falls back to caller-profile fields."""
+    r = Recorder(core)
+    cause, s = core.sessions.originate("tnull/1000")
+    core.sessions.route_originated(s, "&getvar(%[x=scoped,y=2]x)")
+    wait_gone(wait_for, r, s.uuid)
+    assert rec["getvar"] == [("x", "scoped")]
+    ex = next(e for e in r.of(s.uuid) if _label(e) == "EXECUTE getvar")
+    names = [k for k, _ in ex.headers if k.startswith(("scope_variable_", "variable_"))]
+    assert names[:2] == ["scope_variable_x", "scope_variable_y"]
+    assert ex.get_header("Application-Data") == "x"
+    assert s.get_variable("x") is None  # gone after the execution
+    assert s.expand("${destination_number}/${caller_id_number}") == "1000/1000"  # flipped leg
+    assert s.get_variable("no_such_field_or_var") is None
+
+
+def test_process_cdr_false_skips_reporting_handlers(core, wait_for):
+    from softswitch import StateHandlers
+
+    reported = []
+    table = StateHandlers(on_reporting=lambda s: reported.append(s.uuid))
+    core.sessions.add_state_handler(table)
+    try:
+        r = Recorder(core)
+        for dial in ("tnull/1", "{process_cdr=false}tnull/2",
+                     "{skip_cdr_causes=USER_BUSY|CALL_REJECTED}tnull/3"):
+            cause, s = core.sessions.originate(dial)
+            s.hangup(Cause.USER_BUSY)
+            wait_gone(wait_for, r, s.uuid)
+            if dial == "tnull/1":
+                assert reported == [s.uuid]
+        assert len(reported) == 1
+    finally:
+        core.sessions.remove_state_handler(table)
+
+
+def test_max_forwards(core):
+    cause, a = core.sessions.originate("tnull/a")
+    a.set_variable("max_forwards", "1")
+    assert core.sessions.originate("tnull/b", originator=a) == (Cause.EXCHANGE_ROUTING_ERROR, None)
+    a.set_variable("max_forwards", "5")
+    cause, b = core.sessions.originate("tnull/b", originator=a)
+    assert cause == Cause.SUCCESS and b.get_variable("max_forwards") == "4"
+    assert b.channel.originator_profile is a.channel.caller_profile
+    core.sessions.hupall()
+    assert core.sessions.wait_empty(5)
