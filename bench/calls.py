@@ -21,7 +21,10 @@ Figures (median of ``--runs`` runs, 5 by default, with min/max and every run):
 
 Each run starts a fresh server and measures the RSS figures first (a process that has made no
 call yet), then the cycle tests.
-* ``server_cpu_pct`` per cycle test (utime + stime of the server / wall time).
+* ``server_cpu_pct`` per cycle test (utime + stime of the server / wall time), and
+  ``server_runqueue_wait_pct`` (time the server was runnable but waiting for a CPU, from
+  /proc/PID/schedstat) with the load average: on a shared machine, what of the latency is the
+  machine's.
 
 Targets (issue #15; FreeSWITCH 1.11 on this 2-core machine with the same kind of client: 352 and
 814 cycles/s, p99 3.1 ms, 252 KB per leg, +247 MB kept after hupall): ≥ 530 cycles/s on one
@@ -142,6 +145,15 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def schedstat(self) -> tuple[float, float]:
+        """``(seconds on a CPU, seconds waiting in the run queue)`` of the server so far."""
+        try:
+            with open(f"/proc/{self.proc.pid}/schedstat") as f:
+                on, wait, _ = f.read().split()
+            return int(on) / 1e9, int(wait) / 1e9
+        except (OSError, ValueError):
+            return 0.0, 0.0
+
     def rss_mb(self) -> float | None:
         return vm_status(self.proc.pid).get("VmRSS")
 
@@ -220,9 +232,10 @@ def run_cycles(server: Server, conns: int, seconds: float) -> dict:
     procs = [ctx.Process(target=cycle_worker, args=(server.port, seconds, start_at, q)) for _ in range(conns)]
     for p in procs:
         p.start()
-    cpu0, w0 = server.cpu(), time.monotonic()
+    cpu0, w0, rq0 = server.cpu(), time.monotonic(), server.schedstat()[1]
+    load0 = os.getloadavg()[0]
     results = [q.get(timeout=seconds + 120) for _ in procs]
-    cpu1, w1 = server.cpu(), time.monotonic()
+    cpu1, w1, rq1 = server.cpu(), time.monotonic(), server.schedstat()[1]
     for p in procs:
         p.join(30)
     total = sum(r[0] for r in results)
@@ -233,7 +246,11 @@ def run_cycles(server: Server, conns: int, seconds: float) -> dict:
         return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000 if lat else None
     return {"cycles_per_s": total / elapsed if elapsed else None, "errors": sum(r[3] for r in results),
             "first_error": next((r[4] for r in results if r[4]), None),
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "server_cpu_pct": 100 * (cpu1 - cpu0) / (w1 - w0)}
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "server_cpu_pct": 100 * (cpu1 - cpu0) / (w1 - w0),
+            # time the server was runnable but waiting for a CPU (other processes on the
+            # machine): the share of the latency that is the machine's, not the server's
+            "server_runqueue_wait_pct": 100 * (rq1 - rq0) / (w1 - w0),
+            "loadavg_1m": (load0 + os.getloadavg()[0]) / 2}
 
 
 def park_worker(port: int, count: int, q) -> None:
@@ -333,6 +350,9 @@ def main() -> None:
         "originate_p99_ms_1conn": series([r["p99_ms"] for r in one], 2),
         "server_cpu_pct_1conn": series([r["server_cpu_pct"] for r in one]),
         "server_cpu_pct_4conn": series([r["server_cpu_pct"] for r in four]),
+        "server_runqueue_wait_pct_1conn": series([r["server_runqueue_wait_pct"] for r in one]),
+        "server_runqueue_wait_pct_4conn": series([r["server_runqueue_wait_pct"] for r in four]),
+        "loadavg_1m_1conn": series([r["loadavg_1m"] for r in one], 2),
         "errors": sum(r["errors"] for r in one + four),
         "first_error": next((r["first_error"] for r in one + four if r["first_error"]), None),
         "rss_kb_per_leg": series([r.get("kb_per_leg") for r in rss]),
@@ -353,6 +373,8 @@ def main() -> None:
         f"  {legs} parked null legs: {report['rss_kb_per_leg']['median']} KB per leg (FreeSWITCH 252); "
         f"after hupall {report['rss_after_hupall_pct']['median']} % of before, "
         f"after fsctl reclaim_mem {report['rss_after_reclaim_mem_pct']['median']} %",
+        f"  server waiting for a CPU (run queue): {report['server_runqueue_wait_pct_1conn']['median']} % "
+        f"of the 1-connection test, load average {report['loadavg_1m_1conn']['median']}",
         f"  errors: {report['errors']} (first: {report['first_error']})",
         *t.lines(),
     ]

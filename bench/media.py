@@ -16,7 +16,9 @@ raised first. Each run:
 2. once ``show channels count`` reaches the legs and the server's CPU has settled, for
    ``--seconds`` (10): the server's CPU (utime + stime over wall time, % of one core) and the
    lateness of the recorded calls' frames after their tick (``media_probe start``/``stats``,
-   see ``probes/mod_media_probe.py``);
+   see ``probes/mod_media_probe.py``); the share of frames delivered (a server starved of CPU by
+   the rest of the machine skips ticks, which makes its CPU figure look better than it is: µs
+   per *delivered* frame corrects for that);
 3. RSS with the legs minus RSS before them, per leg; ``hupall``; RSS 2 s after the count is back
    to 0, in % of the RSS before the legs.
 
@@ -147,6 +149,15 @@ class Server:
     def rss_mb(self) -> float | None:
         return vm_status(self.proc.pid).get("VmRSS")
 
+    def runqueue_wait_s(self) -> float:
+        """Time the server's main thread spent ready to run but waiting for a CPU
+        (``/proc/<pid>/schedstat``): on a shared machine, lateness that is not the server's."""
+        try:
+            with open(f"/proc/{self.proc.pid}/schedstat") as f:
+                return int(f.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -216,7 +227,10 @@ def one_run(server: Server, ctl: Client, legs: int, seconds: float, app: str = T
     up_s = time.monotonic() - t0
     time.sleep(2.0)  # past the originate burst: measure the steady state
     ctl.api("media_probe start")
+    wait0 = server.runqueue_wait_s()
+    load0 = os.getloadavg()[0]
     cpu = cpu_pct(server, seconds)
+    waited = server.runqueue_wait_s() - wait0
     ctl.api("media_probe stop")
     lateness = json.loads(ctl.api("media_probe stats"))
     with_legs = server.rss_mb()
@@ -229,11 +243,17 @@ def one_run(server: Server, ctl: Client, legs: int, seconds: float, app: str = T
     after = server.rss_mb()
     ctl.api("fsctl reclaim_mem")  # gc + malloc_trim: what the allocator kept, not what leaked
     reclaimed = server.rss_mb()
+    # a starved server skips ticks: CPU per frame is per frame actually delivered
+    rec = lateness.get("legs_recorded") or 0
+    delivered = lateness.get("frames", 0) / (rec * 50 * seconds) if rec else None
     return {
         "legs": made, "all_up": reached and made == legs and playing == legs, "first_error": errors[:1],
+        "frames_delivered_pct": round(100 * delivered, 1) if delivered else None,
+        "us_per_delivered_frame": round(cpu / 100 / (legs * 50 * delivered) * 1e6, 2) if delivered else None,
         "up_s": round(up_s, 2), "idle_cpu_pct": round(idle_cpu, 1), "cpu_pct": round(cpu, 1),
         "us_per_frame": round(cpu / 100 / (legs * 50) * 1e6, 2) if legs else None,
-        "lateness": lateness,
+        "lateness": lateness, "runqueue_wait_ms_per_s": round(1000 * waited / seconds, 1),
+        "loadavg_1m": round(load0, 2),
         "rss_mb_before": before, "rss_mb_with_legs": with_legs, "rss_mb_after_hupall": after,
         "kb_per_call": round((with_legs - before) * 1024 / made, 1) if made and with_legs and before else None,
         "after_hupall_pct": round(100 * after / before, 1) if after and before else None,
@@ -422,6 +442,8 @@ def main() -> None:
     report = {
         "bench": "media-park-control" if args.park else "media", "env": env, "legs": legs, "seconds": seconds, "runs": results,
         "cpu_pct": series(pick("cpu_pct")), "us_per_frame": series(pick("us_per_frame"), 2),
+        "frames_delivered_pct": series(pick("frames_delivered_pct")),
+        "us_per_delivered_frame": series(pick("us_per_delivered_frame"), 2),
         "frame_p50_ms": series(pick("lateness", "frame_ms", "p50"), 3),
         "frame_p99_ms": series(pick("lateness", "frame_ms", "p99"), 3),
         "clock_p99_ms": series(pick("lateness", "clock_ms", "p99"), 3),
@@ -434,10 +456,14 @@ def main() -> None:
         f"{legs} null legs {'parked (control, no media)' if args.park else 'playing tone_stream://%(1000,0,440);loops=-1'}, "
         f"real process, {runs} run(s) of {seconds:.0f} s:",
         f"  CPU {c['median']} % of one core (min {c['min']}, max {c['max']}; FreeSWITCH 105.6 %), "
-        f"{report['us_per_frame']['median']} µs per frame",
+        f"{report['us_per_frame']['median']} µs per frame; {report['frames_delivered_pct']['median']} % of the "
+        f"frames were delivered (a starved server skips ticks), {report['us_per_delivered_frame']['median']} µs "
+        "per delivered frame",
         f"  frame lateness after the tick (1 call in 10 recorded): p50 {report['frame_p50_ms']['median']} / "
         f"p99 {report['frame_p99_ms']['median']} ms (min {report['frame_p99_ms']['min']}, max "
-        f"{report['frame_p99_ms']['max']}); the clock's own p99 {report['clock_p99_ms']['median']} ms",
+        f"{report['frame_p99_ms']['max']}); the clock's own p99 {report['clock_p99_ms']['median']} ms; "
+        f"the server waited for a CPU {median(pick('runqueue_wait_ms_per_s'))} ms per s (load average "
+        f"{median(pick('loadavg_1m'))} on {os.cpu_count()} cores)",
         f"  RSS {report['kb_per_call']['median']} KB per call (FreeSWITCH 252 KB), "
         f"{report['after_hupall_pct']['median']} % of the start after hupall "
         f"(min {report['after_hupall_pct']['min']}, max {report['after_hupall_pct']['max']}), "

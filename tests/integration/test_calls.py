@@ -156,9 +156,11 @@ def originate_uuid(reply: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _match(expected: str, actual: str, uuid: str) -> bool:
+def _match(expected: str, actual: str, uuid: str, old: str | None = None) -> bool:
     if expected == "<uuid>":
         return actual == uuid
+    if expected == "<old-uuid>":
+        return actual == old
     if expected == "<time>":
         return actual.isdigit() and int(actual) > 0
     if expected == "<any>":
@@ -166,7 +168,8 @@ def _match(expected: str, actual: str, uuid: str) -> bool:
     return expected == actual
 
 
-def compare_event(i: int, expected: dict, event: list[tuple[str, str]], uuid: str) -> list[str]:
+def compare_event(i: int, expected: dict, event: list[tuple[str, str]], uuid: str,
+                  old: str | None = None) -> list[str]:
     """Differences between one golden event and one received event, as readable lines."""
     problems = []
     names = [n for n, _ in event]
@@ -183,7 +186,7 @@ def compare_event(i: int, expected: dict, event: list[tuple[str, str]], uuid: st
     for k in range(max(len(want), len(headers))):
         w = want[k] if k < len(want) else None
         h = headers[k] if k < len(headers) else None
-        if w is None or h is None or w[0] != h[0] or not _match(w[1], h[1], uuid):
+        if w is None or h is None or w[0] != h[0] or not _match(w[1], h[1], uuid, old):
             problems.append(f"event {i + 1} {expected['Event-Name']} header {k + 1}: expected "
                             f"{w and tuple(w)}, got {h}")
             break
@@ -212,6 +215,61 @@ def test_originate_null_park_then_kill_matches_the_golden_sequence(esl):
     assert names == [g["Event-Name"] for g in golden], names
     problems = [p for i, (g, e) in enumerate(zip(golden, mine, strict=True))
                 for p in compare_event(i, g, e, uuid)]
+    assert not problems, "\n".join(problems)
+    assert wait_channels(ctl, 0) == "\n0 total.\n"
+
+
+def golden_with_origination_uuid(golden: list[dict]) -> list[dict]:
+    """The §3.3 sequence when ``{origination_uuid=U}`` is given, derived from the golden file by
+    the spec's rules: CHANNEL_UUID between events 2 and 3 (§3.3) with ``Old-Unique-ID`` before
+    the channel data (§3.2); the two CODEC events still carry the old uuid; ``uuid`` and
+    ``call_uuid`` are re-set when the uuid changes (§6.4), which moves them to the end of the
+    variables (§1). ``origination_uuid`` itself is not left as a variable (FreeSWITCH's
+    ``switch_core_session_outgoing_channel`` deletes it from the originate variables once
+    applied)."""
+    import copy
+
+    g = copy.deepcopy(golden)
+    for ev in g[:2]:
+        ev["headers"] = [[n, "<old-uuid>" if v == "<uuid>" else v] for n, v in ev["headers"]]
+    base = ["direction", "is_outbound", "session_id", "read_codec", "read_rate", "write_codec",
+            "write_rate", "channel_name", "uuid", "call_uuid"]
+    uuid_ev = {"Event-Name": "CHANNEL_UUID",
+               "headers": [["Old-Unique-ID", "<old-uuid>"]] + copy.deepcopy(g[2]["headers"]),
+               "variables": base}
+    g.insert(2, uuid_ev)
+    create = base + ["originate_early_media", "originate_endpoint"]
+    flipped = create + ["endpoint_disposition", "pre_transfer_caller_id_number", "channel_cid_flipped"]
+    for ev in g:
+        if ev["Event-Name"] == "CHANNEL_CREATE":
+            ev["variables"] = create
+        elif ev["Event-Name"] == "CALL_UPDATE":
+            ev["variables"] = flipped
+        elif ev["Event-Name"] == "CHANNEL_EXECUTE":
+            ev["variables"] = [v for v in flipped if v != "call_uuid"] + ["call_uuid", "current_application"]
+    return g
+
+
+def test_originate_with_origination_uuid_matches_the_golden_sequence(esl):
+    golden = golden_with_origination_uuid(json.loads(GOLDEN.read_text())["events"])
+    watch, ctl = esl(), esl()
+    watch.command("event plain ALL")
+    u = str(uuid_mod.uuid4())
+    assert ctl.api(f"originate {{origination_uuid={u}}}null/1000 &park") == f"+OK {u}\n"
+    seen: list = []
+    first = dict(watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_UUID" and e.get("Unique-ID") == u,
+                                  seen=seen))
+    old = first["Old-Unique-ID"]
+    watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_PARK" and e.get("Unique-ID") == u, seen=seen)
+    assert ctl.api(f"uuid_kill {u}") == "+OK\n"
+    watch.wait_event(lambda e: e.get("Event-Name") == "CHANNEL_STATE" and e.get("Unique-ID") == u
+                     and e.get("Channel-State") == "CS_DESTROY", seen=seen)
+    mine = [e for e in seen if dict(e).get("Unique-ID") in (u, old)
+            and dict(e).get("Event-Name") not in ("API", "BACKGROUND_JOB", "HEARTBEAT", "RE_SCHEDULE")]
+    names = [dict(e)["Event-Name"] for e in mine]
+    assert names == [g["Event-Name"] for g in golden], names
+    problems = [p for i, (g, e) in enumerate(zip(golden, mine, strict=True))
+                for p in compare_event(i, g, e, u, old)]
     assert not problems, "\n".join(problems)
     assert wait_channels(ctl, 0) == "\n0 total.\n"
 

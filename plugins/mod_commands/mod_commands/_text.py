@@ -67,6 +67,33 @@ def separate_string(buf: str | None, delim: str = " ", maxn: int = 64) -> list[s
         return []
     if buf.startswith("^^") and len(buf) >= 4:
         delim, buf = buf[2], buf[3:]
+    if delim == " " and "'" not in buf and ESCAPE_META not in buf and "\0" not in buf:
+        return _split_blank(buf, maxn)
+    return _separate(buf, delim, maxn)
+
+
+def _split_blank(buf: str, maxn: int) -> list[str]:
+    """The common case of :func:`separate_string` (space-delimited, no quote, escape or NUL;
+    every API argument line goes through here) without the character walk: runs of spaces
+    separate fields, the last field keeps the rest of the line, outer spaces are dropped."""
+    rest = buf.lstrip(" ")
+    if not rest:
+        return [""]
+    out: list[str] = []
+    while len(out) < maxn - 1:
+        j = rest.find(" ")
+        if j < 0:
+            break
+        out.append(rest[:j])
+        rest = rest[j:].lstrip(" ")
+        if not rest:
+            return out
+    out.append(rest.rstrip(" "))
+    return out
+
+
+def _separate(buf: str, delim: str, maxn: int) -> list[str]:
+    """``switch_separate_string`` character by character (quotes, escapes, any delimiter)."""
     chars = list(buf)
     n = len(chars)
     starts: list[int] = []

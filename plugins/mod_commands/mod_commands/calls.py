@@ -144,6 +144,9 @@ def originate(module, cmd, session, stream):
     if args is None:
         stream.write(f"-USAGE: {ORIGINATE_SYNTAX}\n")
         return
+    if session is not None:  # run from a call (an app, a dialplan ${originate …}): it waits
+        log.log(softswitch.NOTICE, "Originate can take 60 seconds to complete, and blocks the "
+                "existing session. Do not confuse with a lockup.")
     sessions = module.core.sessions
     cause, leg = sessions.originate(args.dial, originator=None, timeout=args.timeout,
                                     caller_id_name=args.cid_name, caller_id_number=args.cid_num)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mod_commands._text import atof, atoi, is_number, separate_string, str2level
+from mod_commands._text import _separate, atof, atoi, is_number, separate_string, str2level
 
 
 @pytest.mark.parametrize(("buf", "delim", "maxn", "expected"), [
@@ -37,6 +37,19 @@ def test_separate_string_never_fails(buf, delim, maxn):
     argv = separate_string(buf, delim, maxn)
     assert len(argv) <= maxn
     assert all(isinstance(a, str) for a in argv)
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet=" ab\t\n\"=|^;", max_size=30), st.integers(min_value=1, max_value=8))
+def test_blank_fast_path_same_as_the_character_walk(buf, maxn):
+    # no quote, escape or NUL: separate_string takes its fast path; the walk is the reference
+    if not buf:
+        expected = []
+    elif buf.startswith("^^") and len(buf) >= 4:
+        expected = _separate(buf[3:], buf[2], maxn)
+    else:
+        expected = _separate(buf, " ", maxn)
+    assert separate_string(buf, " ", maxn) == expected
 
 
 @given(st.lists(st.text(alphabet="abcxyz0189", min_size=1, max_size=5), min_size=1, max_size=6))

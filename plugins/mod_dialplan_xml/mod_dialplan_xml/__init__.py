@@ -44,7 +44,8 @@ class SessionView:
 
     def push_variable(self, name: str, value: str) -> None:
         # switch_channel_add_variable_var_check(..., SWITCH_STACK_PUSH): ARRAY::a|:b
-        old = self.channel.get_variable_local(name)
+        # the channel's own value: get_variable would fall back to profile fields and globals
+        old = next((v for k, v in self.channel.variables() if k == name), None)
         if old is None:
             self.channel.set_variable(name, value)
         elif old.startswith("ARRAY::"):

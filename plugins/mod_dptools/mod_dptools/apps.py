@@ -16,6 +16,7 @@ from softswitch import (
     AppFlag,
     Cause,
     ChannelFlag,
+    ChannelState,
     Event,
     EventType,
     FileError,
@@ -23,6 +24,7 @@ from softswitch import (
     Message,
     MessageId,
     Status,
+    cause2str,
     name_event,
     str2cause,
 )
@@ -546,14 +548,80 @@ def make_bridge(core):
             slog(session, logging.ERROR, "No dial string specified.")
             return
         cause, peer = core.sessions.originate(data, originator=session, variables=_exports(ch))
+        _dial_status(ch, cause, peer)
         if peer is None:
-            name = Cause(cause).name if cause in Cause._value2member_map_ else str(cause)
+            name = cause2str(cause)
             slog(session, logging.INFO, "Originate Failed.  Cause: %s", name)
             ch.set_variable("originate_failed_cause", name)
-            _handle_cause(session, cause)
+            handle_cause(session, cause)
             return
         core.sessions.bridge(session, peer)
+        after_bridge(session, peer)
     return bridge
+
+
+def after_bridge(session, peer) -> None:
+    """What the A leg does once its bridge ended (the end of switch_ivr_multi_threaded_bridge):
+    nothing special by default (the dialplan goes on); ``hangup_after_bridge=true`` hangs up
+    with the B leg's cause (``explicit``: even if B never answered); ``park_after_bridge``
+    parks; ``transfer_after_bridge=<ext>[:<dp>[:<ctx>]]`` transfers (the ``early`` variants
+    also after early media only). A B leg that never answered goes through
+    :func:`handle_cause`."""
+    ch = session.channel
+    if _and(ch.flags, _TRANSFER_OR_REDIRECT):
+        return
+    pch = peer.channel
+    cause = pch.hangup_cause or Cause.NORMAL_CLEARING
+    hup = ch.get_variable("hangup_after_bridge")
+    answered = pch.answered
+    if not answered:
+        handle_cause(session, cause)
+    if hup and hup.lower() == "explicit":
+        session.hangup(cause)
+    early = pch.early_media
+    state = ch.state
+    if state not in _BRIDGE_DONE_STATES or ((answered or early) and state < ChannelState.CS_HANGUP):
+        if ch.test_flag(ChannelFlag.CF_TRANSFER):
+            return
+        if (answered and _true(ch.get_variable("park_after_bridge") or "")) or \
+                _true(ch.get_variable("park_after_early_bridge") or ""):
+            ch.set_state(ChannelState.CS_PARK)
+            return
+        where = (ch.get_variable("transfer_after_bridge") if answered else None) or \
+            ch.get_variable("transfer_after_early_bridge")
+        if where:
+            ch.set_variable("transfer_after_bridge", None)
+            argv = separate_string(where, ":", 4) + ["", "", ""]
+            if argv[0]:
+                session_transfer(session, argv[0], argv[1], argv[2])
+            else:
+                slog(session, logging.ERROR, "No extension specified.")
+            return
+        if answered and hup and _true(hup):
+            session.hangup(cause)
+
+
+_TRANSFER_OR_REDIRECT = int(ChannelFlag.CF_TRANSFER | ChannelFlag.CF_REDIRECT)
+_BRIDGE_DONE_STATES = (ChannelState.CS_EXECUTE, ChannelState.CS_SOFT_EXECUTE, ChannelState.CS_PARK,
+                       ChannelState.CS_ROUTING)
+
+
+_DIALSTATUS = {Cause.ORIGINATOR_CANCEL: "CANCEL", Cause.USER_BUSY: "BUSY", Cause.NO_ANSWER: "NOANSWER",
+               Cause.DESTINATION_OUT_OF_ORDER: "INVALIDARGS", Cause.INVALID_PROFILE: "INVALIDARGS",
+               Cause.CALL_REJECTED: "DONTCALL"}
+
+
+def _dial_status(ch, cause, peer) -> None:
+    """``originate_disposition`` and ``DIALSTATUS`` on the caller, as switch_ivr_originate
+    sets them (an answered peer gives ``EARLY`` and an unanswered one ``ANSWER``: FreeSWITCH's
+    test is the wrong way round, and scripts see exactly that)."""
+    if peer is not None:
+        ch.set_variable("originate_disposition", "call accepted")
+        ch.set_variable("DIALSTATUS", "EARLY" if peer.channel.answered else "ANSWER")
+        return
+    name = cause2str(cause)
+    ch.set_variable("originate_disposition", name)
+    ch.set_variable("DIALSTATUS", _DIALSTATUS.get(cause, name))
 
 
 def _exports(ch) -> dict[str, str]:
@@ -570,23 +638,60 @@ def _exports(ch) -> dict[str, str]:
     return out
 
 
-def _handle_cause(session, cause) -> None:
-    """``switch_channel_handle_cause``: hang up with the failure's cause unless
-    ``continue_on_fail`` says to go on (``true``, or a list of causes / numbers)."""
+_TRUE = ("yes", "on", "true", "t", "enabled", "active", "allow")
+
+
+def _true(value: str) -> bool:
+    v = value.strip().lower()
+    return v in _TRUE or (v.isdigit() and int(v) != 0)
+
+
+def _in_causes(text: str, cause_str: str, cause_num: str) -> bool:
+    low = cause_str.lower()
+    return any(a.lower() == low or a == cause_num for a in separate_string(text, ",", 256))
+
+
+def handle_cause(session, cause) -> None:
+    """``switch_channel_handle_cause``: after a failed bridge, go on with the dialplan, transfer,
+    or hang up with the cause.
+
+    * ``continue_on_fail``: ``true``, or a list of causes (names or numbers) to go on after;
+    * ``failure_causes``: the opposite, only these causes count as failures;
+    * neither: NO_ANSWER, NO_USER_RESPONSE and ORIGINATOR_CANCEL go on, the rest hang up;
+    * ``transfer_on_fail="<causes> [<ext>|auto_cause [<dp> [<ctx>]]]"``: transfer on those.
+    """
     ch = session.channel
-    if not session.ready():
+    if not ch.up():
         return
-    cof = ch.get_variable("continue_on_fail")
-    if cof:
-        low = cof.strip().lower()
-        if low in ("true", "yes", "on", "1"):
-            return
-        name = Cause(cause).name if cause in Cause._value2member_map_ else ""
-        for item in cof.split(","):
-            item = item.strip()
-            if item.upper() == name or (item.isdigit() and int(item) == int(cause)):
+    tof = separate_string(ch.get_variable("transfer_on_fail") or "", " ", 4)
+    tof += [""] * (4 - len(tof))
+    transfer_on_fail = tof[0] or None
+    cause_str = cause2str(cause)
+    cause_num = str(int(cause))
+    if cause != Cause.ATTENDED_TRANSFER:
+        cof = ch.get_variable("continue_on_fail")
+        failure_causes = ch.get_variable("failure_causes")
+        if cof is not None or failure_causes is not None:
+            if failure_causes is not None and not _in_causes(failure_causes, cause_str, cause_num):
+                slog(session, logging.DEBUG, "Failure causes [%s]:  Cause: %s", failure_causes, cause_str)
                 return
-    session.hangup(cause)
+            if cof is not None:
+                if _true(cof):
+                    return
+                if _in_causes(cof, cause_str, cause_num):
+                    slog(session, logging.DEBUG, "Continue on fail [%s]:  Cause: %s", cof, cause_str)
+                    return
+        elif cause in (Cause.NO_ANSWER, Cause.NO_USER_RESPONSE, Cause.ORIGINATOR_CANCEL):
+            return  # no answer is always a reason to go on
+        if transfer_on_fail:
+            if _true(transfer_on_fail):
+                return
+            if _in_causes(transfer_on_fail, cause_str, cause_num):
+                ext = tof[1] if tof[1] and tof[1].lower() != "auto_cause" else cause_str
+                slog(session, logging.DEBUG, "Transfer on fail [%s]:  Cause: %s", transfer_on_fail, cause_str)
+                session_transfer(session, ext, tof[2], tof[3])
+    if not ch.test_flag(ChannelFlag.CF_TRANSFER) and ch.state != ChannelState.CS_ROUTING:
+        session.hangup(cause)
 
 
 # ----------------------------------------------------------------------------------------------

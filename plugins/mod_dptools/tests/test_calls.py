@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 
+import pytest
+
 from softswitch import Cause, ChannelState, EventType
 
 
@@ -216,6 +218,9 @@ def test_bridge_two_legs(core, call, wait_for, events):
     bridged = events(EventType.CHANNEL_BRIDGE)
     s = call("m:|:export:shared=yes|export:nolocal:remote=1|bridge:tnull/2000")
     wait_for(lambda: bridged)
+    # FreeSWITCH's inverted test: an answered peer reads EARLY
+    assert (s.channel.get_variable("originate_disposition"), s.channel.get_variable("DIALSTATUS")) == (
+        "call accepted", "EARLY")
     assert bridged[0]["Bridge-A-Unique-ID"] == s.uuid
     b = core.sessions.locate(bridged[0]["Bridge-B-Unique-ID"])
     # exported variables go to the originated leg, nolocal: ones without their prefix
@@ -245,4 +250,77 @@ def test_transfer_bleg_without_a_partner_warns(core, call, wait_for, events, log
     wait_for(lambda: parked)
     assert "No B-leg present.\n" in [ln.message for ln in log_lines]
     assert s.channel.state == ChannelState.CS_EXECUTE  # -bleg alone leaves this leg where it was
+    s.hangup()
+
+
+@pytest.mark.parametrize("setvars,dial,goes_on", [
+    ("", "error/USER_BUSY", False),
+    ("", "error/NO_ANSWER", True),                      # no answer always goes on
+    ("set:continue_on_fail=true|", "error/USER_BUSY", True),
+    ("set:continue_on_fail=17,CALL_REJECTED|", "error/USER_BUSY", True),  # a number matches
+    ("set:continue_on_fail=CALL_REJECTED|", "error/USER_BUSY", False),
+    ("set:failure_causes=CALL_REJECTED|", "error/USER_BUSY", True),       # not a failure cause
+    ("set:failure_causes=USER_BUSY|", "error/USER_BUSY", False),
+])
+def test_bridge_failure_causes(core, call, wait_for, events, setvars, dial, goes_on):
+    parked = events(EventType.CHANNEL_PARK)
+    s = call(f"m:|:{setvars}bridge:{dial}|park")
+    if goes_on:
+        wait_for(lambda: parked)
+        s.hangup()
+    else:
+        wait_for(lambda: s.channel.state >= ChannelState.CS_HANGUP)
+        assert not parked
+        assert s.channel.hangup_cause == Cause[dial.split("/")[1]]
+
+
+def test_bridge_transfer_on_fail(core, call, wait_for, events):
+    parked = events(EventType.CHANNEL_PARK)
+    s = call("m:|:set:transfer_on_fail=USER_BUSY 'set:xfer=yes,park' inline|bridge:error/USER_BUSY|set:never=1")
+    wait_for(lambda: parked)
+    assert s.channel.get_variable("xfer") == "yes" and s.channel.get_variable("never") is None
+    s.hangup()
+
+
+@pytest.mark.parametrize("dial,disposition,status", [
+    ("error/USER_BUSY", "USER_BUSY", "BUSY"),
+    ("error/CALL_REJECTED", "CALL_REJECTED", "DONTCALL"),
+    ("error/NORMAL_TEMPORARY_FAILURE", "NORMAL_TEMPORARY_FAILURE", "NORMAL_TEMPORARY_FAILURE"),
+])
+def test_bridge_sets_originate_disposition_and_dialstatus(core, call, wait_for, dial, disposition, status):
+    s = call(f"m:|:set:continue_on_fail=true|bridge:{dial}|park")
+    wait_for(lambda: s.channel.get_variable("DIALSTATUS") is not None)
+    assert (s.channel.get_variable("originate_disposition"), s.channel.get_variable("DIALSTATUS")) == (
+        disposition, status)
+    s.hangup()
+
+
+@pytest.mark.parametrize("setvars,outcome", [
+    ("", "goes_on"),
+    ("set:hangup_after_bridge=true|", "hangs_up"),
+    ("set:park_after_bridge=true|", "parks"),
+    ("set:transfer_after_bridge=set:inline|", "transfers"),
+])
+def test_after_the_bridge(core, call, wait_for, events, setvars, outcome):
+    bridged = events(EventType.CHANNEL_BRIDGE)
+    parked = events(EventType.CHANNEL_PARK)
+    s = call(f"m:|:{setvars}bridge:tnull/2000|set:after=1|park")
+    wait_for(lambda: bridged)
+    b = core.sessions.locate(bridged[0]["Bridge-B-Unique-ID"])
+    b.hangup(Cause.USER_BUSY)
+    ch = s.channel
+    if outcome == "hangs_up":
+        wait_for(lambda: ch.state >= ChannelState.CS_HANGUP)
+        assert ch.hangup_cause == Cause.USER_BUSY
+        return
+    wait_for(lambda: parked or ch.state >= ChannelState.CS_HANGUP)
+    if outcome == "goes_on":
+        assert ch.get_variable("after") == "1" and ch.state == ChannelState.CS_EXECUTE
+    elif outcome == "parks":
+        assert ch.get_variable("after") is None
+        wait_for(lambda: ch.state == ChannelState.CS_PARK)
+    else:  # transfer to the inline extension "set": runs `set` with no argument, then hangs up
+        wait_for(lambda: ch.state >= ChannelState.CS_HANGUP)
+        assert ch.get_variable("after") is None
+        assert ch.get_variable("transfer_source").endswith(":bl_xfer:set/default/inline")
     s.hangup()

@@ -19,6 +19,7 @@ does); a DTMF digit sent to the leg is appended to its variable ``null_channel_d
 from __future__ import annotations
 
 import logging
+import re
 
 import softswitch
 from softswitch import Cause, ChannelFlag, ChannelState, Frame, MessageId, Status, switch_true
@@ -51,22 +52,22 @@ class NullLeg:
         self.offset = (id(self) >> 4) % noise.shared().size & ~1
 
 
+_LEADING_INT = re.compile(r"\s*([+-]?\d+)")
+
+
+def _atoi(value: str | None) -> int:
+    """C's ``atoi``, as FreeSWITCH reads these options: ``"100ms"`` is 100, ``"x"`` 0."""
+    m = _LEADING_INT.match(value or "")
+    return int(m.group(1)) if m else 0
+
+
 def _rate(value: str | None) -> int:
-    try:
-        rate = int(value) if value else 0
-    except ValueError:
-        rate = 0
+    rate = _atoi(value)
     return rate if rate > 0 and rate % 8000 == 0 else 8000
 
 
 def _delay(value: str | None) -> int:
-    if not value:
-        return 0
-    try:
-        d = int(value)
-    except ValueError:
-        d = 0  # atoi of a non-number
-    return min(max(d, 0), 60000)
+    return min(max(_atoi(value), 0), 60000)
 
 
 def null_outgoing(endpoint, open_codec, core, originator, var_event, profile, flags):

@@ -111,3 +111,14 @@ def test_codec_lookup_once_per_codec_string(core, monkeypatch):
     assert first is not second and first.implementation is second.implementation
     assert other.implementation.samples_per_second == 16000
     assert second.encode(b"\x01\x00") == b"\x01\x00"  # a working codec, L16 passes through
+
+
+def test_numeric_options_read_as_c_atoi(core):
+    # FreeSWITCH reads these with atoi: the leading number counts, the rest is ignored
+    got, s = originate(core, "{rate=16000hz,null_auto_answer_delay=20ms}null/1")
+    assert got == Cause.SUCCESS and s.get_variable("read_rate") == "16000" and s.channel.answered
+    s.hangup()
+    got, s = originate(core, "{rate=-8000}null/1")
+    assert s.get_variable("read_rate") == "8000"
+    s.hangup()
+    assert core.sessions.wait_empty(5)
