@@ -235,3 +235,15 @@ def test_an_unanswered_outbound_leg_is_cancelled(kernel_factory):
     assert session is None
     assert "CANCEL" in seen and seen[-1] == "ACK"
     sock.close()
+
+
+def test_registrations_expire(kernel_factory, wait_for):
+    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    port = profile_port(core, "second")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    assert register(sock, port, "brief", "example.test", expires=1).startswith("SIP/2.0 200 OK\r\n")
+    assert "Total items returned: 1\n" in core.api("sofia status profile second reg")
+    # the profile's sweeper deletes it (and fires sofia::expire) once it is past its expiry
+    wait_for(lambda: "Total items returned: 0\n" in core.api("sofia status profile second reg"), timeout=10)
+    sock.close()
