@@ -520,6 +520,37 @@ def test_invite_retransmission_and_200_retransmitted_until_ack(sip_system):
     c.close()
 
 
+def test_late_offer_invite_without_sdp(sip_system):
+    """An INVITE without SDP: softswitch's 200 offers PCMU, PCMA and telephone-event; the
+    answer comes in the ACK (PCMA, to a socket of ours), and the tone arrives there as PCMA."""
+    raw = Raw(sip_system)
+    media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    media.bind(("127.0.0.1", 0))
+    media.settimeout(TIMEOUT)
+    raw.send(invite(raw, "late-1", "z9hG4bK-late1", dest="9197", body=""))
+    ok = raw.recv_status(200)
+    assert re.search(r"^m=audio \d+ RTP/AVP 0 8 101\r$", ok, re.M), ok
+    to = re.search(r"^To: (.*)$", ok, re.M).group(1).strip()
+    answer = SDP.replace("40000", str(media.getsockname()[1])).replace("RTP/AVP 0 101", "RTP/AVP 8 101") \
+        .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000").replace("\n", "\r\n")
+    raw.send(f"ACK sip:9197@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-late-ack\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: late-1\nCSeq: 1 ACK\nContent-Type: application/sdp\n"
+             f"Content-Length: {len(answer)}\n\n" + answer.replace("\r\n", "\n"))
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        pkt = media.recv(2048)
+        if pkt[1] & 0x7F == 8:      # PCMA: the answer was applied
+            break
+        assert time.monotonic() < deadline
+    raw.send(f"BYE sip:9197@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-late-bye\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: late-1\nCSeq: 2 BYE\nContent-Length: 0\n\n")
+    assert "CSeq: 2 BYE" in raw.recv_status(200)
+    media.close()
+    raw.close()
+
+
 def test_bad_input_gets_errors_and_the_profile_keeps_serving(sip_system):
     raw = Raw(sip_system)
     # garbage: no answer possible, one log line
@@ -543,8 +574,8 @@ def test_bad_input_gets_errors_and_the_profile_keeps_serving(sip_system):
     # a CSeq whose method is not the request's: 400
     raw.send("OPTIONS sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="cseq", c="cseq", m="INVITE"))
     assert raw.recv_status(400)
-    # an INVITE without SDP (late offer is not supported yet): 488, no session left behind
-    raw.send(invite(raw, "nosdp", "z9hG4bK-nosdp", body=""))
+    # an SDP offer with no codec we have: 488
+    raw.send(invite(raw, "g729", "z9hG4bK-g729", body=SDP.replace("RTP/AVP 0 101", "RTP/AVP 18")))
     assert raw.recv_status(488)
     # and the profile still answers
     raw.send("OPTIONS sip:x@127.0.0.1 SIP/2.0\n" + base.format(b="opt", c="opt", m="OPTIONS"))

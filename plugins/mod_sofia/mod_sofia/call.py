@@ -115,6 +115,7 @@ class SipCall:
         "codec", "pt", "te_pt", "frame", "silence", "answered", "acked", "final_sent",
         "ok_data", "ok_timer", "ok_interval", "remote_bye", "bye_sent", "canceled", "provisional",
         "local_sdp", "sdp_id", "sdp_version", "invite_cseq", "ack_data", "early_sdp_sent",
+        "late_offer",
     )
 
     def __init__(self, profile, direction: str) -> None:
@@ -153,6 +154,8 @@ class SipCall:
         self.invite_cseq = 0
         self.ack_data: bytes | None = None
         self.early_sdp_sent = False
+        #: an INVITE without SDP: our 200 carries the offer, the ACK the answer (RFC 3264 §5)
+        self.late_offer = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -186,7 +189,10 @@ class SipCall:
     def sdp(self) -> bytes:
         self.sdp_version += 1 if not self.local_sdp else 0
         p = self.profile
-        self.local_sdp = build_sdp(p.cfg.rtp_ip, self.rtp.local_port, [(self.pt, self.codec)],
+        # an answer names the negotiated codec; a late offer offers every preferred one
+        codecs = [(STATIC_PT[c], c) for c in p.cfg.codec_prefs] if self.late_offer else \
+            [(self.pt, self.codec)]
+        self.local_sdp = build_sdp(p.cfg.rtp_ip, self.rtp.local_port, codecs,
                                    self.te_pt, session_id=self.sdp_id, version=self.sdp_version)
         return self.local_sdp
 
@@ -286,19 +292,18 @@ def on_invite(profile, req: Message, addr: tuple[str, int], stx) -> None:
         log.warning("profile %s: INVITE from %s:%d with a bad Request-URI or From", profile.name, *addr)
         _reject(profile, req, stx, 400)
         return
-    if not req.body:
-        # late offer (an INVITE without SDP) is not in this subset yet
-        log.warning("profile %s: INVITE %s from %s:%d has no SDP offer: 488", profile.name,
-                    req.call_id, *addr)
-        _reject(profile, req, stx, 488)
-        return
-    try:
-        offer = parse_sdp(req.body)
-    except SdpError as e:
-        log.warning("profile %s: INVITE %s from %s:%d: %s: 488", profile.name, req.call_id, *addr, e)
-        _reject(profile, req, stx, 488)
-        return
-    choice = negotiate(offer, cfg.codec_prefs)
+    offer = None
+    if req.body:
+        try:
+            offer = parse_sdp(req.body)
+        except SdpError as e:
+            log.warning("profile %s: INVITE %s from %s:%d: %s: 488", profile.name, req.call_id, *addr, e)
+            _reject(profile, req, stx, 488)
+            return
+        choice = negotiate(offer, cfg.codec_prefs)
+    else:
+        # late offer: we offer in the 200 and take the answer from the ACK
+        choice = (STATIC_PT[cfg.codec_prefs[0]], cfg.codec_prefs[0])
     if choice is None:
         log.info("profile %s: INVITE %s from %s:%d offers none of %s: 488", profile.name,
                  req.call_id, *addr, ",".join(cfg.codec_prefs))
@@ -326,8 +331,9 @@ def on_invite(profile, req: Message, addr: tuple[str, int], stx) -> None:
     call.remote_target = cna.raw_uri if cna is not None and cna.uri is not None else from_na.raw_uri
     call.invite_cseq = req.cseq[0]
     call.pt, call.codec = choice
-    if cfg.dtmf_type == "rfc2833" and offer.te_pt:
-        call.te_pt = offer.te_pt
+    call.late_offer = offer is None
+    if cfg.dtmf_type == "rfc2833" and (offer.te_pt if offer is not None else cfg.te_pt):
+        call.te_pt = offer.te_pt if offer is not None else cfg.te_pt
     session.private = call
     ch = session.channel
     from_user = from_na.uri.user or ""
@@ -341,7 +347,8 @@ def on_invite(profile, req: Message, addr: tuple[str, int], stx) -> None:
         profile.ib_failed_calls += 1
         return
     _set_codec(call, session, call.pt, call.codec)
-    call.rtp.set_remote(offer.ip, offer.port)
+    if offer is not None:
+        call.rtp.set_remote(offer.ip, offer.port)
     profile.calls[call.key] = call
     # the variables FreeSWITCH's sofia_handle_sip_i_invite sets (the subset)
     sv = session.set_variable
@@ -366,9 +373,10 @@ def on_invite(profile, req: Message, addr: tuple[str, int], stx) -> None:
     sv("sip_local_network_addr", cfg.sip_ip)
     sv("sip_user_agent", req.get("User-Agent"))
     sv("sip_cseq", str(req.cseq[0]))
-    sv("remote_media_ip", offer.ip)
-    sv("remote_media_port", str(offer.port))
-    sv("switch_r_sdp", req.body.decode("utf-8", "replace"))
+    if offer is not None:
+        sv("remote_media_ip", offer.ip)
+        sv("remote_media_port", str(offer.port))
+        sv("switch_r_sdp", req.body.decode("utf-8", "replace"))
     sv("rtp_use_codec_rate", "8000")
     sv("dtmf_type", cfg.dtmf_type)
     dest = ruri.user or ""
@@ -438,6 +446,36 @@ def on_ack(profile, req: Message, addr) -> None:
         call.acked = True
         if call.ok_timer is not None:
             call.ok_timer.cancel()
+        if call.late_offer:
+            _late_answer(call, req)
+
+
+def _late_answer(call: SipCall, ack: Message) -> None:
+    """The answer to our offer in the 200, in the ACK (RFC 3264 §5, late offer)."""
+    s = call.session
+    if s is None:
+        return
+    try:
+        ans = parse_sdp(ack.body) if ack.body else None
+    except SdpError as e:
+        log.warning("%s: bad SDP answer in the ACK: %s", s.channel.name, e)
+        ans = None
+    choice = negotiate(ans, call.profile.cfg.codec_prefs) if ans is not None else None
+    if choice is None:
+        log.warning("%s: the ACK has no usable SDP answer to our offer: hanging up", s.channel.name)
+        s.hangup(Cause.INCOMPATIBLE_DESTINATION)
+        return
+    call.late_offer = False
+    _set_codec(call, s, *choice)
+    if not ans.te_pt:
+        call.te_pt = 0
+        call.rtp.te_payload_type = 0
+    else:
+        call.te_pt = call.rtp.te_payload_type = ans.te_pt
+    call.rtp.set_remote(ans.ip, ans.port)
+    s.set_variable("remote_media_ip", ans.ip)
+    s.set_variable("remote_media_port", str(ans.port))
+    s.set_variable("switch_r_sdp", ack.body.decode("utf-8", "replace"))
 
 
 def on_bye(profile, req: Message, addr, stx) -> None:
