@@ -94,6 +94,7 @@ if TYPE_CHECKING:
     from .moduleinterface import ModuleInterface
     from .originate import DialString, DialStringError, Leg, parse_dialstring
     from .pacing import Pacing, new_pacing, pacing_implementation
+    from .rtp import RtpError, RtpSession, rtp_open
     from .services import Services
     from .session import Session
     from .sessions import SessionManager, SessionRefused
@@ -148,6 +149,8 @@ _LAZY = {
     "parse_dialstring": "originate",
     "Session": "session",
     "SessionManager": "sessions", "SessionRefused": "sessions",
+    # RTP (FreeSWITCH's switch_rtp; issue #19)
+    "RtpError": "rtp", "RtpSession": "rtp", "rtp_open": "rtp",
 }
 
 
@@ -239,4 +242,6 @@ __all__ = [
     "Frame", "FrameFlag",
     "DialString", "DialStringError", "Leg", "parse_dialstring",
     "Session", "SessionManager", "SessionRefused",
+    # RTP (issue #19)
+    "RtpError", "RtpSession", "rtp_open",
 ]

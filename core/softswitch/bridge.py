@@ -100,6 +100,13 @@ def bridge(a: Session, b: Session) -> int:
     if a.channel.state >= CS.CS_HANGUP or b.channel.state >= CS.CS_HANGUP:
         return int(b.channel.hangup_cause or Cause.NORMAL_CLEARING)
     _start(a, b)
+    # as switch_ivr_bridge.c's audio_bridge_thread: an answered B answers an unanswered A (an
+    # inbound SIP caller gets its 200 OK here); early media on B pre-answers A
+    fa, fb = a.channel.flags, b.channel.flags
+    if fb & F.CF_ANSWERED and not fa & F.CF_ANSWERED:
+        a.answer()
+    elif fb & F.CF_EARLY_MEDIA and not fa & (F.CF_ANSWERED | F.CF_EARLY_MEDIA):
+        a.pre_answer()
     b.add_state_handler(_B_HANDLERS)
     b.set_state(CS.CS_EXCHANGE_MEDIA)
     try:

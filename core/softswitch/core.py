@@ -86,6 +86,8 @@ class Settings:
     uuid_version: int = 4
     min_idle_cpu: float = 0.0
     verbose_channel_events: bool = False  # call model: variable_* on every channel event
+    rtp_start_port: int = 16384  # the kernel's RTP stack (softswitch.rtp)
+    rtp_end_port: int = 32768
     #: softswitch: report code that holds the gevent hub longer than this (0 = off)
     hub_watchdog_ms: int = DEFAULT_THRESHOLD_MS
 
@@ -357,8 +359,12 @@ class Core:
             s.min_idle_cpu = float(val)
         elif key == "verbose-channel-events":  # call model
             s.verbose_channel_events = switch_true(val)
+        elif key == "rtp-start-port":  # RTP ports (softswitch.rtp)
+            s.rtp_start_port = int(val)
+        elif key == "rtp-end-port":
+            s.rtp_end_port = int(val)
         # every other param (FreeSWITCH has dozens: max-db-handles and db-handle-timeout have no
-        # connection pool to size here, rtp-start/end-port no RTP yet) is accepted and ignored,
+        # connection pool to size here) is accepted and ignored,
         # as FreeSWITCH ignores params it does not know
 
     def interface_allowed(self, mod: ModuleInterface, iface: Interface) -> bool:

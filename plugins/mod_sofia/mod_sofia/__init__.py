@@ -1,0 +1,229 @@
+"""mod_sofia: FreeSWITCH's SIP endpoint, for softswitch (issue #19, a first vertical slice).
+
+* profiles from ``sofia.conf.xml`` (:mod:`mod_sofia.profile`), each a UDP SIP user agent with a
+  registrar (digest auth against the XML ``directory``, the ``sip_registrations`` table,
+  ``sofia::register`` / ``sofia::unregister`` / ``sofia::expire`` events);
+* the ``sofia`` endpoint (:mod:`mod_sofia.call`): inbound INVITEs routed through the profile's
+  dialplan and context, ``originate sofia/<profile>/<user>@<host>[:<port>]`` and
+  ``sofia/<profile>/<registered user>``, media over the kernel's RTP stack
+  (:func:`softswitch.rtp_open`) with RFC 2833 DTMF;
+* the ``sofia`` API: ``sofia status``, ``sofia status profile <name> [reg]``,
+  ``sofia profile <name> start|stop|restart`` with FreeSWITCH's output.
+
+The SIP stack is our own (message parser, RFC 3261 transactions, dialogs): see README.md for
+why sippy was not taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import softswitch
+
+__version__ = "0.1.0"
+
+__all__ = ["module_load", "module_shutdown", "__version__"]
+
+log = logging.getLogger(__name__)
+
+LINE = "================================================================================================="
+SUBCLASSES = ("sofia::register", "sofia::unregister", "sofia::expire")
+
+
+class _State:
+    def __init__(self, module, core) -> None:
+        self.module = module
+        self.core = core
+        self.endpoint = None
+        self.profiles: dict = {}
+
+
+def _start_profiles(state, only: str | None = None) -> list[str]:
+    """(Re)read sofia.conf and start its profiles (or only ``only``). Returns failures."""
+    from .profile import Profile, load_profiles
+
+    cfg = state.module.config("sofia.conf")
+    if cfg is None:
+        log.error("mod_sofia: no sofia.conf in the configuration (autoload_configs/sofia.conf.xml): "
+                  "no SIP profile started")
+    configs = load_profiles(cfg)
+    failed = []
+    for name, pcfg in configs.items():
+        if only is not None and name != only:
+            continue
+        old = state.profiles.get(name)
+        if old is not None and old.running:
+            continue
+        profile = Profile(state, pcfg)
+        try:
+            profile.start()
+        except OSError as e:
+            log.error("mod_sofia: %s: the profile is not started", e.strerror or e)
+            failed.append(name)
+            continue
+        state.profiles[name] = profile
+    if only is not None and only not in configs:
+        failed.append(only)
+    return failed
+
+
+@softswitch.hookimpl
+def module_load(module, core):
+    """Create the registrations table, start the profiles, add the endpoint and the API."""
+    from . import call
+    from .profile import REG_SCHEMA
+
+    state = _State(module, core)
+    module.state.sofia = state
+    for sub in SUBCLASSES:
+        module.reserve_subclass(sub)
+    core.db.execute(REG_SCHEMA)
+    call.add_endpoint(module, state)
+    _start_profiles(state)
+
+    @module.add_api("sofia", "Sofia Controls",
+                    "status|status profile <name> [reg]|profile <name> start|stop|restart")
+    def sofia_api(cmd, session, stream):
+        _sofia_command(state, (cmd or "").split(), stream)
+
+    return softswitch.Status.SUCCESS
+
+
+@softswitch.hookimpl
+def module_shutdown(module):
+    state = getattr(module.state, "sofia", None)
+    if state is None:
+        return
+    for profile in list(state.profiles.values()):
+        profile.stop()
+
+
+def _sofia_command(state, argv: list[str], stream) -> None:
+    if not argv:
+        stream.write("-USAGE: status|status profile <name> [reg]|profile <name> start|stop|restart\n")
+        return
+    cmd = argv[0].lower()
+    if cmd == "status":
+        _status(state, argv[1:], stream)
+    elif cmd == "profile":
+        _profile_cmd(state, argv[1:], stream)
+    else:
+        stream.write("-ERR Unknown command!\n")
+
+
+def _status(state, argv: list[str], stream) -> None:
+    w = stream.write
+    if not argv:
+        w("%25s\t%s\t  %40s\t%s\n" % ("Name", "   Type", "Data", "State"))
+        w(f"{LINE}\n")
+        c = 0
+        for p in state.profiles.values():
+            if not p.running:
+                continue
+            inuse = sum(1 for call in p.calls.values() if call.session is not None)
+            w("%25s\t%s\t  %40s\t%s (%u)\n" % (p.name, "profile", p.url, "RUNNING", inuse))
+            c += 1
+        w(f"{LINE}\n")
+        w("%d profile%s %d alias%s\n" % (c, "" if c == 1 else "s", 0, "es"))
+        return
+    if argv[0].lower() != "profile":
+        w("Invalid Syntax!\n")
+        return
+    p = state.profiles.get(argv[1]) if len(argv) > 1 else None
+    if p is None or not p.running:
+        w("Invalid Profile!\n")
+        return
+    cfg = p.cfg
+    sub = argv[2].lower() if len(argv) > 2 else ""
+    if sub not in ("reg", "user"):
+        rows = [
+            ("Name", p.name), ("Domain Name", "N/A"), ("Auto-NAT", "false"),
+            ("DBName", "sofia_reg_" + p.name), ("Pres Hosts", ""), ("Dialplan", cfg.dialplan),
+            ("Context", cfg.context),
+            ("Challenge Realm", cfg.challenge_realm), ("RTP-IP", cfg.rtp_ip), ("SIP-IP", cfg.sip_ip),
+            ("URL", p.url), ("BIND-URL", p.bindurl), ("HOLD-MUSIC", "N/A"), ("OUTBOUND-PROXY", "N/A"),
+            ("CODECS IN", ",".join(cfg.codec_prefs)), ("CODECS OUT", ",".join(cfg.codec_prefs)),
+            ("TEL-EVENT", str(cfg.te_pt)),
+            ("DTMF-MODE", cfg.dtmf_type if cfg.dtmf_type in ("rfc2833", "info") else "none"),
+            ("CNG", "13"), ("SESSION-TO", "0"), ("MAX-DIALOG", "1000"), ("MAX-RECV-RPS", "0"),
+            ("NOMEDIA", "false"), ("LATE-NEG", "false"), ("PROXY-MEDIA", "false"),
+            ("AGGRESSIVENAT", "false"),
+            ("CALLS-IN", str(p.ib_calls)), ("FAILED-CALLS-IN", str(p.ib_failed_calls)),
+            ("CALLS-OUT", str(p.ob_calls)), ("FAILED-CALLS-OUT", str(p.ob_failed_calls)),
+            ("REGISTRATIONS", str(p.reg_count())),
+        ]
+        w(f"{LINE}\n")
+        for k, v in rows:
+            w(f"{k:<17}\t{v}\n")
+    if sub in ("reg", "user"):
+        sql = ("SELECT call_id, sip_user, sip_host, contact, status, rpid, expires, user_agent, "
+               "server_user, server_host, profile_name, hostname, network_ip, network_port, "
+               "sip_username, sip_realm, mwi_user, mwi_host, ping_status, ping_time "
+               "FROM sip_registrations WHERE profile_name = ?")
+        args: tuple = (p.name,)
+        if sub == "reg" and len(argv) > 3:
+            sql += " AND contact LIKE ?"
+            args += (f"%{argv[3]}%",)
+        elif sub == "user" and len(argv) > 3:
+            user, _, host = argv[3].rpartition("@")
+            if not user:
+                user, host = "", host
+            if user:
+                sql += " AND sip_user = ?"
+                args += (user,)
+            if host:
+                sql += " AND sip_host = ?"
+                args += (host,)
+        cols, rows = state.core.db.query(sql, args)
+        w(f"\nRegistrations:\n{LINE}\n")
+        now = int(time.time())
+        for r in rows:
+            exp = int(r[6] or 0)
+            exp_buf = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(exp)) if r[6] is not None else ""
+            s = lambda v: "" if v is None else str(v)  # noqa: E731 - switch_str_nil
+            w(f"Call-ID:    \t{s(r[0])}\n"
+              f"User:       \t{s(r[1])}@{s(r[2])}\n"
+              f"Contact:    \t{s(r[3])}\n"
+              f"Agent:      \t{s(r[7])}\n"
+              f"Status:     \t{s(r[4])}({s(r[5])}) EXP({exp_buf}) EXPSECS({exp - now})\n"
+              f"Ping-Status:\t{s(r[18])}\n"
+              f"Ping-Time:\t{int(r[19] or 0) / 1000:0.2f}\n"
+              f"Host:       \t{s(r[11])}\n"
+              f"IP:         \t{s(r[12])}\n"
+              f"Port:       \t{s(r[13])}\n"
+              f"Auth-User:  \t{s(r[14])}\n"
+              f"Auth-Realm: \t{s(r[15])}\n"
+              f"MWI-Account:\t{s(r[16])}@{s(r[17])}\n\n")
+        w(f"Total items returned: {len(rows)}\n")
+    w(f"{LINE}\n")
+
+
+def _profile_cmd(state, argv: list[str], stream) -> None:
+    w = stream.write
+    if len(argv) < 2:
+        w("Invalid Args!\n")
+        return
+    name, action = argv[0], argv[1].lower()
+    if action == "start":
+        ok, err = state.core.reloadxml()
+        w(f"Reload XML [{'Success' if ok else err}]\n")
+        failed = _start_profiles(state, only=name)
+        w(f"{name} started successfully\n" if not failed else f"Failure starting {name}\n")
+        return
+    p = state.profiles.get(name)
+    if p is None or not p.running:
+        w(f"Invalid Profile [{name}]")
+        return
+    if action == "stop":
+        p.stop()
+        state.profiles.pop(name, None)
+        w(f"stopping: {name}")
+    elif action == "restart":
+        p.stop()
+        state.profiles.pop(name, None)
+        state.core.reloadxml()
+        _start_profiles(state, only=name)
+        w(f"restarting: {name}")
+    else:
+        w("-ERR Unknown command!\n")
