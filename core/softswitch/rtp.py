@@ -113,11 +113,14 @@ _ALLOCATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _allocator(core) -> RtpPortAllocator:
-    alloc = _ALLOCATORS.get(core)
-    s = core.settings
+    # ``core`` is what a module holds (the services: switch.conf settings under core.admin) or
+    # the kernel itself; one allocator per kernel, keyed by its settings object
+    admin = getattr(core, "admin", None)
+    s = admin.settings if admin is not None else core.settings
+    alloc = _ALLOCATORS.get(s)
     if alloc is None or (alloc.start, alloc.end) != (s.rtp_start_port + (s.rtp_start_port & 1), s.rtp_end_port):
         alloc = RtpPortAllocator(s.rtp_start_port, s.rtp_end_port)
-        _ALLOCATORS[core] = alloc
+        _ALLOCATORS[s] = alloc
     return alloc
 
 

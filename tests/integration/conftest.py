@@ -93,7 +93,8 @@ def add_loads(conf, modules) -> None:
     """Add ``<load module="…"/>`` to the conf tree's modules.conf.xml for each of ``modules``."""
     path = conf / "autoload_configs" / "modules.conf.xml"
     text = path.read_text()
-    extra = "".join(f'    <load module="{m}"/>\n' for m in modules if f'"{m}"' not in text)
+    active = re.sub(r"<!--.*?-->", "", text, flags=re.S)  # a commented-out load loads nothing
+    extra = "".join(f'    <load module="{m}"/>\n' for m in modules if f'"{m}"' not in active)
     path.write_text(text.replace("  </modules>", extra + "  </modules>", 1))
 
 

@@ -92,7 +92,7 @@ def sip_system(tmp_path_factory):
 
 
 def esl(system):
-    from mod_event_socket.client import ESLClient
+    from softswitch_cli import ESLClient
 
     return ESLClient(port=system.port, timeout=TIMEOUT)
 

@@ -206,7 +206,7 @@ def _profile_cmd(state, argv: list[str], stream) -> None:
         return
     name, action = argv[0], argv[1].lower()
     if action == "start":
-        ok, err = state.core.reloadxml()
+        ok, err = state.core.admin.reloadxml()
         w(f"Reload XML [{'Success' if ok else err}]\n")
         failed = _start_profiles(state, only=name)
         w(f"{name} started successfully\n" if not failed else f"Failure starting {name}\n")
@@ -222,7 +222,7 @@ def _profile_cmd(state, argv: list[str], stream) -> None:
     elif action == "restart":
         p.stop()
         state.profiles.pop(name, None)
-        state.core.reloadxml()
+        state.core.admin.reloadxml()
         _start_profiles(state, only=name)
         w(f"restarting: {name}")
     else:

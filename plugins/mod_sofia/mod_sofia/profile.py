@@ -445,7 +445,7 @@ class Profile:
             return "challenge", None
         username = fields.get("username", "")
         realm = fields.get("realm", "")
-        user = find_user(self.core.xml.section("directory") if self.core.xml else None, username, realm)
+        user = find_user(self.core.section("directory"), username, realm)
         if user is None:
             log.warning("profile %s: %s from user %s@%s: no such user in the directory", self.name,
                         req.method, username, realm)
