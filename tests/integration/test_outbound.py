@@ -1136,3 +1136,48 @@ def test_hold_bleg_plays_the_hold_music_to_the_partner_meanwhile(esl, routing_sy
     _wait_gone(esl, uuid)
     _wait_gone(esl, b_uuid)
     watch.close()
+
+
+def test_dtmf_received_by_a_parked_call_reaches_the_socket_and_is_diverted(esl):
+    """switch_ivr_park dequeues the DTMF the call receives (uuid_recv_dtmf): its DTMF event
+    reaches the controlling socket (myevents), and with divert_events on comes through the
+    call's event queue instead."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+    ready = [threading.Event(), threading.Event()]
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("myevents")
+        r.reply()
+        ready[0].set()
+        _, body, _ = r.until(lambda h, b: _event_name(h, b) == "DTMF")
+        result["fired"] = dict(parse_plain(body.decode()))
+        r.send("divert_events on")
+        result["divert"] = r.reply()["Reply-Text"]
+        ready[1].set()
+        _, body, _ = r.until(lambda h, b: _event_name(h, b) == "DTMF")
+        result["diverted"] = dict(parse_plain(body.decode()))
+        r.send("exit")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    assert ready[0].wait(TIMEOUT)
+    assert esl.api(f"uuid_recv_dtmf {uuid} 4") == f"+OK {uuid} received DTMF 4.\n"
+    assert ready[1].wait(TIMEOUT)
+    assert esl.api(f"uuid_recv_dtmf {uuid} 5@200") == f"+OK {uuid} received DTMF 5@200.\n"
+    t.join(TIMEOUT)
+    srv.close()
+    assert not t.is_alive()
+    assert result["fired"]["DTMF-Digit"] == "4" and result["fired"]["Unique-ID"] == uuid
+    assert result["fired"]["DTMF-Source"] == "APP"
+    assert result["divert"] == "+OK events diverted"
+    assert result["diverted"]["DTMF-Digit"] == "5" and result["diverted"]["DTMF-Duration"] == "1600"
+    _wait_gone(esl, uuid)
