@@ -179,9 +179,7 @@ class EventSocket:
                 self.ip = value or "127.0.0.1"
             elif name == "listen-port":
                 try:
-                    # FreeSWITCH: atoi(val); 0 binds a free port (the integration tests' conf:
-                    # several servers on one host), logged by the "listening on" line
-                    self.port = int(value)
+                    self.port = int(value) or 8021
                 except ValueError:
                     log.error("event_socket.conf: listen-port %r is not a number; using 8021", value)
                     self.port = 8021
