@@ -178,10 +178,16 @@ class EventSocket:
             if name == "listen-ip":
                 self.ip = value or "127.0.0.1"
             elif name == "listen-port":
+                # FreeSWITCH: (uint16_t) atoi(val); 0 binds a free port (the log line names it)
                 try:
-                    self.port = int(value) or 8021
+                    port = int(value)
                 except ValueError:
-                    log.error("event_socket.conf: listen-port %r is not a number; using 8021", value)
+                    port = -1
+                if 0 <= port <= 65535:
+                    self.port = port
+                else:
+                    log.error("event_socket.conf: listen-port %r is not a port number (0-65535); "
+                              "using 8021", value)
                     self.port = 8021
             elif name == "password":
                 self.password = value or "ClueCon"
