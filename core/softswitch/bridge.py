@@ -40,8 +40,7 @@ def _pump(src: Session, dst: Session) -> None:
     while sch.state == state and dch.state < CS.CS_HANGUP and src.bridge_partner is dst:
         if sch.flags & F.CF_BREAK:
             sch.flags &= ~F.CF_BREAK
-        if src._queue:
-            src._run_queued()
+        if src.run_queued():
             continue
         st, frame = read()
         if st != _SUCCESS or frame is None:

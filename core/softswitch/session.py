@@ -47,6 +47,8 @@ _SUCCESS = Status.SUCCESS
 _FALSE = Status.FALSE
 _HANGUP = CS.CS_HANGUP
 MAX_STATE_HANDLERS = 30
+#: SWITCH_MAX_STACKS: how deep queued commands may nest inside running applications
+MAX_STACKS = 16
 _CNG = int(FrameFlag.CNG)
 _NOMEDIA = int(AppFlag.SAF_SUPPORT_NOMEDIA)
 _ZOMBIE = int(AppFlag.SAF_ZOMBIE_EXEC)
@@ -93,7 +95,7 @@ class Session:
                  "app_depth", "app_log", "watchers", "_rframe", "_wframe", "_ep_read",
                  "_ep_write", "_ep_kill", "pending_extension", "bridge_partner", "destroyed",
                  "_codec_stack", "dtmf", "scope_vars", "_locks", "_unlocked", "event_lock",
-                 "_events", "__weakref__")
+                 "_events", "_queue_pri", "event_lock_pri", "__weakref__")
 
     def __init__(self, manager: SessionManager, endpoint: EndpointInterface | None, uuid: str,
                  session_id: int, direction: str) -> None:
@@ -131,6 +133,11 @@ class Session:
         #: > 0 while a command queued with ``event-lock`` runs: no other queued command starts
         #: (nested in its app) until it is done (switch_ivr_parse_event's CF_EVENT_LOCK)
         self.event_lock = 0
+        #: commands queued with priority (``switch_core_session_queue_private_event(…, TRUE)``):
+        #: they run before the others, even under ``event_lock``; ``event_lock_pri`` (> 0 while
+        #: a command sent with ``event-lock-pri`` runs) holds them instead (CF_EVENT_LOCK_PRI)
+        self._queue_pri: deque | None = None
+        self.event_lock_pri = 0
         self._events: deque | None = None
         ch = self.channel = Channel(self, uuid, direction)
         v = ch.vars
@@ -978,45 +985,77 @@ class Session:
     # queued commands (uuid_broadcast, sendmsg)
     # ------------------------------------------------------------------------------------------
     def queue_command(self, app: str, arg: str = "", *, app_uuid: str | None = None,
-                      hangup_cause: int | None = None) -> None:
-        """Queue an application to run on the session's greenlet when it is idle."""
-        q = self._queue
-        if q is None:
-            q = self._queue = deque()
-        q.append((app, arg, app_uuid, hangup_cause))
+                      hangup_cause: int | None = None, priority: bool = False) -> None:
+        """Queue an application to run on the session's greenlet: when it is idle (park, between
+        states) or nested inside the running application, whose media loop calls
+        :meth:`run_queued` each turn. ``priority``: ahead of the other queued commands."""
+        self._push((app, arg, app_uuid, hangup_cause), priority)
+
+    def queue_callable(self, fn, priority: bool = False) -> None:
+        """Queue ``fn(session)`` to run on the session's greenlet, as :meth:`queue_command`."""
+        self._push(fn, priority)
+
+    def _push(self, item, priority: bool) -> None:
+        if priority:
+            q = self._queue_pri
+            if q is None:
+                q = self._queue_pri = deque()
+        else:
+            q = self._queue
+            if q is None:
+                q = self._queue = deque()
+        q.append(item)
         self._wake.set()
 
-    def queue_callable(self, fn) -> None:
-        """Queue ``fn(session)`` to run on the session's greenlet when it is idle."""
-        q = self._queue
-        if q is None:
-            q = self._queue = deque()
-        q.append(fn)
-        self._wake.set()
+    def run_queued(self) -> bool:
+        """``switch_ivr_parse_all_events``: fire the events queued to the call, then run the
+        queued commands, priority ones first, until the queues are empty or locked
+        (``event_lock`` holds the ordinary queue, ``event_lock_pri`` the priority one).
 
-    def _run_queued(self) -> None:
-        if self._events and not self.channel.flags & F.CF_DIVERT_EVENTS:
+        Applications call it on each turn of their media loops (playback, sleep, park, …): a
+        command queued while an application runs executes *nested* inside it, as FreeSWITCH's
+        (``sendmsg`` without ``event-lock``). Does nothing off the session's own greenlet or
+        beyond :data:`MAX_STACKS` nested applications. True when something ran."""
+        if not (self._queue or self._queue_pri or self._events):
+            return False
+        if gevent.getcurrent() is not self._greenlet:
+            return False
+        ch = self.channel
+        if self.app_depth > MAX_STACKS:
+            log.error("Error %s too many stacked extensions [depth=%d]", ch.name, self.app_depth)
+            return False
+        ran = False
+        if self._events and not ch.flags & F.CF_DIVERT_EVENTS:
             self._fire_queued_events()
-        q = self._queue
-        if self.event_lock:
-            return
-        while q:
+            ran = True
+        while True:
+            q = self._queue_pri
+            if q:
+                if self.event_lock_pri:
+                    return ran
+            else:
+                q = self._queue
+                if not q or self.event_lock:
+                    return ran
             item = q.popleft()
+            ran = True
             if callable(item):
                 try:
                     item(self)
                 except gevent.GreenletExit:
                     raise
                 except Exception:
-                    log.exception("%s: queued command %r raised", self.channel.name, item)
+                    log.exception("%s: queued command %r raised", ch.name, item)
                 continue
             app, arg, app_uuid, cause = item
             if app_uuid:
-                self.channel.set_variable("app_uuid", app_uuid)
+                ch.set_variable("app_uuid", app_uuid)
             self.execute_application(app, arg)
             self.fire_event(ET.COMMAND)
             if cause is not None:
                 self.hangup(cause)
+
+    _run_queued = run_queued
 
     # ------------------------------------------------------------------------------------------
     # events queued to the call (switch_core_session_queue_event): ESL sendevent with its uuid
@@ -1073,7 +1112,14 @@ class Session:
 
     def park(self) -> Status:
         """``switch_ivr_park``: CHANNEL_PARK, wait running queued commands until the state
-        changes or the call ends, CHANNEL_UNPARK."""
+        changes or the call ends, CHANNEL_UNPARK.
+
+        DTMF queued to the call is dequeued on each wake (its DTMF event fires, or goes to the
+        controller diverting the call's events), as FreeSWITCH's park does per frame read. Park
+        reads no frames: in softswitch a digit reaches the call through :meth:`queue_dtmf`
+        (endpoints' receive paths, loopback's partner), which wakes the park, never in-band in
+        the frames read; reading would wake each parked leg 50 times a second for nothing
+        (1,000 parked null legs: 50,000 timer wakes a second)."""
         ch = self.channel
         if ch.state >= _HANGUP:
             return _FALSE
@@ -1083,8 +1129,11 @@ class Session:
         w = self._wake
         try:
             while ch.state == state and ch.flags & F.CF_PARK:
-                if self._queue or (self._events and not ch.flags & F.CF_DIVERT_EVENTS):
-                    self._run_queued()
+                if self.dtmf:
+                    while self.dequeue_dtmf() is not None:
+                        pass
+                    continue
+                if self.run_queued():
                     continue
                 if not w.is_set():
                     w.wait()
@@ -1109,8 +1158,8 @@ class Session:
             if ch.flags & F.CF_BREAK:
                 ch.flags &= ~F.CF_BREAK
                 return Status.BREAK
-            if (self._queue or self._events) and self.app_depth <= 1:
-                self._run_queued()
+            if self.run_queued():
+                continue  # a nested command may have hung up or broken the sleep
             left = deadline - time.monotonic()
             if left <= 0:
                 return _SUCCESS

@@ -964,3 +964,220 @@ def test_hosts_tried_in_turn_and_a_host_name(esl, routing_system):
     assert got["host"] == "localhost"
     _wait_gone(esl, out[4:].strip())
     assert f"Trying host: 127.0.0.1:{dead_port}" in routing_system.log_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# queued commands nested inside the running application (sendmsg without event-lock)
+# ---------------------------------------------------------------------------------------------
+def _completes(seen: list) -> list[tuple[str, str, str]]:
+    """(Application-UUID, Application, variable_current_application) of each
+    CHANNEL_EXECUTE[_COMPLETE] seen, prefixed E/C."""
+    out = []
+    for h, b, _ in seen:
+        name = _event_name(h, b)
+        if name in ("CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"):
+            ev = dict(parse_plain(b.decode()))
+            out.append(("E" if name == "CHANNEL_EXECUTE" else "C") + " "
+                       + ev.get("Application-UUID", ""))
+            out.append(ev.get("variable_current_application", ""))
+    return out
+
+
+@pytest.mark.parametrize("lock", ["", "event-lock: true\n", "event-lock-pri: true\n"])
+def test_command_queued_during_an_app_runs_nested_unless_event_lock(esl, lock):
+    """FreeSWITCH [obs]: a `log` sent while a 600 ms playback runs completes before the
+    playback; with `event-lock: true` after it. `event-lock-pri` holds only the priority queue
+    (sendmsg never fills it): the log still runs nested."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("myevents")
+        r.reply()
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: playback\n"
+               f"execute-app-arg: tone_stream://%(600,0,440)\n{lock}Event-UUID: pb")
+        r.reply()
+        seen: list = []
+        r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE" and b"Application-UUID: pb"
+                in b, seen)
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: log\n"
+               "execute-app-arg: INFO nested\nEvent-UUID: lg")
+        r.reply()
+        r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE_COMPLETE"
+                and (b"Application-UUID: pb" in b if lock == "event-lock: true\n"
+                     else b"Application-UUID: lg" in b), seen)
+        if lock == "event-lock: true\n":
+            r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE_COMPLETE"
+                    and b"Application-UUID: lg" in b, seen)
+        else:
+            r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE_COMPLETE"
+                    and b"Application-UUID: pb" in b, seen)
+        result["seq"] = _completes(seen)
+        r.send("sendmsg\ncall-command: hangup")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    t.join(TIMEOUT)
+    srv.close()
+    assert not t.is_alive()
+    seq = result["seq"]
+    marks = seq[0::2]
+    marks = [m for m in marks if m.endswith((" pb", " lg"))]
+    if lock == "event-lock: true\n":
+        assert marks == ["E pb", "C pb", "E lg", "C lg"]
+    else:
+        assert marks == ["E pb", "E lg", "C lg", "C pb"]
+        # FreeSWITCH does not restore current_application after a nested app: the
+        # playback's COMPLETE carries the log's name
+        assert seq[seq.index("C pb") + 1] == "log"
+    _wait_gone(esl, uuid)
+
+
+def test_async_sendmsg_on_a_sync_socket_runs_inside_an_inline_app(esl):
+    """Sync socket: `async: true` queues the command; an application run inline by a later
+    sendmsg parses the queue each turn, so the queued `log` runs nested inside it."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("myevents")
+        r.reply()
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: log\n"
+               "execute-app-arg: INFO queued\nasync: true\nEvent-UUID: lg")
+        result["queued"] = r.reply()["Reply-Text"]
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: playback\n"
+               "execute-app-arg: tone_stream://%(200,0,440)\nEvent-UUID: pb")
+        seen: list = []
+        r.until(lambda h, b: h.get("Content-Type") == "command/reply", seen)
+        r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE_COMPLETE"
+                and b"Application-UUID: pb" in b, seen)
+        result["seq"] = _completes(seen)
+        r.send("exit")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port, flags="full")
+    t.join(TIMEOUT)
+    srv.close()
+    assert not t.is_alive()
+    assert result["queued"] == "+OK"
+    marks = [m for m in result["seq"][0::2] if m.endswith((" pb", " lg"))]
+    assert marks == ["E pb", "E lg", "C lg", "C pb"]
+    _wait_gone(esl, uuid)
+
+
+def test_hold_bleg_plays_the_hold_music_to_the_partner_meanwhile(esl, routing_system):
+    """`hold-bleg: true` on a bridged call: the partner plays `hold_music` in a loop while the
+    command runs (FreeSWITCH's broadcast to the b-leg), and stops when it ends."""
+    music = "tone_stream://%(600,0,350)"
+    watch = ESL(routing_system.port)
+    watch.command("event plain CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_BRIDGE")
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("myevents")
+        r.reply()
+        r.send(f"sendmsg\ncall-command: execute\nexecute-app-name: set\n"
+               f"execute-app-arg: hold_music={music}\nevent-lock: true")
+        r.reply()
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: bridge\n"
+               "execute-app-arg: null/2000")
+        r.reply()
+        r.until(lambda h, b: _event_name(h, b) == "CHANNEL_BRIDGE")
+        r.send("sendmsg\ncall-command: execute\nexecute-app-name: sleep\nexecute-app-arg: 1500\n"
+               "hold-bleg: true\nEvent-UUID: held")
+        r.reply()
+        r.until(lambda h, b: _event_name(h, b) == "CHANNEL_EXECUTE_COMPLETE"
+                and b"Application-UUID: held" in b)
+        result["done"] = True
+        r.send("sendmsg\ncall-command: hangup")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    bridge = dict(watch.wait_event(lambda e: e["Event-Name"] == "CHANNEL_BRIDGE"))
+    b_uuid = bridge["Other-Leg-Unique-ID"]
+    seen: list = []
+    watch.wait_event(lambda e: e["Event-Name"] == "CHANNEL_EXECUTE_COMPLETE"
+                     and e.get("Application-UUID") == "held", seen=seen)
+    # the partner's playback was started before, and ends once the command is done
+    b_exec = [e for e in map(dict, seen) if e.get("Unique-ID") == b_uuid
+              and e["Event-Name"] == "CHANNEL_EXECUTE"]
+    assert b_exec and all(e["Application"] == "playback" for e in b_exec), [(e.get("Unique-ID"), e["Event-Name"], e.get("Application")) for e in map(dict, seen)]
+    assert b_exec[0]["Application-Data"] == music
+    watch.wait_event(lambda e: e["Event-Name"] == "CHANNEL_EXECUTE_COMPLETE"
+                     and e.get("Unique-ID") == b_uuid and e["Application"] == "playback")
+    t.join(TIMEOUT)
+    srv.close()
+    assert result.get("done")
+    _wait_gone(esl, uuid)
+    _wait_gone(esl, b_uuid)
+    watch.close()
+
+
+def test_dtmf_received_by_a_parked_call_reaches_the_socket_and_is_diverted(esl):
+    """switch_ivr_park dequeues the DTMF the call receives (uuid_recv_dtmf): its DTMF event
+    reaches the controlling socket (myevents), and with divert_events on comes through the
+    call's event queue instead."""
+    srv = _listen()
+    port = srv.getsockname()[1]
+    result: dict = {}
+    ready = [threading.Event(), threading.Event()]
+
+    def server():
+        conn, _ = srv.accept()
+        r = Raw(conn)
+        r.send("connect")
+        r.message()
+        r.send("myevents")
+        r.reply()
+        ready[0].set()
+        _, body, _ = r.until(lambda h, b: _event_name(h, b) == "DTMF")
+        result["fired"] = dict(parse_plain(body.decode()))
+        r.send("divert_events on")
+        result["divert"] = r.reply()["Reply-Text"]
+        ready[1].set()
+        _, body, _ = r.until(lambda h, b: _event_name(h, b) == "DTMF")
+        result["diverted"] = dict(parse_plain(body.decode()))
+        r.send("exit")
+        r.reply()
+        conn.close()
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    uuid = _originate(esl, port)
+    assert ready[0].wait(TIMEOUT)
+    assert esl.api(f"uuid_recv_dtmf {uuid} 4") == f"+OK {uuid} received DTMF 4.\n"
+    assert ready[1].wait(TIMEOUT)
+    assert esl.api(f"uuid_recv_dtmf {uuid} 5@200") == f"+OK {uuid} received DTMF 5@200.\n"
+    t.join(TIMEOUT)
+    srv.close()
+    assert not t.is_alive()
+    assert result["fired"]["DTMF-Digit"] == "4" and result["fired"]["Unique-ID"] == uuid
+    assert result["fired"]["DTMF-Source"] == "APP"
+    assert result["divert"] == "+OK events diverted"
+    assert result["diverted"]["DTMF-Digit"] == "5" and result["diverted"]["DTMF-Duration"] == "1600"
+    _wait_gone(esl, uuid)

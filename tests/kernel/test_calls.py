@@ -990,3 +990,98 @@ def test_dtmf_diverted_to_the_calls_event_queue(core, wait_for):
     assert [e.get_header("DTMF-Digit") for e in seen] == ["6"]
     s.hangup()
     wait_gone(wait_for, r, s.uuid)
+
+
+def _executes(r, uuid):
+    """(E|C, Application-UUID, variable_current_application) of the execute envelope events."""
+    out = []
+    for e in r.of(uuid):
+        name = e.get_header("Event-Name")
+        if name in ("CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"):
+            out.append(("E" if name == "CHANNEL_EXECUTE" else "C",
+                        e.get_header("Application-UUID"),
+                        e.get_header("variable_current_application")))
+    return out
+
+
+def test_command_queued_during_an_app_runs_nested_in_it(core, wait_for):
+    """switch_ivr_parse_all_events in the app's loop: a command queued while an app (itself
+    queued, so at depth 2) runs executes inside it, its envelope within the app's."""
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    s.queue_command("sleep", "60000", app_uuid="outer")
+    wait_for(lambda: ("E", "outer", "sleep") in _executes(r, s.uuid))
+    s.queue_command("set", "nested=yes", app_uuid="inner")
+    wait_for(lambda: any(x[:2] == ("C", "inner") for x in _executes(r, s.uuid)))
+    assert s.get_variable("nested") == "yes"
+    s.break_media()  # ends the outer sleep
+    wait_for(lambda: any(x[:2] == ("C", "outer") for x in _executes(r, s.uuid)))
+    got = [x for x in _executes(r, s.uuid) if x[1] in ("outer", "inner")]
+    # FreeSWITCH does not restore current_application after the nested app
+    assert got == [("E", "outer", "sleep"), ("E", "inner", "set"), ("C", "inner", "set"),
+                   ("C", "outer", "set")]
+    assert s.channel.state == CS.CS_EXECUTE  # back in park
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_priority_queue_runs_first_and_under_event_lock(core, wait_for):
+    r = Recorder(core)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    order = []
+
+    def locked(sess):
+        sess.event_lock += 1
+        try:
+            sess.queue_callable(lambda _s: order.append("normal"))
+            sess.queue_callable(lambda _s: order.append("pri"), priority=True)
+            sess.sleep(30)  # parses the queues: the priority one is not held by event_lock
+            order.append("lock done")
+        finally:
+            sess.event_lock -= 1
+
+    s.queue_callable(locked)
+    wait_for(lambda: order == ["pri", "lock done", "normal"])
+
+    def locked_pri(sess):
+        sess.event_lock_pri += 1
+        try:
+            sess.queue_callable(lambda _s: order.append("pri2"), priority=True)
+            sess.queue_callable(lambda _s: order.append("normal2"))
+            sess.sleep(30)  # a waiting priority command holds the ordinary ones behind it
+            order.append("pri lock done")
+        finally:
+            sess.event_lock_pri -= 1
+
+    del order[:]
+    s.queue_callable(locked_pri)
+    wait_for(lambda: order == ["pri lock done", "pri2", "normal2"])
+    s.queue_command("set", "a=1")
+    s.queue_command("set", "b=2", priority=True)
+    wait_for(lambda: s.get_variable("a") == "1" and s.get_variable("b") == "2")
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)
+
+
+def test_park_fires_the_dtmf_queued_to_the_call(core, wait_for):
+    """switch_ivr_park dequeues DTMF (its DTMF event fires, or goes to the diverting
+    controller's queue) without anyone reading it."""
+    r = Recorder(core)
+    seen = []
+    core.events.bind("dtmf", ET.DTMF, None, seen.append, None)
+    s = originate_park(core)
+    wait_parked(wait_for, r, s)
+    s.queue_dtmf("12")
+    wait_for(lambda: len(seen) == 2)
+    assert [e.get_header("DTMF-Digit") for e in seen] == ["1", "2"]
+    assert not s.has_dtmf()
+    s.channel.set_flag(ChannelFlag.CF_DIVERT_EVENTS)
+    s.queue_dtmf("3")
+    taken = []
+    wait_for(lambda: taken.extend(s.dequeue_events()) or taken)
+    assert [e.get_header("DTMF-Digit") for e in taken] == ["3"]
+    assert len(seen) == 2
+    s.hangup()
+    wait_gone(wait_for, r, s.uuid)

@@ -46,6 +46,7 @@ EXISTS_SYNTAX = "<uuid>"
 GETVAR_SYNTAX = "<uuid> <var>"
 DUMP_SYNTAX = "<uuid> [format]"
 SEND_DTMF_SYNTAX = "<uuid> <dtmf_data>"
+RECV_DTMF_SYNTAX = "<uuid> <dtmf_data>"
 HUPALL_SYNTAX = "<cause> [<var> <value>] [<var2> <value2>]"
 
 #: Where FreeSWITCH's commands find a leg's partner: ``uuid_transfer -bleg|-both`` reads
@@ -467,6 +468,49 @@ def uuid_send_dtmf(module, cmd, session, stream):
         stream.write(f"+OK {uuid} sent DTMF {dtmf}.\n")
     else:
         stream.write("-ERR Operation failed\n")
+
+
+def queue_dtmf_string(module, target, text: str) -> softswitch.Status:
+    """``switch_channel_queue_dtmf_string``: the call *receives* ``[~]<digits>[@<ms>][+…]``
+    (queued for its applications; a parked call fires the DTMF events). SUCCESS if a digit was
+    queued, GENERR if there was none and something was not a digit, else FALSE."""
+    if not text:
+        return softswitch.Status.GENERR
+    if text.startswith("~"):
+        text = text[1:]
+    durations = getattr(module.state, "dtmf", None) or {"min": 400, "max": 192000, "default": 2000}
+    sent = bad = 0
+    for group in separate_string(text, "+", 256):
+        duration = durations["default"]
+        digits, at, ms = group.partition("@")
+        if at and atoi(ms) > durations["min"] // 8:
+            duration = atoi(ms) * 8
+        duration = min(max(duration, durations["min"]), durations["max"])
+        for d in digits:
+            if d in _DTMF_DIGITS:
+                target.queue_dtmf(d, duration)
+                sent += 1
+            else:
+                bad += 1
+    if sent:
+        return softswitch.Status.SUCCESS
+    return softswitch.Status.GENERR if bad else softswitch.Status.FALSE
+
+
+@commands("uuid_recv_dtmf", "Receive dtmf digits", RECV_DTMF_SYNTAX)
+def uuid_recv_dtmf(module, cmd, session, stream):
+    argv = separate_string(cmd, " ", 2) if cmd else []
+    if len(argv) < 2 or not argv[0] or not argv[1]:
+        stream.write(f"-USAGE: {RECV_DTMF_SYNTAX}\n")
+        return
+    uuid, dtmf = argv
+    target = _locate(module, uuid)
+    if target is None:
+        stream.write("-ERR Cannot locate session!\n")
+    elif queue_dtmf_string(module, target, dtmf) == softswitch.Status.GENERR:
+        stream.write(f"-USAGE: {RECV_DTMF_SYNTAX}\n")
+    else:
+        stream.write(f"+OK {uuid} received DTMF {dtmf}.\n")
 
 
 def _break(module, cmd, session, stream):

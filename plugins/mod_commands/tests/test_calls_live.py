@@ -75,6 +75,12 @@ def test_replies_for_a_live_leg(live):
     assert api(core, f"uuid_getvar {u} channel_name[0]") == "_undef_"
     assert api(core, f"uuid_send_dtmf {u} 1w2") == f"+OK {u} sent DTMF 1w2.\n"
     assert api(core, f"uuid_getvar {u} tleg_dtmf") == "12"
+    # uuid_recv_dtmf: the leg receives the digits (queued for its apps), per-group @ms
+    assert api(core, f"uuid_recv_dtmf {u} 1@100+2x") == f"+OK {u} received DTMF 1@100+2x.\n"
+    assert [leg.dequeue_dtmf() for _ in range(3)] == [("1", 800), ("2", 2000), None]
+    assert api(core, f"uuid_recv_dtmf {u} xyz") == "-USAGE: <uuid> <dtmf_data>\n"
+    assert api(core, f"uuid_recv_dtmf {u}") == "-USAGE: <uuid> <dtmf_data>\n"
+    assert not leg.has_dtmf()
     assert api(core, f"uuid_hold toggle {u}") == "+OK Success\n"
     assert api(core, f"uuid_kill {u} 17") == "+OK\n"
     assert core.sessions.wait_empty(5)
@@ -92,7 +98,8 @@ def test_uuid_transfer_without_a_partner_transfers_the_leg_itself(live):
 
 COMMANDS = ["uuid_kill", "uuid_getvar", "uuid_setvar", "uuid_setvar_multi", "uuid_dump",
             "uuid_answer", "uuid_pre_answer", "uuid_outgoing_answer", "uuid_transfer",
-            "uuid_broadcast", "uuid_bridge", "uuid_hold", "uuid_send_dtmf", "uuid_break",
+            "uuid_broadcast", "uuid_bridge", "uuid_hold", "uuid_send_dtmf", "uuid_recv_dtmf",
+            "uuid_break",
             "uuid_park", "uuid_exists"]
 ARGS = st.one_of(
     st.text(alphabet=st.characters(blacklist_characters="\0w"), max_size=20),

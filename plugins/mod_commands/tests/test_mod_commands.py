@@ -145,6 +145,7 @@ CASES = [
     ("uuid_bridge 00000000-0000-4000-8000-000000000000 00000000-0000-4000-8000-000000000000", r"-ERR Invalid uuid\n"),
     ("uuid_hold 00000000-0000-4000-8000-000000000000", r"\+OK Success\n"),
     ("uuid_send_dtmf 00000000-0000-4000-8000-000000000000 1", r"-ERR Cannot locate session!\n"),
+    ("uuid_recv_dtmf 00000000-0000-4000-8000-000000000000 1", r"-ERR Cannot locate session!\n"),
     ("uuid_break 00000000-0000-4000-8000-000000000000", r"-ERR No such channel!\n"),
     ("break 00000000-0000-4000-8000-000000000000", r"-ERR No such channel!\n"),
 ]

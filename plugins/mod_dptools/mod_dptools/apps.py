@@ -150,7 +150,12 @@ def echo(session, data: str) -> None:
     read = session.read_frame
     write = session.write_frame
     ready = session.ready
+    run_queued = session.run_queued
     while ready():
+        # commands queued meanwhile (sendmsg, uuid_broadcast) run nested, as FreeSWITCH's
+        # switch_ivr_parse_all_events in the echo loop
+        if run_queued() and not ready():
+            break
         st, frame = read()
         if st != _SUCCESS or frame is None:
             break
@@ -359,9 +364,13 @@ def _play(session, fh, codec, samples: int) -> Status:
     read = session.read_frame
     write = session.write_frame
     has_dtmf = session.has_dtmf
+    run_queued = session.run_queued
     frame = Frame(b"", samples, fh.samplerate, codec)
     full = samples * 2
     while True:
+        # switch_ivr_play_file parses the call's queued commands each turn: one sent meanwhile
+        # (sendmsg without event-lock, uuid_broadcast) runs nested inside the playback
+        run_queued()
         if ch.state is not state:
             return Status.FALSE
         flags = _and(ch.flags, _STOP_FLAGS)

@@ -500,9 +500,16 @@ def run_sendmsg(session: Session, msg: Message) -> Status:
     if not cc:
         log.error("%s Invalid Command! (sendmsg without call-command)", ch.name)
         return Status.FALSE
+    # CF_EVENT_LOCK holds the call's ordinary queue while this runs, CF_EVENT_LOCK_PRI its
+    # priority queue (what uuid_broadcast-like callers fill); sendmsg itself always queues to
+    # the ordinary one (mod_event_socket queues with priority FALSE), so a sendmsg with
+    # event-lock-pri alone lets the following sendmsgs run nested, as FreeSWITCH's does
     lock = switch_true(msg.get("event-lock") or "")
+    lock_pri = switch_true(msg.get("event-lock-pri") or "")
     if lock:
         session.event_lock += 1
+    if lock_pri:
+        session.event_lock_pri += 1
     try:
         lead = msg.get("lead-frames")
         if lead and ch.media_ready():
@@ -543,10 +550,11 @@ def run_sendmsg(session: Session, msg: Message) -> Status:
     finally:
         if lock:
             session.event_lock -= 1
+        if lock_pri:
+            session.event_lock_pri -= 1
 
 
 def _execute(session: Session, msg: Message) -> None:
-    ch = session.channel
     app = msg.get("execute-app-name")
     if not app:
         return
@@ -559,6 +567,63 @@ def _execute(session: Session, msg: Message) -> None:
     loops = atoi(loops_h) if loops_h is not None else 1
     event_uuid = msg.get("event-uuid")
     event_uuid_name = msg.get("event-uuid-name")
+    held = _hold_bleg(session) if switch_true(msg.get("hold-bleg") or "") else None
+    try:
+        _loop(session, app, arg, loops, event_uuid, event_uuid_name)
+    finally:
+        if held is not None:
+            held()
+
+
+def _is_moh(stream: str | None) -> bool:
+    """``switch_is_moh``: a hold music stream, not ``silence`` nor ``indicate_hold``."""
+    return bool(stream) and stream.lower() not in ("silence", "indicate_hold")
+
+
+def _hold_music(ch) -> str | None:
+    """``switch_channel_get_hold_music``: ``temp_hold_music``, else ``hold_music``, expanded."""
+    var = ch.get_variable("temp_hold_music") or ch.get_variable("hold_music")
+    return ch.expand(var) if var else None
+
+
+def _hold_bleg(session: Session):
+    """``hold-bleg: true``: while the command runs, the bridged partner hears the hold music
+    (the partner's ``hold_music``, else this channel's) played in a loop, as FreeSWITCH's
+    ``switch_ivr_broadcast(b, stream, SMF_ECHO_ALEG | SMF_LOOP)``. Without a bridge or without
+    hold music nothing happens (FreeSWITCH's too: no CHANNEL_HOLD, no music). Returns the stop
+    function or None."""
+    ch = session.channel
+    partner = session.bridge_partner
+    if partner is None or not ch.test_flag(ChannelFlag.CF_BRIDGED):
+        return None
+    stream = _hold_music(partner.channel) or _hold_music(ch)
+    if not _is_moh(stream):
+        return None
+    stopped = []
+
+    def play(b: Session) -> None:
+        bch = b.channel
+        while not stopped and bch.ready():
+            before = time.monotonic()
+            if b.execute_application("playback", stream) != Status.SUCCESS:
+                break
+            if time.monotonic() - before < 0.5:  # the broadcast loop's guard
+                break
+
+    partner.queue_callable(play)
+
+    def stop() -> None:
+        # switch_channel_stop_broadcast: the loop ends and the running playback breaks
+        stopped.append(True)
+        if partner.channel.get_variable("current_application") == "playback":
+            partner.break_media()
+
+    return stop
+
+
+def _loop(session: Session, app: str, arg: str | None, loops: int, event_uuid: str | None,
+          event_uuid_name: str | None) -> None:
+    ch = session.channel
     x = 0
     while x < loops or loops < 0:
         log.debug("%s Command Execute [depth=%d] %s(%s)", ch.name, session.app_depth, app,
