@@ -10,6 +10,7 @@ transaction; a call created and destroyed within one batch is dropped from it. R
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import TYPE_CHECKING
 
@@ -83,11 +84,12 @@ class CallDB:
     """The batched writer. Every method queues; :meth:`flush` commits."""
 
     __slots__ = ("core", "_ops", "_new", "_dropped", "_timer", "batch_delay", "commits",
-                 "statements", "_views")
+                 "statements", "_views", "_cursor", "_spare")
 
     def __init__(self, core: Core, batch_delay: float = 0.01) -> None:
         self.core = core
         self._ops: list[tuple] = []
+        self._spare: list[tuple] = []  # the other list: flush() swaps them
         self._new: set[str] = set()       # uuids inserted in the current batch
         self._dropped: set[str] = set()   # ... and destroyed in it: their ops are skipped
         self._timer = None
@@ -95,6 +97,11 @@ class CallDB:
         self.commits = 0
         self.statements = 0
         self._views = False
+        #: one cursor for every batch: ``Connection.execute`` makes a cursor per statement and
+        #: the connection keeps a weak reference to each (pruned only every 200 cursors), so a
+        #: burst of calls left up to 200 dead weakrefs, born among the calls' objects, that
+        #: kept pymalloc arenas alive after the calls had gone
+        self._cursor: tuple[sqlite3.Connection, sqlite3.Cursor] | None = None
 
     def _queue(self, uuid: str, sql: str, params: tuple) -> None:
         if self.core.db is None:
@@ -121,10 +128,20 @@ class CallDB:
         ops = self._ops
         if not ops:
             return
-        self._ops = []
+        # The containers live as long as the CallDB and are emptied, not replaced: a new set
+        # or list per batch, born among the calls' objects and kept until the next batch (the
+        # last one of a burst: until the next call), held a pymalloc arena each.
+        self._ops = self._spare
+        self._spare = ops
+        try:
+            self._commit(ops)
+        finally:
+            ops.clear()
+            self._new.clear()
+            self._dropped.clear()
+
+    def _commit(self, ops: list[tuple]) -> None:
         dropped = self._dropped
-        self._new = set()
-        self._dropped = set()
         db = self.core.db
         if db is None:
             return
@@ -144,9 +161,13 @@ class CallDB:
             keep.append(op)
         keep.reverse()
         conn = db.conn
+        held = self._cursor
+        if held is None or held[0] is not conn:  # (a reopened database: a new connection)
+            held = self._cursor = (conn, conn.cursor())
+        execute = held[1].execute
         with conn:
             for _, sql, params in keep:
-                conn.execute(sql, params)
+                execute(sql, params)
         n = len(keep)
         self.commits += 1
         self.statements += n
