@@ -77,6 +77,8 @@ _CALL_UUID = "UPDATE channels SET call_uuid = ? WHERE uuid = ?"
 _INSERT_CALL = ("INSERT INTO calls (call_uuid, call_created, call_created_epoch, caller_uuid, "
                 "callee_uuid, hostname) VALUES (?, ?, ?, ?, ?, ?)")
 
+_ALL_SQL = (_INSERT, _STATE, _STATE_ROUTING, _CALLSTATE, _CODEC, _EXECUTE, _ORIGINATE, _CALL_UPDATE,
+            _RENAME, _DELETE, _DELETE_CALLS, _CALL_UUID, _INSERT_CALL)
 _LAST_WINS = frozenset((_STATE, _CALLSTATE, _CODEC, _EXECUTE, _ORIGINATE, _CALL_UPDATE))
 
 
@@ -171,6 +173,27 @@ class CallDB:
         n = len(keep)
         self.commits += 1
         self.statements += n
+
+    def prepare(self) -> None:
+        """Compile every statement of the batches now, with the kernel, in a transaction
+        rolled back.
+
+        sqlite3 compiles a statement on its first use and keeps it (its statement cache):
+        compiled during the first burst of calls, those objects sat among the calls' ones and
+        kept pymalloc arenas from being given back when the calls had gone.
+        """
+        db = self.core.db
+        if db is None or not isinstance(db.conn, sqlite3.Connection):
+            return
+        conn = db.conn
+        if conn.in_transaction:
+            return  # (never at startup) not ours to roll back
+        held = self._cursor = (conn, conn.cursor())
+        try:
+            for sql in _ALL_SQL:
+                held[1].execute(sql, ("",) * sql.count("?"))
+        finally:
+            conn.rollback()
 
     def ensure_views(self) -> None:
         db = self.core.db

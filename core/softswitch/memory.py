@@ -23,7 +23,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from .accel import choose, pure_python
 
