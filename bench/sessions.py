@@ -33,6 +33,13 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# The allocator the server runs on (softswitch.memory.exec_with_system_malloc): the C library's,
+# unless PYTHONMALLOC is set (PYTHONMALLOC=pymalloc measures Python's). Done by hand here, before
+# gevent's monkey-patching, which importing softswitch would come before.
+if "PYTHONMALLOC" not in os.environ and sys.platform.startswith("linux"):
+    os.environ["PYTHONMALLOC"] = "malloc"
+    os.execv(sys.executable, sys.orig_argv)
+
 from gevent import monkey  # noqa: E402
 
 monkey.patch_all()
@@ -275,7 +282,8 @@ def main() -> None:
                                     "mod_softtimer"],
                      settings={"sessions-per-second": "1000000", "max-sessions": "100000",
                                "loglevel": "warning"})
-    report: dict = {"bench": "sessions", "env": environment(), "runs": runs}
+    report: dict = {"bench": "sessions", "env": environment(), "runs": runs,
+                    "allocator": os.environ.get("PYTHONMALLOC", "pymalloc")}
     try:
         rss_start = rss_kb()
         mem = [memory(core, state, args.parked) for _ in range(runs)]
@@ -324,7 +332,7 @@ def main() -> None:
         "targets": t.as_dict(), "all_pass": t.all_pass,
     })
     summary = [
-        f"sessions bench ({runs} runs, medians [min–max])",
+        f"sessions bench ({runs} runs, medians [min–max]; allocator {report['allocator']})",
         f"  memory: {kb['median']} KB per parked session (first round; later {kb_warm['median']}), "
         f"RSS after "
         f"hangup {back['median']} % vs before (first round; later rounds {warm['median']} %)",
