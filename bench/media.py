@@ -109,6 +109,9 @@ def one_run(server: Server, ctl: Client, legs: int, seconds: float, app: str = T
     ctl.api("media_probe stop")
     lateness = json.loads(ctl.api("media_probe stats"))
     with_legs = server.rss_mb()
+    # the probe's records are the bench's, not the server's: its 100 wrapped handles and its
+    # timer's stamps, born with the calls, would outlive them and count in the RSS after
+    ctl.api("media_probe off")
     playing = channel_count(ctl)
     t1 = time.monotonic()
     ctl.api("hupall")

@@ -33,6 +33,13 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# The allocator the server runs on (softswitch.memory.exec_with_system_malloc): the C library's,
+# unless PYTHONMALLOC is set (PYTHONMALLOC=pymalloc measures Python's). Done by hand here, before
+# gevent's monkey-patching, which importing softswitch would come before.
+if "PYTHONMALLOC" not in os.environ and sys.platform.startswith("linux"):
+    os.environ["PYTHONMALLOC"] = "malloc"
+    os.execv(sys.executable, sys.orig_argv)
+
 from gevent import monkey  # noqa: E402
 
 monkey.patch_all()
@@ -51,6 +58,7 @@ from softswitch import (  # noqa: E402
     StateHandlers,
     Status,
 )
+from softswitch.sessions import RECLAIM_DELAY  # noqa: E402
 from softswitch.testing import make_core  # noqa: E402
 
 
@@ -151,6 +159,9 @@ def memory(core, state: dict, n: int) -> dict:
     if not core.sessions.wait_empty(60):
         raise RuntimeError("calls left after hupall")
     del sessions
+    # as bench/calls.py does (2 s after the count is back to 0): the kernel gives memory back
+    # once the table has been empty RECLAIM_DELAY seconds after a peak
+    gevent.sleep(RECLAIM_DELAY + 1.0)
     core.sessions.flush_db()
     gc.collect()
     after = rss_kb()
@@ -266,10 +277,13 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="bench-sessions-")
     state: dict = {"parked": 0, "want": 0, "all_parked": gevent.event.Event(), "frames": 0,
                    "stop_frames": gevent.event.Event()}
-    core = make_core(root, modules=[("mod_benchnull", bench_module(state))],
+    # the codecs (L16, PCMU) and the soft timer are modules: the kernel loads only what it is given
+    core = make_core(root, modules=[("mod_benchnull", bench_module(state)), "mod_pcm",
+                                    "mod_softtimer"],
                      settings={"sessions-per-second": "1000000", "max-sessions": "100000",
                                "loglevel": "warning"})
-    report: dict = {"bench": "sessions", "env": environment(), "runs": runs}
+    report: dict = {"bench": "sessions", "env": environment(), "runs": runs,
+                    "allocator": os.environ.get("PYTHONMALLOC", "pymalloc")}
     try:
         rss_start = rss_kb()
         mem = [memory(core, state, args.parked) for _ in range(runs)]
@@ -318,7 +332,7 @@ def main() -> None:
         "targets": t.as_dict(), "all_pass": t.all_pass,
     })
     summary = [
-        f"sessions bench ({runs} runs, medians [min–max])",
+        f"sessions bench ({runs} runs, medians [min–max]; allocator {report['allocator']})",
         f"  memory: {kb['median']} KB per parked session (first round; later {kb_warm['median']}), "
         f"RSS after "
         f"hangup {back['median']} % vs before (first round; later rounds {warm['median']} %)",

@@ -10,6 +10,7 @@ transaction; a call created and destroyed within one batch is dropped from it. R
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,8 @@ _CALL_UUID = "UPDATE channels SET call_uuid = ? WHERE uuid = ?"
 _INSERT_CALL = ("INSERT INTO calls (call_uuid, call_created, call_created_epoch, caller_uuid, "
                 "callee_uuid, hostname) VALUES (?, ?, ?, ?, ?, ?)")
 
+_ALL_SQL = (_INSERT, _STATE, _STATE_ROUTING, _CALLSTATE, _CODEC, _EXECUTE, _ORIGINATE, _CALL_UPDATE,
+            _RENAME, _DELETE, _DELETE_CALLS, _CALL_UUID, _INSERT_CALL)
 _LAST_WINS = frozenset((_STATE, _CALLSTATE, _CODEC, _EXECUTE, _ORIGINATE, _CALL_UPDATE))
 
 
@@ -83,11 +86,12 @@ class CallDB:
     """The batched writer. Every method queues; :meth:`flush` commits."""
 
     __slots__ = ("core", "_ops", "_new", "_dropped", "_timer", "batch_delay", "commits",
-                 "statements", "_views")
+                 "statements", "_views", "_cursor", "_spare")
 
     def __init__(self, core: Core, batch_delay: float = 0.01) -> None:
         self.core = core
         self._ops: list[tuple] = []
+        self._spare: list[tuple] = []  # the other list: flush() swaps them
         self._new: set[str] = set()       # uuids inserted in the current batch
         self._dropped: set[str] = set()   # ... and destroyed in it: their ops are skipped
         self._timer = None
@@ -95,6 +99,11 @@ class CallDB:
         self.commits = 0
         self.statements = 0
         self._views = False
+        #: one cursor for every batch: ``Connection.execute`` makes a cursor per statement and
+        #: the connection keeps a weak reference to each (pruned only every 200 cursors), so a
+        #: burst of calls left up to 200 dead weakrefs, born among the calls' objects, that
+        #: kept pymalloc arenas alive after the calls had gone
+        self._cursor: tuple[sqlite3.Connection, sqlite3.Cursor] | None = None
 
     def _queue(self, uuid: str, sql: str, params: tuple) -> None:
         if self.core.db is None:
@@ -121,10 +130,20 @@ class CallDB:
         ops = self._ops
         if not ops:
             return
-        self._ops = []
+        # The containers live as long as the CallDB and are emptied, not replaced: a new set
+        # or list per batch, born among the calls' objects and kept until the next batch (the
+        # last one of a burst: until the next call), held a pymalloc arena each.
+        self._ops = self._spare
+        self._spare = ops
+        try:
+            self._commit(ops)
+        finally:
+            ops.clear()
+            self._new.clear()
+            self._dropped.clear()
+
+    def _commit(self, ops: list[tuple]) -> None:
         dropped = self._dropped
-        self._new = set()
-        self._dropped = set()
         db = self.core.db
         if db is None:
             return
@@ -144,12 +163,37 @@ class CallDB:
             keep.append(op)
         keep.reverse()
         conn = db.conn
+        held = self._cursor
+        if held is None or held[0] is not conn:  # (a reopened database: a new connection)
+            held = self._cursor = (conn, conn.cursor())
+        execute = held[1].execute
         with conn:
             for _, sql, params in keep:
-                conn.execute(sql, params)
+                execute(sql, params)
         n = len(keep)
         self.commits += 1
         self.statements += n
+
+    def prepare(self) -> None:
+        """Compile every statement of the batches now, with the kernel, in a transaction
+        rolled back.
+
+        sqlite3 compiles a statement on its first use and keeps it (its statement cache):
+        compiled during the first burst of calls, those objects sat among the calls' ones and
+        kept pymalloc arenas from being given back when the calls had gone.
+        """
+        db = self.core.db
+        if db is None or not isinstance(db.conn, sqlite3.Connection):
+            return
+        conn = db.conn
+        if conn.in_transaction:
+            return  # (never at startup) not ours to roll back
+        held = self._cursor = (conn, conn.cursor())
+        try:
+            for sql in _ALL_SQL:
+                held[1].execute(sql, ("",) * sql.count("?"))
+        finally:
+            conn.rollback()
 
     def ensure_views(self) -> None:
         db = self.core.db

@@ -372,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     if opts.has("-stop"):
         return stop_instance(dirs.run_dir)
 
+    # the server gives memory back after peaks only on the C allocator (memory.py says why)
+    from .memory import exec_with_system_malloc
+
+    exec_with_system_malloc()
     console = opts.console
     if console is None:
         console = sys.stdin.isatty() and sys.stdout.isatty()

@@ -391,6 +391,7 @@ class Core:
         self.db = open_core_db(self.dirs.db_dir, s.core_db_name, s.core_db_dsn)
         self.db.create_schema(self.hostname, clear=s.auto_clear_sql)
         self.sessions.db.ensure_views()  # call model: basic_calls / detailed_calls
+        self.sessions.db.prepare()  # call model: its statements compiled before the first call
         self.db.before_read = self.sessions.db.flush  # call model: readers see queued writes
         self.modules.flush_db_rows()
 

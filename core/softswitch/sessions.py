@@ -7,13 +7,14 @@ the counters ``status`` shows; the table is keyed by UUID. See docs/calls.md §1
 from __future__ import annotations
 
 import logging
-from collections import deque
+from array import array
 from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.event
 
 from . import bridge as _bridge
+from . import memory
 from . import originate as _originate
 from .calldb import CallDB
 from .causes import Cause
@@ -32,6 +33,11 @@ __all__ = ["SessionManager", "SessionRefused"]
 
 CS = ChannelState
 F = CF
+
+#: sessions at once after which the table emptying triggers :meth:`SessionManager.reclaim_memory`
+RECLAIM_AFTER = 100
+#: seconds the table must stay empty before it does (bursts in a row reclaim once)
+RECLAIM_DELAY = 1.0
 
 
 class SessionRefused(Exception):
@@ -57,10 +63,16 @@ class SessionManager:
         self._sps_budget = core.settings.sessions_per_second
         self._sps_count = 0
         self._tick = None
-        self._peaks: deque[int] = deque(maxlen=300)
-        self._sps_peaks: deque[int] = deque(maxlen=300)
+        # the last 300 once-a-second samples, in preallocated rings: a deque of ints made one
+        # int object a second (counts above 256 are not cached) living five minutes, born
+        # among the calls' objects, which kept pymalloc arenas from being given back
+        self._peaks = array("q", bytes(8 * 300))
+        self._sps_peaks = array("q", bytes(8 * 300))
+        self._sample = 0
         self._empty = gevent.event.Event()
         self._empty.set()
+        self._burst = 0  # the most sessions at once since memory was last reclaimed
+        self._reclaim_timer = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -80,9 +92,10 @@ class SessionManager:
         core.sps_last = self._sps_count
         if self._sps_count > core.sps_peak:
             core.sps_peak = self._sps_count
-        self._sps_peaks.append(self._sps_count)
+        i = self._sample = (self._sample + 1) % 300
+        self._sps_peaks[i] = self._sps_count
         core.sps_peak_fivemin = max(self._sps_peaks)
-        self._peaks.append(core.session_count)
+        self._peaks[i] = core.session_count
         core.session_peak_fivemin = max(self._peaks)
         self._sps_count = 0
         self._sps_budget = max_sps
@@ -99,6 +112,9 @@ class SessionManager:
         if self._tick is not None:
             self._tick.stop()
             self._tick = None
+        if self._reclaim_timer is not None:
+            self._reclaim_timer.stop()
+            self._reclaim_timer = None
         try:
             self.db.flush()
         except Exception:
@@ -147,6 +163,8 @@ class SessionManager:
         s = Session(self, endpoint, u, sid, direction)
         self.table[u] = s
         core.session_count += 1
+        if core.session_count > self._burst:
+            self._burst = core.session_count
         if core.session_count > core.session_peak:
             core.session_peak = core.session_count
         if core.session_count > core.session_peak_fivemin:
@@ -155,14 +173,56 @@ class SessionManager:
         return s
 
     def _remove(self, s: Session) -> None:
-        if self.table.get(s.uuid) is s:
-            del self.table[s.uuid]
+        table = self.table
+        emptied = False
+        if table.get(s.uuid) is s:
+            del table[s.uuid]
             self.core.session_count -= 1
-            if not self.table:
+            if not table:
                 self._empty.set()
+                emptied = True
         g = s._greenlet
         if g is not None:
             self._greenlets.pop(g, None)
+        if emptied:
+            self._emptied()
+
+    def _emptied(self) -> None:
+        """The last session has gone: drop what the peak left behind.
+
+        A dict never shrinks when keys are deleted: the table (and the greenlet map) that held
+        a thousand sessions kept their 36 KB hash tables; fresh ones are empty. After a peak
+        of at least :data:`RECLAIM_AFTER` sessions, :meth:`reclaim_memory` runs once the
+        system has been idle :data:`RECLAIM_DELAY` seconds (a new call before then defers it
+        to the next time the table empties).
+        """
+        self.table = {}
+        if not self._greenlets:
+            self._greenlets = {}
+        if self._burst >= RECLAIM_AFTER and self._reclaim_timer is None:
+            t = self._reclaim_timer = gevent.get_hub().loop.timer(RECLAIM_DELAY)
+            t.start(self._reclaim_when_idle)
+
+    def _reclaim_when_idle(self) -> None:
+        self._reclaim_timer = None
+        if self.table or self.core.shutting_down:
+            return  # calls again: the next time the table empties
+        try:
+            self.reclaim_memory()
+        except Exception:
+            log.exception("reclaiming memory after the calls had gone failed")
+
+    def reclaim_memory(self) -> None:
+        """Give back what the calls since the last reclaim left: commit the channels batch,
+        shrink the core database's page cache (its rows are gone), collect garbage and trim
+        the C heap (:func:`softswitch.memory.reclaim`). Runs by itself when the session table
+        empties after a peak; ``fsctl reclaim_mem`` does the same on demand."""
+        self._burst = 0
+        self.db.flush()
+        db = self.core.db
+        if db is not None:
+            db.shrink_memory()
+        memory.reclaim()
 
     def rekey(self, s: Session, new: str) -> bool:
         """Give ``s`` the uuid ``new`` (``origination_uuid``): CHANNEL_UUID, vars, table, row.

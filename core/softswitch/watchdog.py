@@ -20,10 +20,12 @@ application that must block (a system call, a CPU-bound job) declares it when it
 
 from __future__ import annotations
 
+import linecache
 import logging
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 
 import gevent
@@ -57,6 +59,22 @@ def _module_of(frames: list, modules: Callable[[], dict[str, str]]) -> str:
     return ""
 
 
+def _format_stack(frame) -> str:
+    """The stack as traceback prints it, without keeping the source files it read.
+
+    ``linecache`` keeps every line of every file it opens, for the life of the process: a
+    report made while calls were coming in (a loaded machine) left thousands of lines of
+    source, born among the calls' objects, that kept pymalloc arenas from being given back
+    after the calls had gone. The files read for this stack only are dropped again.
+    """
+    before = set(linecache.cache)
+    try:
+        return "".join(traceback.format_list(traceback.extract_stack(frame)))
+    finally:
+        for name in set(linecache.cache) - before:
+            linecache.cache.pop(name, None)
+
+
 class HubWatchdog:
     """One per running core. ``fire(event)`` fires the report event (called in the hub)."""
 
@@ -71,8 +89,9 @@ class HubWatchdog:
         self._tick = _mono()
         self._timer = None
         self._running = False
-        #: reports made so far (statistics and tests): (module, blocked seconds, stack text)
-        self.reports: list[tuple[str, float, str]] = []
+        #: the last 100 reports (statistics and tests): (module, blocked seconds, stack text);
+        #: bounded: a loaded machine makes one every few seconds, for the life of the process
+        self.reports: deque[tuple[str, float, str]] = deque(maxlen=100)
 
     def start(self) -> None:
         if self.threshold <= 0 or self._running:
@@ -109,7 +128,7 @@ class HubWatchdog:
                 frame = frame.f_back
             frames.reverse()
             module = _module_of(frames, self._modules)
-            stack = "".join(traceback.format_list(traceback.extract_stack(frames[-1]))) if frames else ""
+            stack = _format_stack(frames[-1]) if frames else ""
             self._report(
                 f"The hub has been held for {held * 1000:.0f} ms (hub-watchdog-ms "
                 f"{self.threshold * 1000:.0f}) by {('module ' + module) if module else 'the kernel or unknown code'}"

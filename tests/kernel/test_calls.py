@@ -456,6 +456,39 @@ def test_hanging_up_1000_calls_leaves_nothing(core, wait_for):
     assert core.db.query("SELECT count(*) FROM channels")[1] == [(0,)]
 
 
+def test_no_session_survives_hangup_and_memory_is_reclaimed_once_idle(core, wait_for,
+                                                                      monkeypatch):
+    """Issue #14: RSS back within 10 % after 1,000 calls. What the calls leave must be garbage
+    (no session, channel or greenlet kept by a table), and once the table has been empty a
+    moment after a peak the kernel gives memory back (softswitch.memory.reclaim)."""
+    import gc
+    import weakref
+
+    import softswitch.memory
+    from softswitch.sessions import RECLAIM_AFTER
+
+    reclaimed = []
+    real = softswitch.memory.reclaim
+    monkeypatch.setattr(softswitch.memory, "reclaim", lambda: reclaimed.append(1) or real())
+    refs = []
+    for _ in range(max(RECLAIM_AFTER, 200)):
+        cause, s = core.sessions.originate("tnull/1000")
+        assert cause == Cause.SUCCESS
+        core.sessions.route_originated(s, "&park")
+        refs.append((weakref.ref(s), weakref.ref(s.channel)))
+    del s
+    wait_for(lambda: all(r[0]() is not None and r[0]().channel.flags & ChannelFlag.CF_PARK
+                         for r in refs), timeout=30)
+    assert not reclaimed  # not while calls are up
+    core.sessions.hupall(Cause.MANAGER_REQUEST)
+    assert core.sessions.wait_empty(30)
+    wait_for(lambda: reclaimed, timeout=10)
+    gc.collect()
+    assert [r for r in refs if r[0]() is not None or r[1]() is not None] == []
+    core.sessions.flush_db()
+    assert core.db.query("SELECT count(*) FROM channels")[1] == [(0,)]
+
+
 def test_media_paced_and_transcoded(core, rec, wait_for):
     r = Recorder(core)
     cause, s = core.sessions.originate("{tnull_timer=true,tnull_write_codec=TOYU}tnull/echo")

@@ -47,7 +47,7 @@ import functools
 import logging
 import sys
 import time
-from collections import deque
+from array import array
 from typing import TYPE_CHECKING
 
 import gevent
@@ -136,6 +136,41 @@ class TimerPrivate:
         self.timer = timer  # the tick's delivery updates it
 
 
+class Lateness:
+    """The last ``size`` wake-up latenesses (ns), oldest first: a ring in one preallocated
+    ``array('q')``.
+
+    It was a ``deque(maxlen=65536)`` of ints: each wake-up allocated an int object that lived
+    for the next 65,536 wake-ups (minutes), so ints born during a burst of calls sat among the
+    calls' objects and kept pymalloc's arenas from being given back once the calls had gone.
+    Here a value is stored, not an object: the ring allocates nothing after its creation.
+    """
+
+    __slots__ = ("_ring", "_size", "_count")
+
+    def __init__(self, size: int) -> None:
+        self._ring = array("q", bytes(8 * size))
+        self._size = size
+        self._count = 0  # values appended since the last clear
+
+    def append(self, value: int) -> None:
+        self._ring[self._count % self._size] = value
+        self._count += 1
+
+    def clear(self) -> None:
+        self._count = 0
+
+    def __len__(self) -> int:
+        return min(self._count, self._size)
+
+    def __iter__(self):
+        n, size, ring = self._count, self._size, self._ring
+        if n <= size:
+            return iter(ring[:n])
+        k = n % size
+        return iter(ring[k:] + ring[:k])
+
+
 class SoftTimer:
     """The module's engine: its clocks, the clock loop, and the timer interface functions.
 
@@ -196,7 +231,7 @@ class SoftTimer:
         self.time_source = functools.partial(getattr, self, "timestamp")
         # statistics (bench/timers.py, tests)
         self.wakeups = 0
-        self.lateness: deque[int] = deque(maxlen=65536)  # ns past the deadline, per wake-up
+        self.lateness = Lateness(65536)  # ns past the deadline, per wake-up
         self.spins = 0  # ticks whose early wake-up came before the deadline: a window polled
         self.spin_ns_total = 0  # time spent in those windows (the CPU cost of spin_usec)
         self.spin_missed = 0  # ticks with a window whose OS wake-up came after the deadline
