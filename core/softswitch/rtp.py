@@ -37,6 +37,7 @@ import socket as _stdsocket
 import struct
 import weakref
 from collections import deque
+from collections.abc import Callable
 
 from gevent import socket
 
@@ -109,7 +110,7 @@ class RtpPortAllocator:
         self.used.discard(port)
 
 
-_ALLOCATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ALLOCATORS: dict[int, tuple[Callable[[], object], RtpPortAllocator]] = {}
 
 
 def _allocator(core) -> RtpPortAllocator:
@@ -117,10 +118,18 @@ def _allocator(core) -> RtpPortAllocator:
     # the kernel itself; one allocator per kernel, keyed by its settings object
     admin = getattr(core, "admin", None)
     s = admin.settings if admin is not None else core.settings
-    alloc = _ALLOCATORS.get(s)
+    # (Settings is an unhashable dataclass: key by identity, held weakly so a stopped kernel's
+    # entry goes with it)
+    entry = _ALLOCATORS.get(id(s))
+    alloc = entry[1] if entry is not None and entry[0]() is s else None
     if alloc is None or (alloc.start, alloc.end) != (s.rtp_start_port + (s.rtp_start_port & 1), s.rtp_end_port):
         alloc = RtpPortAllocator(s.rtp_start_port, s.rtp_end_port)
-        _ALLOCATORS[s] = alloc
+        key = id(s)
+        try:
+            ref = weakref.ref(s, lambda _r, k=key: _ALLOCATORS.pop(k, None))
+        except TypeError:  # a settings object without weak references (a test's namespace)
+            ref = lambda s=s: s  # noqa: E731
+        _ALLOCATORS[key] = (ref, alloc)
     return alloc
 
 

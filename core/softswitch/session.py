@@ -1094,7 +1094,7 @@ class Session:
                     h.insert(0, h.pop(i))
                     break
             ch.event_set_data(ev)
-            self.core.events.fire(ev)
+            self.manager.core.events.fire(ev)
 
     def break_media(self) -> None:
         """``uuid_break``: ask the running media app to stop (CF_BREAK)."""
@@ -1246,7 +1246,7 @@ class Session:
             # DTMF event from the call's queue instead (queue_event)
             ev = Event(ET.DTMF)
             add_channel_data(self.channel, ev.headers, ET.DTMF,
-                             self.core.settings.verbose_channel_events)
+                             self.manager.core.settings.verbose_channel_events)
             ev.headers.extend(after)
             self.queue_event(ev)
         else:

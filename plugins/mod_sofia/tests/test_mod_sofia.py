@@ -57,7 +57,7 @@ def kernel(kernel_factory):
     # pre-processor commands run line by line: the include gets its own line
     root = ROOT_XML.replace("</document>", '<section name="directory">\n'
                             '<X-PRE-PROCESS cmd="include" data="directory/*.xml"/>\n</section>\n</document>')
-    return kernel_factory(modules=[mod_sofia], conf={
+    return kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={
         "softswitch.xml": root, "directory/default.xml": DIRECTORY.format(a1=a1),
         "sofia.conf.xml": SOFIA_CONF})
 
@@ -70,7 +70,7 @@ def profile_port(core, name="internal") -> int:
 
 
 def test_profiles_start_on_port_zero_and_status(kernel_factory):
-    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
     out = core.api("sofia status")
     assert out.endswith("2 profiles 0 aliases\n")
     p1, p2 = profile_port(core), profile_port(core, "second")
@@ -135,7 +135,7 @@ def test_register_digest_password_and_a1_hash(kernel_factory):
 
 
 def test_blind_registration_and_profile_stop(kernel_factory):
-    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
     port = profile_port(core, "second")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -177,7 +177,7 @@ NO_AUTH = SOFIA_CONF.replace('<param name="auth-calls" value="true"/>', "")
 
 
 def test_invite_without_a_common_codec_is_488_and_over_the_rate_503(kernel_factory):
-    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": NO_AUTH},
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": NO_AUTH},
                           settings={"sessions-per-second": 1})
     port = profile_port(core)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -199,7 +199,7 @@ def test_invite_without_a_common_codec_is_488_and_over_the_rate_503(kernel_facto
 def test_an_unanswered_outbound_leg_is_cancelled(kernel_factory):
     """originate to a peer that only rings: at originate_timeout our CANCEL goes out (same
     top Via as the INVITE), the peer's 487 is ACKed by the INVITE transaction."""
-    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": NO_AUTH})
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": NO_AUTH})
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     peer = sock.getsockname()[1]
@@ -238,7 +238,7 @@ def test_an_unanswered_outbound_leg_is_cancelled(kernel_factory):
 
 
 def test_registrations_expire(kernel_factory, wait_for):
-    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
     port = profile_port(core, "second")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -257,7 +257,7 @@ def test_mutated_messages_never_break_the_profile(kernel_factory, wait_for, capl
     import random
 
     caplog.set_level(logging.WARNING)
-    core = kernel_factory(modules=[mod_sofia], conf={"sofia.conf.xml": NO_AUTH})
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": NO_AUTH})
     port = profile_port(core)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
