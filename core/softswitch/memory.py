@@ -27,7 +27,6 @@ in the environment (``PYTHONMALLOC=pymalloc``) keeps Python's allocator.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import logging
 import os
@@ -46,8 +45,9 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
         choose("malloc_trim", "Python", "SOFTSWITCH_PURE_PYTHON=1: garbage collection only")
         return None
     try:
-        name = ctypes.util.find_library("c")
-        fn = ctypes.CDLL(name).malloc_trim if name else None
+        # the process's own symbols (libc is loaded): ctypes.util.find_library would run
+        # `ldconfig -p` in a subprocess
+        fn = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc
         fn = None
     if fn is None:

@@ -67,29 +67,12 @@ def _ok(module, argv, stream):
 _sub("flush_db_handles", "calibrate_clock", "save_history")(_ok)
 
 
-def _malloc_trim():
-    try:
-        import ctypes
-        import ctypes.util
-
-        name = ctypes.util.find_library("c")
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc: nothing to trim with
-        return None
-
-
 @_sub("reclaim_mem")
 def _reclaim_mem(module, argv, stream):
-    """FreeSWITCH's SCSC_RECLAIM frees its memory pools' recycled blocks; ours: a full garbage
-    collection, then glibc's ``malloc_trim(0)`` gives the freed heap back to the system."""
-    import gc
-
-    gc.collect()
-    state = module.state
-    if not hasattr(state, "malloc_trim"):
-        state.malloc_trim = _malloc_trim()
-    if state.malloc_trim is not None:
-        state.malloc_trim(0)
+    """FreeSWITCH's SCSC_RECLAIM frees its memory pools' recycled blocks; ours is the kernel's
+    reclaim (the channels batch committed, sqlite's page cache shrunk, a full garbage
+    collection, glibc's ``malloc_trim(0)``), what it also does when the calls end after a peak."""
+    module.core.sessions.reclaim_memory()
     stream.write("+OK\n")
 
 
