@@ -289,6 +289,51 @@ def test_originate_to_sipp_uas(sip_system):
             uas.wait()
 
 
+
+def _originate_to_uas(system, uas_args: list[str], dial: str) -> None:
+    """Start sipp's ``uas`` with ``uas_args``, originate ``dial`` to it (retrying while sipp is
+    still binding), and wait for sipp to end its one call successfully."""
+    uas = subprocess.Popen([SIPP, "-sn", "uas", "-i", "127.0.0.1", *uas_args, "-m", "1",
+                            "-nostdin", "-timeout", "30s", "-timeout_error", "-trace_err"],
+                           cwd=system.sipp_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        c = esl(system)
+        out = ""
+        for _ in range(50):  # sipp binds its port after start-up: retry while it refuses
+            out = c.api(f"originate {dial} &playback(tone_stream://%(200,0,440);loops=2)",
+                        timeout=TIMEOUT)
+            if out.startswith("+OK"):
+                break
+            time.sleep(0.1)  # waiting for sipp's socket (an external process), bounded
+        assert out.startswith("+OK "), out
+        stdout, stderr = uas.communicate(timeout=40)
+        assert uas.returncode == 0, f"{stdout[-2000:]}\n{stderr[-2000:]}\n{system.log_text()[-3000:]}"
+        c.close()
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+
+
+def test_originate_to_sipp_uas_over_tcp(sip_system):
+    """``;transport=tcp`` in the dial string: the INVITE, ACK and BYE go over one TCP connection
+    to sipp's ``uas -t t1`` (which listens on TCP only)."""
+    port = free_udp_port()
+    _originate_to_uas(sip_system, ["-t", "t1", "-p", str(port)],
+                      f"sofia/internal/service@127.0.0.1:{port};transport=tcp")
+
+
+def test_call_a_user_registered_over_tcp(sip_system):
+    """1001 registers over TCP (sipp ``-t t1``) and goes away; ``sofia/internal/1001`` reaches
+    its contact over a new TCP connection, where sipp's ``uas -t t1`` answers."""
+    port = free_udp_port()
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-t", "t1", "-s", "1001", "-au", "1001",
+             "-ap", "1234", "-key", "expires", "60", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+             "-p", str(port))
+    assert r.returncode == 0, explain(r, sip_system)
+    _originate_to_uas(sip_system, ["-t", "t1", "-p", str(port)], "sofia/internal/1001")
+
 def test_auth_calls_challenges_invites(sip_system):
     """A profile with auth-calls: 407 with a digest challenge, ACK, the INVITE again with
     Proxy-Authorization (user 1000 of the directory), 200, and a call."""
