@@ -42,6 +42,14 @@ TEST_EXTENSIONS = r"""
       </condition>
     </extension>
 
+    <extension name="sofia_test_pre_answer_answer_park">
+      <condition field="destination_number" expression="^pre_answer_park$">
+        <action application="pre_answer"/>
+        <action application="answer"/>
+        <action application="park"/>
+      </condition>
+    </extension>
+
     <extension name="sofia_test_ring_and_park">
       <condition field="destination_number" expression="^9199$">
         <action application="ring_ready"/>
@@ -593,6 +601,32 @@ def test_late_offer_invite_without_sdp(sip_system):
              f"Call-ID: late-1\nCSeq: 2 BYE\nContent-Length: 0\n\n")
     assert "CSeq: 2 BYE" in raw.recv_status(200)
     media.close()
+    raw.close()
+
+
+def test_late_offer_pre_answer_sends_no_offer_in_a_183(sip_system):
+    """pre_answer on a call whose INVITE had no SDP: no 183 carrying an offer the caller could
+    not answer (FreeSWITCH sends none either); the 200 carries the offer, the ACK the answer."""
+    raw = Raw(sip_system)
+    raw.send(invite(raw, "late-pre", "z9hG4bK-latepre", dest="pre_answer_park", body=""))
+    seen = []
+    while True:
+        msg = raw.recv()
+        seen.append(msg.split("\r\n", 1)[0])
+        if msg.startswith("SIP/2.0 200 "):
+            break
+    assert seen[0] == "SIP/2.0 100 Trying" and "SIP/2.0 183 Session Progress" not in seen, seen
+    assert re.search(r"^m=audio \d+ RTP/AVP 0 8 101\r$", msg, re.M), msg
+    to = re.search(r"^To: (.*)$", msg, re.M).group(1).strip()
+    answer = SDP.replace("\n", "\r\n")
+    raw.send(f"ACK sip:pre_answer_park@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-latepre-ack\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: late-pre\nCSeq: 1 ACK\nContent-Type: application/sdp\n"
+             f"Content-Length: {len(answer)}\n\n" + answer.replace("\r\n", "\n"))
+    raw.send(f"BYE sip:pre_answer_park@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-latepre-bye\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: late-pre\nCSeq: 2 BYE\nContent-Length: 0\n\n")
+    assert "CSeq: 2 BYE" in raw.recv_status(200)
     raw.close()
 
 

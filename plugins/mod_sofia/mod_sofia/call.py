@@ -884,7 +884,14 @@ def receive_message(session, msg):
     if mid == MessageId.INDICATE_ANSWER:
         _send_ok(call)
     elif mid == MessageId.INDICATE_PROGRESS:
-        if not call.early_sdp_sent:
+        if call.late_offer:
+            # No offer in an unreliable 183 (the caller could not answer it: no PRACK here).
+            # FreeSWITCH (enable-3pcc=proxy) sends no 183 either: it logs this and fails the
+            # pre_answer, which hangs the call up with 488; we keep the call (a foot-gun nobody
+            # depends on) and let the 200 carry the offer (RFC 3261 §13.2.1).
+            log.warning("%s: CODEC NEGOTIATION ERROR.  SDP:\nNO SDP!: no early media on a call "
+                        "whose INVITE had no offer: the 200 will carry ours", session.channel.name)
+        elif not call.early_sdp_sent:
             call.early_sdp_sent = True
             res = p.response(call.invite, 183, "Session Progress", to_tag=call.local_tag)
             res.add("Contact", call.contact())
