@@ -8,7 +8,7 @@
   ``sofia/<profile>/<registered user>``, media over the kernel's RTP stack
   (:func:`softswitch.rtp_open`) with RFC 2833 DTMF;
 * the ``sofia`` API: ``sofia status``, ``sofia status profile <name> [reg]``,
-  ``sofia profile <name> start|stop|restart`` with FreeSWITCH's output.
+  ``sofia profile <name> start|stop|restart`` with FreeSWITCH's output; ``sofia_contact``.
 
 The SIP stack is our own (message parser, RFC 3261 transactions, dialogs): see README.md for
 why sippy was not taken.
@@ -87,7 +87,102 @@ def module_load(module, core):
     def sofia_api(cmd, session, stream):
         _sofia_command(state, (cmd or "").split(), stream)
 
+    @module.add_api("sofia_contact", "Sofia Contacts", "[profile/]<user>@<domain>")
+    def sofia_contact_api(cmd, session, stream):
+        stream.write(sofia_contact(state, cmd or "", session))
+
     return softswitch.Status.SUCCESS
+
+
+def _url_from_contact(contact: str) -> str:
+    """sofia_glue_get_url_from_contact: past a quoted display name, what is inside ``<>``."""
+    buf = contact.lstrip(" ")
+    if buf.startswith('"'):
+        end = buf.find('"', 1)
+        buf = buf[end + 1:] if end >= 0 else buf[1:]
+    buf = buf.lstrip(" ")
+    lt = buf.find("<")
+    if lt >= 0:
+        gt = buf.find(">", lt)
+        if gt >= 0:
+            return buf[lt + 1:gt]
+        return buf[1:]
+    return buf
+
+
+def _select_contacts(state, profile, user: str, domain: str, concat: str | None, exclude: str | None,
+                     match_ua: str | None, out: list[str], dedup: bool) -> None:
+    """select_from_profile + contact_callback: ``<concat>sofia/<profile>/sip:<uri sans scheme>``."""
+    sql = ("SELECT contact, profile_name FROM sip_registrations WHERE profile_name = ? "
+           "AND upper(sip_user) = upper(?) AND (sip_host = ? OR presence_hosts LIKE ?)")
+    args: tuple = (profile.name, user, domain, f"%{domain}%")
+    if match_ua:
+        sql += " AND user_agent LIKE ?"
+        args += (f"%{match_ua}%",)
+    if exclude:
+        sql += " AND contact NOT LIKE ?"
+        args += (f"%{exclude}%",)
+    cols, rows = state.core.db.query(sql, args)
+    for contact, pname in rows:
+        if not contact:
+            continue
+        url = _url_from_contact(contact)
+        item = f"{concat or ''}sofia/{pname}/sip:{url.partition(':')[2] if ':' in url else url}"
+        if dedup and item in "".join(out):
+            continue
+        out.append(item + ",")
+
+
+def sofia_contact(state, cmd: str, session=None) -> str:
+    """FreeSWITCH's ``sofia_contact [profile/]<user>[@<domain>][/<prefix>][~<user agent>]``: the
+    dial strings of the user's registered contacts, comma-separated, or
+    ``error/user_not_registered``. The channel variables ``sip_exclude_contact`` and
+    ``sip_match_user_agent`` of the calling session filter them, as in FreeSWITCH."""
+    if not cmd:
+        return ""
+    exclude = match_ua = None
+    if session is not None:
+        exclude = session.get_variable("sip_exclude_contact")
+        match_ua = session.get_variable("sip_match_user_agent")
+    data = cmd
+    profile_name: str | None = None
+    tilde = "~" in data
+    if tilde:
+        data, match_ua = data.split("~", 1)
+    slash = "/" in data
+    if slash:
+        profile_name, user = data.split("/", 1)
+    else:
+        user = data
+    concat = domain = None
+    if "@" in user:
+        user, domain = user.split("@", 1)
+        if "/" in domain:
+            domain, concat = domain.split("/", 1)
+    elif "/" in user:
+        user, concat = user.split("/", 1)
+    if tilde and not slash:
+        # FreeSWITCH's profile name shares the user's buffer there: it is the user part
+        profile_name = user
+    if not domain:
+        domain = state.core.vars.get("domain") or "freeswitch.local"
+    profiles = {name: p for name, p in state.profiles.items() if p.running}
+    profile = None
+    if profile_name != "*" or not domain:
+        if profile_name:
+            profile = profiles.get(profile_name)
+        if profile is None and domain:
+            profile = profiles.get(domain)
+    out: list[str] = []
+    if profile is not None:
+        _select_contacts(state, profile, user, domain, concat, exclude, match_ua, out, False)
+    elif domain:
+        for p in profiles.values():
+            _select_contacts(state, p, user, domain, concat, exclude, match_ua, out, True)
+    reply = "".join(out)
+    if not reply:
+        return "error/user_not_registered"
+    return reply[:-1] if reply.endswith(",") else reply
 
 
 @softswitch.hookimpl

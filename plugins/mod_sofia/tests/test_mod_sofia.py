@@ -397,3 +397,32 @@ def test_a_user_registered_over_tcp_is_called_over_that_connection(kernel_factor
     cause, session = result.get(timeout=10)
     assert session is None and cause.name == "USER_BUSY"
     conn.close()
+
+
+def test_sofia_contact(kernel_factory):
+    """FreeSWITCH's ``sofia_contact`` formats: ``sofia/<profile>/sip:<contact URI sans scheme>``,
+    several contacts comma-separated, the ``/prefix`` and ``~user-agent`` forms, every profile
+    for ``*/`` or a domain that names no profile, ``error/user_not_registered``."""
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    port = profile_port(core, "second")
+    socks = []
+    for _ in range(2):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        assert register(sock, port, "anyone", "example.test").startswith("SIP/2.0 200 OK\r\n")
+        socks.append(sock)
+    a, b = (f"sofia/second/sip:anyone@127.0.0.1:{s.getsockname()[1]}" for s in socks)
+    assert core.api("sofia_contact second/anyone@example.test") == f"{a},{b}"
+    assert core.api("sofia_contact */anyone@example.test") == f"{a},{b}"
+    assert core.api("sofia_contact anyone@example.test") == f"{a},{b}"       # no profile by that name
+    assert core.api("sofia_contact second/ANYONE@example.test/[x]") == f"[x]{a},[x]{b}"
+    assert core.api("sofia_contact second/anyone@example.test~unknown") == f"{a},{b}"   # the UA
+    assert core.api("sofia_contact second/anyone@example.test~sipp") == "error/user_not_registered"
+    assert core.api("sofia_contact internal/anyone@example.test") == "error/user_not_registered"
+    assert core.api("sofia_contact second/anyone@other.test") == "error/user_not_registered"
+    assert core.api("sofia_contact second/nobody@example.test") == "error/user_not_registered"
+    # no domain: the global ``domain`` variable's
+    core.vars.set("domain", "example.test")
+    assert core.api("sofia_contact second/anyone") == f"{a},{b}"
+    for sock in socks:
+        sock.close()
