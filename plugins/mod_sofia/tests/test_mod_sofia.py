@@ -426,3 +426,48 @@ def test_sofia_contact(kernel_factory):
     assert core.api("sofia_contact second/anyone") == f"{a},{b}"
     for sock in socks:
         sock.close()
+
+
+def test_sofia_xmlstatus(kernel_factory):
+    """``sofia xmlstatus``: the profile list, a profile's info and its registrations as
+    FreeSWITCH's cmd_xml_status writes them (well-formed XML, the same element names)."""
+    from xml.etree import ElementTree
+
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    port = profile_port(core, "second")
+    out = core.api("sofia xmlstatus")
+    assert out.startswith('<?xml version="1.0" encoding="ISO-8859-1"?>\n<profiles>\n')
+    profiles = ElementTree.fromstring(out)
+    assert [(p.findtext("name"), p.findtext("type"), p.findtext("state")) for p in profiles] == \
+        [("internal", "profile", "RUNNING (0)"), ("second", "profile", "RUNNING (0)")]
+    assert profiles[1].findtext("data") == f"sip:mod_sofia@127.0.0.1:{port}"
+
+    info = ElementTree.fromstring(core.api("sofia xmlstatus profile internal")).find("profile-info")
+    assert info.findtext("name") == "internal" and info.findtext("context") == "default"
+    assert info.findtext("inbound-codecs") == "PCMA,PCMU" and info.findtext("dtmf-mode") == "rfc2833"
+    assert info.findtext("registrations") == "0"
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    assert register(sock, port, "anyone", "example.test").startswith("SIP/2.0 200 OK\r\n")
+    out = core.api("sofia xmlstatus profile second reg")
+    root = ElementTree.fromstring(out)
+    assert root.find("profile-info") is None
+    (reg,) = root.find("registrations")
+    assert reg.findtext("user") == "anyone@example.test"
+    assert reg.findtext("contact") == f"<sip:anyone@127.0.0.1:{sock.getsockname()[1]}>"
+    assert "<contact>&lt;sip:anyone@" in out                        # switch_amp_encode
+    assert re.fullmatch(r"Registered\(UDP\)\(unknown\) exp\(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\) "
+                        r"expsecs\(\d+\)", reg.findtext("status"))
+    assert reg.findtext("network-ip") == "127.0.0.1"
+    user = ElementTree.fromstring(core.api("sofia xmlstatus profile second user anyone@example.test"))
+    assert len(user.find("registrations")) == 1
+    assert len(ElementTree.fromstring(core.api("sofia xmlstatus profile second user example.test"))
+               .find("registrations")) == 1                          # no @: the host
+    assert len(ElementTree.fromstring(core.api("sofia xmlstatus profile second reg nomatch"))
+               .find("registrations")) == 0
+    assert core.api("sofia xmlstatus profile nope x") == "Invalid Profile!\n"
+    assert core.api("sofia xmlstatus bogus x") == "Invalid Syntax!\n"
+    assert core.api("sofia xmlstatus profile") == \
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n</gateways>\n'
+    sock.close()
