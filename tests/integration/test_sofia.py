@@ -341,6 +341,14 @@ def test_call_a_user_registered_over_tcp(sip_system):
              "-p", str(port))
     assert r.returncode == 0, explain(r, sip_system)
     _originate_to_uas(sip_system, ["-t", "t1", "-p", str(port)], "sofia/internal/1001")
+    # unregister (later tests count the registrations)
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-t", "t1", "-s", "1001", "-au", "1001",
+             "-ap", "1234", "-key", "expires", "0", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+             "-p", str(port))
+    assert r.returncode == 0, explain(r, sip_system)
+    c = esl(sip_system)
+    assert "Total items returned: 0\n" in c.api("sofia status profile internal reg")
+    c.close()
 
 def test_auth_calls_challenges_invites(sip_system):
     """A profile with auth-calls: 407 with a digest challenge, ACK, the INVITE again with
