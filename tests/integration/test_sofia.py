@@ -42,6 +42,14 @@ TEST_EXTENSIONS = r"""
       </condition>
     </extension>
 
+    <extension name="sofia_test_pre_answer_answer_park">
+      <condition field="destination_number" expression="^pre_answer_park$">
+        <action application="pre_answer"/>
+        <action application="answer"/>
+        <action application="park"/>
+      </condition>
+    </extension>
+
     <extension name="sofia_test_ring_and_park">
       <condition field="destination_number" expression="^9199$">
         <action application="ring_ready"/>
@@ -288,6 +296,59 @@ def test_originate_to_sipp_uas(sip_system):
             uas.kill()
             uas.wait()
 
+
+
+def _originate_to_uas(system, uas_args: list[str], dial: str) -> None:
+    """Start sipp's ``uas`` with ``uas_args``, originate ``dial`` to it (retrying while sipp is
+    still binding), and wait for sipp to end its one call successfully."""
+    uas = subprocess.Popen([SIPP, "-sn", "uas", "-i", "127.0.0.1", *uas_args, "-m", "1",
+                            "-nostdin", "-timeout", "30s", "-timeout_error", "-trace_err"],
+                           cwd=system.sipp_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        c = esl(system)
+        out = ""
+        for _ in range(50):  # sipp binds its port after start-up: retry while it refuses
+            out = c.api(f"originate {dial} &playback(tone_stream://%(200,0,440);loops=2)",
+                        timeout=TIMEOUT)
+            if out.startswith("+OK"):
+                break
+            time.sleep(0.1)  # waiting for sipp's socket (an external process), bounded
+        assert out.startswith("+OK "), out
+        stdout, stderr = uas.communicate(timeout=40)
+        assert uas.returncode == 0, f"{stdout[-2000:]}\n{stderr[-2000:]}\n{system.log_text()[-3000:]}"
+        c.close()
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+
+
+def test_originate_to_sipp_uas_over_tcp(sip_system):
+    """``;transport=tcp`` in the dial string: the INVITE, ACK and BYE go over one TCP connection
+    to sipp's ``uas -t t1`` (which listens on TCP only)."""
+    port = free_udp_port()
+    _originate_to_uas(sip_system, ["-t", "t1", "-p", str(port)],
+                      f"sofia/internal/service@127.0.0.1:{port};transport=tcp")
+
+
+def test_call_a_user_registered_over_tcp(sip_system):
+    """1001 registers over TCP (sipp ``-t t1``) and goes away; ``sofia/internal/1001`` reaches
+    its contact over a new TCP connection, where sipp's ``uas -t t1`` answers."""
+    port = free_udp_port()
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-t", "t1", "-s", "1001", "-au", "1001",
+             "-ap", "1234", "-key", "expires", "60", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+             "-p", str(port))
+    assert r.returncode == 0, explain(r, sip_system)
+    _originate_to_uas(sip_system, ["-t", "t1", "-p", str(port)], "sofia/internal/1001")
+    # unregister (later tests count the registrations)
+    r = sipp(sip_system, "-sf", str(SCENARIOS / "register.xml"), "-t", "t1", "-s", "1001", "-au", "1001",
+             "-ap", "1234", "-key", "expires", "0", f"127.0.0.1:{sip_system.sip_port}", "-m", "1",
+             "-p", str(port))
+    assert r.returncode == 0, explain(r, sip_system)
+    c = esl(sip_system)
+    assert "Total items returned: 0\n" in c.api("sofia status profile internal reg")
+    c.close()
 
 def test_auth_calls_challenges_invites(sip_system):
     """A profile with auth-calls: 407 with a digest challenge, ACK, the INVITE again with
@@ -548,6 +609,32 @@ def test_late_offer_invite_without_sdp(sip_system):
              f"Call-ID: late-1\nCSeq: 2 BYE\nContent-Length: 0\n\n")
     assert "CSeq: 2 BYE" in raw.recv_status(200)
     media.close()
+    raw.close()
+
+
+def test_late_offer_pre_answer_sends_no_offer_in_a_183(sip_system):
+    """pre_answer on a call whose INVITE had no SDP: no 183 carrying an offer the caller could
+    not answer (FreeSWITCH sends none either); the 200 carries the offer, the ACK the answer."""
+    raw = Raw(sip_system)
+    raw.send(invite(raw, "late-pre", "z9hG4bK-latepre", dest="pre_answer_park", body=""))
+    seen = []
+    while True:
+        msg = raw.recv()
+        seen.append(msg.split("\r\n", 1)[0])
+        if msg.startswith("SIP/2.0 200 "):
+            break
+    assert seen[0] == "SIP/2.0 100 Trying" and "SIP/2.0 183 Session Progress" not in seen, seen
+    assert re.search(r"^m=audio \d+ RTP/AVP 0 8 101\r$", msg, re.M), msg
+    to = re.search(r"^To: (.*)$", msg, re.M).group(1).strip()
+    answer = SDP.replace("\n", "\r\n")
+    raw.send(f"ACK sip:pre_answer_park@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-latepre-ack\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: late-pre\nCSeq: 1 ACK\nContent-Type: application/sdp\n"
+             f"Content-Length: {len(answer)}\n\n" + answer.replace("\r\n", "\n"))
+    raw.send(f"BYE sip:pre_answer_park@127.0.0.1:{raw.dest[1]} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{raw.port};"
+             f"branch=z9hG4bK-latepre-bye\nFrom: <sip:raw@127.0.0.1:{raw.port}>;tag=rawtag\nTo: {to}\n"
+             f"Call-ID: late-pre\nCSeq: 2 BYE\nContent-Length: 0\n\n")
+    assert "CSeq: 2 BYE" in raw.recv_status(200)
     raw.close()
 
 

@@ -8,7 +8,7 @@
   ``sofia/<profile>/<registered user>``, media over the kernel's RTP stack
   (:func:`softswitch.rtp_open`) with RFC 2833 DTMF;
 * the ``sofia`` API: ``sofia status``, ``sofia status profile <name> [reg]``,
-  ``sofia profile <name> start|stop|restart`` with FreeSWITCH's output.
+  ``sofia profile <name> start|stop|restart`` with FreeSWITCH's output; ``sofia_contact``.
 
 The SIP stack is our own (message parser, RFC 3261 transactions, dialogs): see README.md for
 why sippy was not taken.
@@ -83,11 +83,107 @@ def module_load(module, core):
     _start_profiles(state)
 
     @module.add_api("sofia", "Sofia Controls",
-                    "status|status profile <name> [reg]|profile <name> start|stop|restart")
+                    "status|status profile <name> [reg]|xmlstatus [profile <name> [reg]]|"
+                    "profile <name> start|stop|restart")
     def sofia_api(cmd, session, stream):
         _sofia_command(state, (cmd or "").split(), stream)
 
+    @module.add_api("sofia_contact", "Sofia Contacts", "[profile/]<user>@<domain>")
+    def sofia_contact_api(cmd, session, stream):
+        stream.write(sofia_contact(state, cmd or "", session))
+
     return softswitch.Status.SUCCESS
+
+
+def _url_from_contact(contact: str) -> str:
+    """sofia_glue_get_url_from_contact: past a quoted display name, what is inside ``<>``."""
+    buf = contact.lstrip(" ")
+    if buf.startswith('"'):
+        end = buf.find('"', 1)
+        buf = buf[end + 1:] if end >= 0 else buf[1:]
+    buf = buf.lstrip(" ")
+    lt = buf.find("<")
+    if lt >= 0:
+        gt = buf.find(">", lt)
+        if gt >= 0:
+            return buf[lt + 1:gt]
+        return buf[1:]
+    return buf
+
+
+def _select_contacts(state, profile, user: str, domain: str, concat: str | None, exclude: str | None,
+                     match_ua: str | None, out: list[str], dedup: bool) -> None:
+    """select_from_profile + contact_callback: ``<concat>sofia/<profile>/sip:<uri sans scheme>``."""
+    sql = ("SELECT contact, profile_name FROM sip_registrations WHERE profile_name = ? "
+           "AND upper(sip_user) = upper(?) AND (sip_host = ? OR presence_hosts LIKE ?)")
+    args: tuple = (profile.name, user, domain, f"%{domain}%")
+    if match_ua:
+        sql += " AND user_agent LIKE ?"
+        args += (f"%{match_ua}%",)
+    if exclude:
+        sql += " AND contact NOT LIKE ?"
+        args += (f"%{exclude}%",)
+    cols, rows = state.core.db.query(sql, args)
+    for contact, pname in rows:
+        if not contact:
+            continue
+        url = _url_from_contact(contact)
+        item = f"{concat or ''}sofia/{pname}/sip:{url.partition(':')[2] if ':' in url else url}"
+        if dedup and item in "".join(out):
+            continue
+        out.append(item + ",")
+
+
+def sofia_contact(state, cmd: str, session=None) -> str:
+    """FreeSWITCH's ``sofia_contact [profile/]<user>[@<domain>][/<prefix>][~<user agent>]``: the
+    dial strings of the user's registered contacts, comma-separated, or
+    ``error/user_not_registered``. The channel variables ``sip_exclude_contact`` and
+    ``sip_match_user_agent`` of the calling session filter them, as in FreeSWITCH."""
+    if not cmd:
+        return ""
+    exclude = match_ua = None
+    if session is not None:
+        exclude = session.get_variable("sip_exclude_contact")
+        match_ua = session.get_variable("sip_match_user_agent")
+    data = cmd
+    profile_name: str | None = None
+    tilde = "~" in data
+    if tilde:
+        data, match_ua = data.split("~", 1)
+    slash = "/" in data
+    if slash:
+        profile_name, user = data.split("/", 1)
+    else:
+        user = data
+    concat = domain = None
+    if "@" in user:
+        user, domain = user.split("@", 1)
+        if "/" in domain:
+            domain, concat = domain.split("/", 1)
+    elif "/" in user:
+        user, concat = user.split("/", 1)
+    if tilde and not slash:
+        # FreeSWITCH's profile name shares the user's buffer there: it is the user part
+        profile_name = user
+    if not domain:
+        domain = state.core.vars.get("domain") or "freeswitch.local"
+    profiles = {name: p for name, p in state.profiles.items() if p.running}
+    profile = None
+    if profile_name != "*" or not domain:
+        if profile_name:
+            profile = profiles.get(profile_name)
+        if profile is None and domain:
+            profile = profiles.get(domain)
+    out: list[str] = []
+    if profile is not None:
+        _select_contacts(state, profile, user, domain, concat, exclude, match_ua, out, False)
+    elif domain:
+        for p in profiles.values():
+            _select_contacts(state, p, user, domain, concat, exclude, match_ua, out, True)
+    reply = "".join(out)
+    if not reply:
+        return "error/user_not_registered"
+    return reply[:-1] if reply.endswith(",") else reply
 
 
 @softswitch.hookimpl
@@ -101,11 +197,14 @@ def module_shutdown(module):
 
 def _sofia_command(state, argv: list[str], stream) -> None:
     if not argv:
-        stream.write("-USAGE: status|status profile <name> [reg]|profile <name> start|stop|restart\n")
+        stream.write("-USAGE: status|status profile <name> [reg]|xmlstatus [profile <name> [reg]]|"
+                     "profile <name> start|stop|restart\n")
         return
     cmd = argv[0].lower()
     if cmd == "status":
         _status(state, argv[1:], stream)
+    elif cmd == "xmlstatus":
+        _xmlstatus(state, argv[1:], stream)
     elif cmd == "profile":
         _profile_cmd(state, argv[1:], stream)
     else:
@@ -197,6 +296,130 @@ def _status(state, argv: list[str], stream) -> None:
               f"MWI-Account:\t{s(r[16])}@{s(r[17])}\n\n")
         w(f"Total items returned: {len(rows)}\n")
     w(f"{LINE}\n")
+
+
+XML_HEADER = '<?xml version="1.0" encoding="ISO-8859-1"?>'
+REG_COLUMNS = ("call_id, sip_user, sip_host, contact, status, rpid, expires, user_agent, server_user, "
+               "server_host, profile_name, hostname, network_ip, network_port, sip_username, sip_realm, "
+               "mwi_user, mwi_host, ping_status, ping_time")
+_URL_UNSAFE = set("\r\n #%&+:;<=>?@[\\]^`{|}\"")
+
+
+def _amp(text) -> str:
+    """switch_amp_encode."""
+    return ("" if text is None else str(text)).replace("&", "&amp;").replace('"', "&quot;") \
+        .replace("'", "&apos;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _url_encode(text) -> str:
+    """switch_url_encode (an already %-escaped octet is kept)."""
+    text = "" if text is None else str(text)
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "%" and len(text) - i > 2 and all(c in "0123456789ABCDEF" for c in text[i + 1:i + 3]):
+            out.append(ch)
+        elif ch < " " or ch > "~" or ch in _URL_UNSAFE:
+            out.extend(f"%{b:02X}" for b in ch.encode())
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _xmlstatus(state, argv: list[str], stream) -> None:
+    """``sofia xmlstatus [profile <name> [reg [<contact>]|user <user@host>|pres <host>]]``,
+    FreeSWITCH's cmd_xml_status (no gateways here: their lists are empty)."""
+    w = stream.write
+    if not argv:
+        w(f"{XML_HEADER}\n<profiles>\n")
+        for p in state.profiles.values():
+            if p.running:
+                inuse = sum(1 for call in p.calls.values() if call.session is not None)
+                w(f"<profile>\n<name>{p.name}</name>\n<type>profile</type>\n<data>{p.url}</data>\n"
+                  f"<state>RUNNING ({inuse})</state>\n</profile>\n")
+        w("</profiles>\n")
+        return
+    if len(argv) == 1:
+        # FreeSWITCH: any single argument lists the gateways
+        w(f"{XML_HEADER}\n<gateways>\n</gateways>\n")
+        return
+    what = argv[0].lower()
+    if what == "gateway":
+        w("Invalid Gateway!\n")
+        return
+    if what != "profile":
+        w("Invalid Syntax!\n")
+        return
+    p = state.profiles.get(argv[1])
+    if p is None or not p.running:
+        w("Invalid Profile!\n")
+        return
+    cfg = p.cfg
+    sub = argv[2].lower() if len(argv) > 2 else ""
+    w(f"{XML_HEADER}\n<profile>\n")
+    if sub not in ("reg", "user"):
+        dtmf = cfg.dtmf_type if cfg.dtmf_type in ("rfc2833", "info") else "none"
+        info = [("name", argv[1]), ("domain-name", "N/A"), ("auto-nat", "false"),
+                ("db-name", "sofia_reg_" + p.name), ("pres-hosts", ""), ("dialplan", cfg.dialplan),
+                ("context", cfg.context), ("challenge-realm", cfg.challenge_realm),
+                ("rtp-ip", cfg.rtp_ip), ("sip-ip", cfg.sip_ip), ("url", p.url), ("bind-url", p.bindurl),
+                ("hold-music", "N/A"), ("outbound-proxy", "N/A"),
+                ("inbound-codecs", ",".join(cfg.codec_prefs)), ("outbound-codecs", ",".join(cfg.codec_prefs)),
+                ("tel-event", str(cfg.te_pt)), ("dtmf-mode", dtmf), ("cng", "13"), ("session-to", "0"),
+                ("max-dialog", "1000"), ("max-recv-rps", "0"), ("nomedia", "false"),
+                ("late-neg", "false"), ("proxy-media", "false"), ("aggressive-nat", "false"),
+                ("calls-in", str(p.ib_calls)), ("calls-out", str(p.ob_calls)),
+                ("failed-calls-in", str(p.ib_failed_calls)), ("failed-calls-out", str(p.ob_failed_calls)),
+                ("registrations", str(p.reg_count()))]
+        w("  <profile-info>\n")
+        for k, v in info:
+            w(f"    <{k}>{v}</{k}>\n")
+        w("  </profile-info>\n")
+    sql = None
+    args: tuple = (p.name,)
+    base = f"SELECT {REG_COLUMNS} FROM sip_registrations WHERE profile_name = ?"
+    if sub == "pres" and len(argv) > 3:
+        sql, args = base + " AND presence_hosts LIKE ?", args + (f"%{argv[3]}%",)
+    elif sub == "reg" and len(argv) > 3:
+        sql, args = base + " AND contact LIKE ?", args + (f"%{argv[3]}%",)
+    elif sub == "reg":
+        sql = base
+    elif sub == "user" and len(argv) > 3:
+        # FreeSWITCH: without an @ the argument is the host
+        user, at, host = argv[3].partition("@")
+        if not at:
+            user, host = "", user
+        sql = base
+        if user:
+            sql, args = sql + " AND sip_user = ?", args + (user,)
+        if host:
+            sql, args = sql + " AND sip_host = ?", args + (host,)
+    if sql is not None:
+        w("  <registrations>\n")
+        cols, rows = state.core.db.query(sql, args)
+        now = int(time.time())
+        for r in rows:
+            s = ["" if v is None else str(v) for v in r]
+            exp_buf, exp_secs = "", 0
+            if r[6] is not None:
+                exp_buf = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(r[6])))
+                exp_secs = int(r[6]) - now
+            w("    <registration>\n"
+              f"        <call-id>{s[0]}</call-id>\n"
+              f"        <user>{s[1]}@{s[2]}</user>\n"
+              f"        <contact>{_amp(s[3])}</contact>\n"
+              f"        <agent>{_amp(s[7])}</agent>\n"
+              f"        <status>{s[4]}({s[5]}) exp({exp_buf}) expsecs({exp_secs})</status>\n"
+              f"        <ping-status>{s[18]}</ping-status>\n"
+              f"        <ping-time>{int(r[19] or 0) / 1000:0.2f}</ping-time>\n"
+              f"        <host>{s[11]}</host>\n"
+              f"        <network-ip>{s[12]}</network-ip>\n"
+              f"        <network-port>{s[13]}</network-port>\n"
+              f"        <sip-auth-user>{_url_encode(s[14])}</sip-auth-user>\n"
+              f"        <sip-auth-realm>{s[15]}</sip-auth-realm>\n"
+              f"        <mwi-account>{s[16]}@{s[17]}</mwi-account>\n"
+              "    </registration>\n")
+        w("  </registrations>\n")
+    w("</profile>\n")
 
 
 def _profile_cmd(state, argv: list[str], stream) -> None:

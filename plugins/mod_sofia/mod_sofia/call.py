@@ -115,7 +115,7 @@ class SipCall:
         "codec", "pt", "te_pt", "frame", "silence", "answered", "acked", "final_sent",
         "ok_data", "ok_timer", "ok_interval", "remote_bye", "bye_sent", "canceled", "provisional",
         "local_sdp", "sdp_id", "sdp_version", "invite_cseq", "ack_data", "early_sdp_sent",
-        "late_offer",
+        "late_offer", "tcp",
     )
 
     def __init__(self, profile, direction: str) -> None:
@@ -156,6 +156,8 @@ class SipCall:
         self.early_sdp_sent = False
         #: an INVITE without SDP: our 200 carries the offer, the ACK the answer (RFC 3264 §5)
         self.late_offer = False
+        #: the leg goes over TCP: a lost connection is opened again for the BYE (§18.1.1)
+        self.tcp = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -561,14 +563,15 @@ def outgoing_channel(state, core, originator, var_event, caller_profile, flags):
         log.error("sofia/%s: no destination after the profile name", dest)
         return Cause.INVALID_URL, None
     target = target.removeprefix("sip:")
+    reg = None
     if "@" in target:
         uri_text = f"sip:{target}"
     else:
-        contact = profile.registered_contact(target)
-        if contact is None:
+        reg = profile.registration(target)
+        if reg is None:
             log.info("sofia/%s: user %s is not registered", dest, target)
             return Cause.USER_NOT_REGISTERED, None
-        uri_text = parse_name_addr(contact).raw_uri
+        uri_text = parse_name_addr(reg[0]).raw_uri
     uri = _uri_or_none(uri_text)
     if uri is None:
         log.error("sofia/%s: bad SIP URI %r", dest, uri_text)
@@ -578,6 +581,15 @@ def outgoing_channel(state, core, originator, var_event, caller_profile, flags):
     except OSError:
         log.error("sofia/%s: cannot resolve %s", dest, uri.host)
         return Cause.NO_ROUTE_DESTINATION, None
+    addr = (host_ip, uri.port or 5060)
+    reg_tcp = reg is not None and reg[1].endswith("(TCP)")
+    tcp = reg_tcp or uri.params.get("transport", "").lower() == "tcp"
+    if reg_tcp and reg[3].isdigit() and (reg[2], int(reg[3])) in profile.tcp_conns:
+        # the connection the user registered over (a NATed TCP client cannot be reached otherwise)
+        addr = (reg[2], int(reg[3]))
+    elif tcp and not profile.tcp_connect(addr):
+        # what sofia-sip reports when it cannot connect: a local 503
+        return sip_to_cause(503), None
     try:
         session = core.sessions.request(state.endpoint, "outbound", originator=originator)
     except softswitch.SessionRefused as e:
@@ -588,7 +600,8 @@ def outgoing_channel(state, core, originator, var_event, caller_profile, flags):
     call.session = session
     call.call_id = str(uuid.uuid4())
     call.remote_target = str(uri)
-    call.addr = (host_ip, uri.port or 5060)
+    call.addr = addr
+    call.tcp = tcp
     call.codec = cfg.codec_prefs[0]
     call.pt = STATIC_PT[call.codec]
     call.te_pt = cfg.te_pt if cfg.dtmf_type == "rfc2833" else 0
@@ -629,7 +642,7 @@ def _send_invite(call: SipCall) -> None:
     p = call.profile
     cfg = p.cfg
     req = Message("INVITE", call.remote_target)
-    req.add("Via", f"SIP/2.0/UDP {cfg.sip_ip}:{p.port};rport;branch={_branch()}")
+    req.add("Via", f"SIP/2.0/{p.transport(call.addr)} {cfg.sip_ip}:{p.port};rport;branch={_branch()}")
     req.add("Max-Forwards", "70")
     req.add("From", call.local_party)
     req.add("To", call.remote_party)
@@ -740,6 +753,8 @@ def _send_bye(call: SipCall) -> None:
     call.bye_sent = True
     p = call.profile
     if p.running:
+        if call.tcp:
+            p.tcp_connect(call.addr)
         p.tx.request(call.request("BYE"), call.addr, lambda tx, res: None)
 
 
@@ -869,7 +884,14 @@ def receive_message(session, msg):
     if mid == MessageId.INDICATE_ANSWER:
         _send_ok(call)
     elif mid == MessageId.INDICATE_PROGRESS:
-        if not call.early_sdp_sent:
+        if call.late_offer:
+            # No offer in an unreliable 183 (the caller could not answer it: no PRACK here).
+            # FreeSWITCH (enable-3pcc=proxy) sends no 183 either: it logs this and fails the
+            # pre_answer, which hangs the call up with 488; we keep the call (a foot-gun nobody
+            # depends on) and let the 200 carry the offer (RFC 3261 §13.2.1).
+            log.warning("%s: CODEC NEGOTIATION ERROR.  SDP:\nNO SDP!: no early media on a call "
+                        "whose INVITE had no offer: the 200 will carry ours", session.channel.name)
+        elif not call.early_sdp_sent:
             call.early_sdp_sent = True
             res = p.response(call.invite, 183, "Session Progress", to_tag=call.local_tag)
             res.add("Contact", call.contact())

@@ -236,9 +236,46 @@ class Profile:
         return "TCP" if addr in self.tcp_conns else "UDP"
 
     def _tcp_connection(self, conn, addr) -> None:
-        """One TCP peer: messages framed by Content-Length (§18.3), handled as datagrams are."""
+        """One TCP peer that connected to us."""
         addr = (addr[0], addr[1])
         self.tcp_conns[addr] = conn
+        self._tcp_reader(conn, addr)
+
+    def tcp_connect(self, addr: tuple[str, int], timeout: float = 5.0) -> bool:
+        """Have a TCP connection to ``addr``: the one it already has with us (a peer registered
+        over TCP, or a call in progress; reused, as sofia-sip reaches NATed TCP clients), or a
+        new one we open (RFC 3261 §18.1.1), read by its own greenlet as an accepted one is.
+
+        :returns: False (logged) when ``addr`` cannot be reached over TCP.
+        """
+        if addr in self.tcp_conns:
+            return True
+        family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+        conn = socket.socket(family, socket.SOCK_STREAM)
+        conn.settimeout(timeout)
+        try:
+            conn.connect(addr)
+        except OSError as e:
+            conn.close()
+            log.warning("profile %s: cannot connect over TCP to %s:%d: %s", self.name, addr[0],
+                        addr[1], e)
+            return False
+        conn.settimeout(None)
+        if addr in self.tcp_conns:   # the peer connected to us meanwhile: use that one
+            conn.close()
+            return True
+        self.tcp_conns[addr] = conn
+
+        def reader() -> None:
+            try:
+                self._tcp_reader(conn, addr)
+            finally:
+                conn.close()
+        gevent.spawn(reader)
+        return True
+
+    def _tcp_reader(self, conn, addr: tuple[str, int]) -> None:
+        """Messages framed by Content-Length (§18.3), handled as datagrams are."""
         buf = b""
         try:
             while self.running:
@@ -591,15 +628,20 @@ class Profile:
                     ("network-port", nport), ("user-agent", agent)])
 
     def registered_contact(self, user: str, host: str | None = None) -> str | None:
-        sql = ("SELECT contact, network_ip, network_port FROM sip_registrations WHERE profile_name = ? "
-               "AND sip_user = ?")
+        row = self.registration(user, host)
+        return row[0] if row else None
+
+    def registration(self, user: str, host: str | None = None) -> tuple[str, str, str, str] | None:
+        """The newest registration of ``user``: ``(contact, status, network_ip, network_port)``."""
+        sql = ("SELECT contact, status, network_ip, network_port FROM sip_registrations WHERE "
+               "profile_name = ? AND sip_user = ?")
         args: tuple = (self.name, user)
         if host:
             sql += " AND sip_host = ?"
             args += (host,)
         sql += " ORDER BY expires DESC LIMIT 1"
         cols, rows = self.core.db.query(sql, args)
-        return rows[0][0] if rows else None
+        return tuple(rows[0]) if rows else None
 
     def reg_count(self) -> int:
         cols, rows = self.core.db.query("SELECT count(*) FROM sip_registrations WHERE profile_name = ?",

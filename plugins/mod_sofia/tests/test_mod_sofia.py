@@ -303,3 +303,171 @@ def test_mutated_messages_never_break_the_profile(kernel_factory, wait_for, capl
     assert not [r for r in caplog.records if "error handling a message" in r.getMessage()]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("mod_sofia")]
     sock.close()
+
+
+# -- outbound legs over TCP -----------------------------------------------------------------------
+class TcpPeer:
+    """One end of a SIP TCP connection: messages framed by Content-Length (RFC 3261 §18.3)."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.buf = b""
+
+    def recv(self) -> str:
+        with gevent.Timeout(10):
+            while True:
+                end = self.buf.find(b"\r\n\r\n")
+                if end >= 0:
+                    m = re.search(rb"\r\nContent-Length: *(\d+)", self.buf[:end + 2], re.I)
+                    total = end + 4 + int(m.group(1))
+                    if len(self.buf) >= total:
+                        msg, self.buf = self.buf[:total], self.buf[total:]
+                        return msg.decode()
+                chunk = self.conn.recv(65536)
+                assert chunk, "the connection closed"
+                self.buf += chunk
+
+    def send(self, text: str) -> None:
+        self.conn.sendall(text.encode())
+
+
+def _routing(text: str) -> list[str]:
+    return [ln for ln in text.split("\r\n") if ln.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
+
+
+def _refuse_busy(peer: TcpPeer) -> str:
+    """Read the INVITE, answer 486 on the same connection, expect the ACK there; the INVITE."""
+    inv = peer.recv()
+    assert inv.startswith("INVITE "), inv
+    heads = [h + ";tag=busy" if h.startswith("To:") else h for h in _routing(inv)]
+    peer.send("SIP/2.0 486 Busy Here\r\n" + "\r\n".join(heads) + "\r\nContent-Length: 0\r\n\r\n")
+    ack = peer.recv()
+    assert ack.startswith("ACK ") and "tag=busy" in ack, ack
+    return inv
+
+
+def test_originate_to_a_transport_tcp_uri_goes_over_tcp(kernel_factory):
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": NO_AUTH})
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    port = lsock.getsockname()[1]
+    result = gevent.spawn(core.sessions.originate, f"sofia/internal/busy@127.0.0.1:{port};transport=tcp")
+    with gevent.Timeout(10):
+        conn, _ = lsock.accept()
+    inv = _refuse_busy(TcpPeer(conn))
+    assert inv.startswith(f"INVITE sip:busy@127.0.0.1:{port};transport=tcp SIP/2.0\r\n")
+    assert re.search(r"^Via: SIP/2\.0/TCP 127\.0\.0\.1:\d+;", inv, re.M), inv
+    assert re.search(r"^Contact: <sip:mod_sofia@127\.0\.0\.1:\d+;transport=tcp>", inv, re.M), inv
+    cause, session = result.get(timeout=10)
+    assert session is None and cause.name == "USER_BUSY"
+    conn.close()
+    lsock.close()
+
+
+def test_originate_to_a_closed_tcp_port_fails_cleanly(kernel_factory):
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": NO_AUTH})
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    port = lsock.getsockname()[1]   # bound, not listening: connections are refused
+    cause, session = core.sessions.originate(f"sofia/internal/x@127.0.0.1:{port};transport=tcp")
+    assert session is None and cause.name == "NORMAL_TEMPORARY_FAILURE"
+    lsock.close()
+
+
+def test_a_user_registered_over_tcp_is_called_over_that_connection(kernel_factory):
+    """The contact names a port nobody listens on (a NATed client): the INVITE must come back on
+    the connection the REGISTER came over."""
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    port = profile_port(core, "second")
+    conn = socket.create_connection(("127.0.0.1", port))
+    me = conn.getsockname()[1]
+    peer = TcpPeer(conn)
+    peer.send(f"REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:{me};branch=z9hG4bK-t1\r\n"
+              "From: <sip:natted@example.test>;tag=ft\r\nTo: <sip:natted@example.test>\r\n"
+              "Call-ID: reg-tcp\r\nCSeq: 1 REGISTER\r\n"
+              "Contact: <sip:natted@192.0.2.1:5999;transport=tcp>\r\nExpires: 60\r\n"
+              "Content-Length: 0\r\n\r\n")
+    res = peer.recv()
+    assert res.startswith("SIP/2.0 200 OK\r\n"), res
+    result = gevent.spawn(core.sessions.originate, "sofia/second/natted")
+    inv = _refuse_busy(peer)
+    assert inv.startswith("INVITE sip:natted@192.0.2.1:5999;transport=tcp SIP/2.0\r\n"), inv
+    assert re.search(r"^Via: SIP/2\.0/TCP ", inv, re.M), inv
+    cause, session = result.get(timeout=10)
+    assert session is None and cause.name == "USER_BUSY"
+    conn.close()
+
+
+def test_sofia_contact(kernel_factory):
+    """FreeSWITCH's ``sofia_contact`` formats: ``sofia/<profile>/sip:<contact URI sans scheme>``,
+    several contacts comma-separated, the ``/prefix`` and ``~user-agent`` forms, every profile
+    for ``*/`` or a domain that names no profile, ``error/user_not_registered``."""
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    port = profile_port(core, "second")
+    socks = []
+    for _ in range(2):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        assert register(sock, port, "anyone", "example.test").startswith("SIP/2.0 200 OK\r\n")
+        socks.append(sock)
+    a, b = (f"sofia/second/sip:anyone@127.0.0.1:{s.getsockname()[1]}" for s in socks)
+    assert core.api("sofia_contact second/anyone@example.test") == f"{a},{b}"
+    assert core.api("sofia_contact */anyone@example.test") == f"{a},{b}"
+    assert core.api("sofia_contact anyone@example.test") == f"{a},{b}"       # no profile by that name
+    assert core.api("sofia_contact second/ANYONE@example.test/[x]") == f"[x]{a},[x]{b}"
+    assert core.api("sofia_contact second/anyone@example.test~unknown") == f"{a},{b}"   # the UA
+    assert core.api("sofia_contact second/anyone@example.test~sipp") == "error/user_not_registered"
+    assert core.api("sofia_contact internal/anyone@example.test") == "error/user_not_registered"
+    assert core.api("sofia_contact second/anyone@other.test") == "error/user_not_registered"
+    assert core.api("sofia_contact second/nobody@example.test") == "error/user_not_registered"
+    # no domain: the global ``domain`` variable's
+    core.vars.set("domain", "example.test")
+    assert core.api("sofia_contact second/anyone") == f"{a},{b}"
+    for sock in socks:
+        sock.close()
+
+
+def test_sofia_xmlstatus(kernel_factory):
+    """``sofia xmlstatus``: the profile list, a profile's info and its registrations as
+    FreeSWITCH's cmd_xml_status writes them (well-formed XML, the same element names)."""
+    from xml.etree import ElementTree
+
+    core = kernel_factory(modules=["mod_softtimer", "mod_pcm", mod_sofia], conf={"sofia.conf.xml": SOFIA_CONF})
+    port = profile_port(core, "second")
+    out = core.api("sofia xmlstatus")
+    assert out.startswith('<?xml version="1.0" encoding="ISO-8859-1"?>\n<profiles>\n')
+    profiles = ElementTree.fromstring(out)
+    assert [(p.findtext("name"), p.findtext("type"), p.findtext("state")) for p in profiles] == \
+        [("internal", "profile", "RUNNING (0)"), ("second", "profile", "RUNNING (0)")]
+    assert profiles[1].findtext("data") == f"sip:mod_sofia@127.0.0.1:{port}"
+
+    info = ElementTree.fromstring(core.api("sofia xmlstatus profile internal")).find("profile-info")
+    assert info.findtext("name") == "internal" and info.findtext("context") == "default"
+    assert info.findtext("inbound-codecs") == "PCMA,PCMU" and info.findtext("dtmf-mode") == "rfc2833"
+    assert info.findtext("registrations") == "0"
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    assert register(sock, port, "anyone", "example.test").startswith("SIP/2.0 200 OK\r\n")
+    out = core.api("sofia xmlstatus profile second reg")
+    root = ElementTree.fromstring(out)
+    assert root.find("profile-info") is None
+    (reg,) = root.find("registrations")
+    assert reg.findtext("user") == "anyone@example.test"
+    assert reg.findtext("contact") == f"<sip:anyone@127.0.0.1:{sock.getsockname()[1]}>"
+    assert "<contact>&lt;sip:anyone@" in out                        # switch_amp_encode
+    assert re.fullmatch(r"Registered\(UDP\)\(unknown\) exp\(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\) "
+                        r"expsecs\(\d+\)", reg.findtext("status"))
+    assert reg.findtext("network-ip") == "127.0.0.1"
+    user = ElementTree.fromstring(core.api("sofia xmlstatus profile second user anyone@example.test"))
+    assert len(user.find("registrations")) == 1
+    assert len(ElementTree.fromstring(core.api("sofia xmlstatus profile second user example.test"))
+               .find("registrations")) == 1                          # no @: the host
+    assert len(ElementTree.fromstring(core.api("sofia xmlstatus profile second reg nomatch"))
+               .find("registrations")) == 0
+    assert core.api("sofia xmlstatus profile nope x") == "Invalid Profile!\n"
+    assert core.api("sofia xmlstatus bogus x") == "Invalid Syntax!\n"
+    assert core.api("sofia xmlstatus profile") == \
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<gateways>\n</gateways>\n'
+    sock.close()
