@@ -12,6 +12,18 @@ import time
 
 import pytest
 
+#: every System started in this test session: stopped at its end whatever a fixture did (a
+#: fixture that fails after start() never reaches its own stop)
+_STARTED: list[System] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_leftover_systems():
+    yield
+    for s in _STARTED:
+        if s.proc is not None and s.proc.poll() is None:
+            s.stop()
+
 
 class System:
     def __init__(self, root, port: int) -> None:
@@ -29,7 +41,12 @@ class System:
                "-log", str(self.root / "log"), "-db", str(self.root / "db"), "-run", str(self.root / "run"),
                *extra]
         self.proc = subprocess.Popen(cmd, stdout=open(self.out, "w"), stderr=subprocess.STDOUT, env=env)
-        self.wait_log("Event Socket listening", timeout=60)
+        _STARTED.append(self)
+        try:
+            self.wait_log("Event Socket listening", timeout=60)
+        except BaseException:
+            self.stop()  # never leave a server behind a failed start
+            raise
         if not self.port:  # listen-port 0: the port the server bound, from its log line
             m = re.search(r"Event Socket listening on [^ ]*:(\d+) ", self.log_text())
             self.port = int(m.group(1))
