@@ -124,19 +124,12 @@ def emit(report: dict, summary: list[str]) -> None:
 PASSWORD = "ClueCon"
 
 
-class Client:
-    """A minimal blocking ESL client (stdlib socket; replies framed by Content-Length), cheap
-    enough to run many of in worker processes."""
+class Framed:
+    """ESL messages read off a blocking socket: header block, then a Content-Length body."""
 
-    def __init__(self, port: int, timeout: float = 60.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.buf = b""
-        self.read_message()  # auth/request
-        self.sock.sendall(f"auth {PASSWORD}\n\n".encode())
-        head, _ = self.read_message()
-        if b"+OK accepted" not in head:
-            raise RuntimeError(f"auth refused: {head!r}")
 
     def read_message(self) -> tuple[bytes, bytes]:
         while b"\n\n" not in self.buf:
@@ -154,6 +147,20 @@ class Client:
             rest += chunk
         self.buf = rest[n:]
         return head, rest[:n]
+
+
+class Client(Framed):
+    """A minimal blocking ESL client (stdlib socket; replies framed by Content-Length), cheap
+    enough to run many of in worker processes."""
+
+    def __init__(self, port: int, timeout: float = 60.0) -> None:
+        super().__init__(socket.create_connection(("127.0.0.1", port), timeout=timeout))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.read_message()  # auth/request
+        self.sock.sendall(f"auth {PASSWORD}\n\n".encode())
+        head, _ = self.read_message()
+        if b"+OK accepted" not in head:
+            raise RuntimeError(f"auth refused: {head!r}")
 
     def api(self, cmd: str) -> str:
         self.sock.sendall(f"api {cmd}\n\n".encode())

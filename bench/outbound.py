@@ -32,8 +32,8 @@ import selectors
 import socket
 import time
 
-from _common import Targets, emit, environment, median, series
-from calls import Client, Server, wait_count
+from _common import Framed, Targets, emit, environment, median, series
+from calls import LOADS, Client, Server, wait_count
 
 
 def _listen() -> socket.socket:
@@ -136,29 +136,6 @@ def run_setups(server: Server, seconds: float) -> dict:
 # ---------------------------------------------------------------------------------------------
 # 2. sendmsg execute → CHANNEL_EXECUTE_COMPLETE round trip
 # ---------------------------------------------------------------------------------------------
-class Conn:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
-
-    def message(self) -> tuple[bytes, bytes]:
-        while b"\n\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        head, _, rest = self.buf.partition(b"\n\n")
-        m = re.search(rb"Content-Length: (\d+)", head)
-        n = int(m.group(1)) if m else 0
-        while len(rest) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            rest += chunk
-        self.buf = rest[n:]
-        return head, rest[:n]
-
-
 def run_rtt(server: Server, count: int) -> dict:
     ctx = mp.get_context("fork")
     srv = _listen()
@@ -170,11 +147,11 @@ def run_rtt(server: Server, count: int) -> dict:
     conn, _ = srv.accept()
     srv.close()
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c = Conn(conn)
+    c = Framed(conn)
     conn.sendall(b"connect\n\n")
-    c.message()
+    c.read_message()
     conn.sendall(b"myevents\n\n")
-    c.message()
+    c.read_message()
     lat = []
     bad = 0
     for i in range(count + 100):
@@ -184,7 +161,7 @@ def run_rtt(server: Server, count: int) -> dict:
         a = time.perf_counter()
         conn.sendall(cmd)
         while True:
-            head, body = c.message()
+            head, body = c.read_message()
             if b"CHANNEL_EXECUTE_COMPLETE" in body[:40] and want in body:
                 break
         if i >= 100:  # (the first hundred warm up)
@@ -192,7 +169,7 @@ def run_rtt(server: Server, count: int) -> dict:
     conn.sendall(b"sendmsg\ncall-command: hangup\n\n")
     try:
         while True:
-            head, _ = c.message()
+            head, _ = c.read_message()
             if b"text/disconnect-notice" in head:
                 break
     except ConnectionError:
@@ -311,7 +288,7 @@ def main() -> None:
     env = environment()
     setups, rtts, held, idle_held = [], [], [], []
     for _ in range(runs):
-        server = Server(args.loglevel)
+        server = Server("bench-outbound-", LOADS, args.loglevel)
         try:
             ctl = Client(server.port)
             ctl.api("fsctl sps 5000")
